@@ -1,0 +1,32 @@
+# The two commands of the README:
+#   make demo   install into .venv, create the demo database, start shop + back-office
+#   make test   install into .venv (with test extras) and run the whole test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PLUGINS := plugins/manual_payment plugins/manual_carrier plugins/seasonal_naive
+# Strict editable install: maps web/ -> oms_web and templates/ -> oms_web.templates.
+# It links files, so re-run `make install` after adding a new file.
+EDITABLE := --config-settings editable_mode=strict
+
+.PHONY: install install-test demo test clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install -q -e ".[postgres,server]" $(EDITABLE)
+	for p in $(PLUGINS); do $(BIN)/pip install -q -e $$p || exit 1; done
+
+install-test: install
+	$(BIN)/pip install -q -e ".[test]" $(EDITABLE)
+
+demo: install
+	$(BIN)/oms-demo
+
+test: install-test
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) build *.egg-info demo-data

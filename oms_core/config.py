@@ -1,0 +1,49 @@
+"""Config keys of the OMS, all prefixed OMS_, with their defaults (applied with
+setdefault, so the host app's values win)."""
+from __future__ import annotations
+
+from .constants import CONFIG_PREFIX
+
+DEFAULTS = {
+    # Shop identity, used in emails and on the public page.
+    "SHOP_NAME": "Our shop",
+    "PUBLIC_BASE_URL": "http://localhost:5000",
+    "DEFAULT_CURRENCY": "EUR",
+    # Plugins: entry-point names not to load.
+    "DISABLED_PLUGINS": [],
+    # Storefront orders reserve stock at checkout (confirm at once).
+    "AUTO_CONFIRM": True,
+    # URL prefixes of the blueprints.
+    "ADMIN_PREFIX": "/oms/admin",
+    "TRACKING_PREFIX": "/track",
+    "WEBHOOK_PREFIX": "/oms/webhooks",
+    "STOREFRONT_PREFIX": "/oms/storefront",
+    # Dashboard: paid or COD orders not shipped after this many days need attention.
+    "UNSHIPPED_AFTER_DAYS": 2,
+    "PAGE_SIZE": 50,
+    # Public tracking page: guesses per client address (flask-limiter syntax).
+    "TRACKING_RATE_LIMIT": "30 per minute;300 per hour",
+    # Shared by all web workers in production: e.g. redis://127.0.0.1:6379
+    "RATELIMIT_STORAGE_URI": "memory://",
+    # Webhook secrets per gateway/carrier id: {"stripe": "whsec_..."}; from the environment.
+    "WEBHOOK_SECRETS": {},
+    # Outgoing mail.
+    "MAIL_SENDER": "shop@localhost",
+    "SMTP_HOST": "localhost",
+    "SMTP_PORT": 25,
+    "SMTP_USERNAME": "",
+    "SMTP_PASSWORD": "",
+    "SMTP_STARTTLS": False,
+    "SMTP_TIMEOUT": 10,
+    # Outbox worker: attempts before a message is dead, first retry delay (doubles).
+    "OUTBOX_MAX_ATTEMPTS": 8,
+    "OUTBOX_BACKOFF_SECONDS": 30,
+    "OUTBOX_LEASE_SECONDS": 120,
+    # Refuse to serve when the database schema is not at the code's revision.
+    "CHECK_SCHEMA": True,
+}
+
+
+def apply_defaults(config) -> None:
+    for name, value in DEFAULTS.items():
+        config.setdefault(CONFIG_PREFIX + name, value)

@@ -1,0 +1,91 @@
+"""The SQLAlchemy instance and the one way services open a write transaction.
+
+SQLite: connections run in WAL mode and every write transaction starts with
+BEGIN IMMEDIATE, so two writers queue on the busy timeout instead of failing with
+"database is locked" when a read transaction tries to upgrade.
+PostgreSQL: services use conditional updates and row locks (FOR UPDATE).
+"""
+from __future__ import annotations
+
+import contextvars
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import MetaData, event
+from sqlalchemy.engine import Engine
+
+# Stable constraint names, so Alembic migrations can refer to them on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION))
+
+_begin_immediate: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "oms_begin_immediate", default=False
+)
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def configure_engine(engine: Engine) -> None:
+    """Install the SQLite pragmas and BEGIN handling on one engine (idempotent)."""
+    if engine.dialect.name != "sqlite" or getattr(engine, "_oms_configured", False):
+        return
+    engine._oms_configured = True  # type: ignore[attr-defined]
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        # Let SQLAlchemy's "begin" event emit BEGIN, not the driver.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if _begin_immediate.get() else "BEGIN")
+
+
+class Transaction:
+    """Handle given to a write block: queue work for after a successful commit."""
+
+    def __init__(self) -> None:
+        self._after_commit: list[Callable[[], None]] = []
+
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        self._after_commit.append(fn)
+
+
+@contextmanager
+def write_transaction() -> Iterator[Transaction]:
+    """One atomic write: commits on success, rolls back on any exception.
+
+    Callbacks queued with `after_commit` (plugin event hooks, outbox kicks) run only
+    once the commit has succeeded, so a plugin never sees a change that was undone.
+    """
+    session = db.session()  # the request/thread-local Session behind the scoped proxy
+    if session.in_transaction():
+        # End the read transaction the request may have opened, so that this write
+        # starts with BEGIN IMMEDIATE on SQLite.
+        session.commit()
+    tx = Transaction()
+    token = _begin_immediate.set(True)
+    try:
+        with session.begin():
+            yield tx
+    finally:
+        _begin_immediate.reset(token)
+    for callback in tx._after_commit:
+        callback()
+
+
+def is_postgres() -> bool:
+    return db.engine.dialect.name == "postgresql"

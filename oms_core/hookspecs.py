@@ -1,0 +1,78 @@
+"""Every hook a plugin can implement. Call them with keyword arguments only.
+
+Families (as in datasette): `register_*` return objects the core collects;
+`on_*` are events, called after the change is committed, whose return values are
+ignored; slot hooks return data or HTML the back-office joins into its pages.
+"""
+import pluggy
+
+from .constants import PROJECT_NAME
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+# ------------------------------------------------------------ registration
+
+
+@hookspec
+def register_payment_gateways():
+    """Called once at start-up. Return a list of objects following
+    `oms_core.protocols.PaymentGateway`. All answers are collected; ids must be unique."""
+
+
+@hookspec
+def register_carriers():
+    """Called once at start-up. Return a list of `oms_core.protocols.Carrier` objects.
+    All answers are collected; ids must be unique."""
+
+
+@hookspec
+def register_forecasters():
+    """Called once at start-up. Return a list of `oms_core.protocols.Forecaster`
+    objects. All answers are collected; ids must be unique."""
+
+
+# ------------------------------------------------------------ events
+
+
+@hookspec
+def on_order_placed(order):
+    """Called after a new order is committed. Return value ignored."""
+
+
+@hookspec
+def on_order_status_changed(order, old_status, new_status, actor):
+    """Called after each committed status change of an order. Return value ignored."""
+
+
+@hookspec
+def on_payment_recorded(order, payment):
+    """Called after a payment (recorded or flagged) is committed. Return value ignored."""
+
+
+@hookspec
+def on_shipment_updated(order, shipment, event):
+    """Called after a shipment is created or gets a new tracking event (`event` is the
+    new ShipmentEvent, or None on creation). Return value ignored."""
+
+
+# ------------------------------------------------------------ UI slots
+
+
+@hookspec
+def admin_menu_items(user):
+    """Called for each back-office page. Return a list of `MenuItem`s to add to the
+    menu for this user. All answers are joined."""
+
+
+@hookspec
+def order_page_panels(order, user):
+    """Called on each order page. Return an HTML string (escaped by you: it is marked
+    safe) shown as an extra panel. All answers are joined in plugin order."""
+
+
+@hookspec
+def register_commands(cli):
+    """Called when the `flask oms` command group is built: add click commands to `cli`.
+    Return value ignored."""

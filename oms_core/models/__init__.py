@@ -1,0 +1,12 @@
+"""All tables of the OMS. Import from here."""
+from .catalog import Product, StockMove
+from .orders import Customer, Order, OrderLine, TimelineEvent
+from .outbox import OutboxMessage
+from .payments import Payment
+from .shipments import Shipment, ShipmentEvent
+from .staff import ROLES, StaffUser
+
+__all__ = [
+    "Customer", "Order", "OrderLine", "OutboxMessage", "Payment", "Product", "ROLES",
+    "Shipment", "ShipmentEvent", "StaffUser", "StockMove", "TimelineEvent",
+]

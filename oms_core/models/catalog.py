@@ -1,0 +1,68 @@
+"""Products and the stock ledger.
+
+on_hand and reserved are kept on the product row so that a reservation is one
+conditional UPDATE; every change to either is also a StockMove row, and the ledger's
+sums equal the product's counters (checked by tests and `flask oms check-stock`).
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Optional
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..db import db
+from ._base import created_at_column
+
+
+class Product(db.Model):
+    __tablename__ = "oms_product"
+    __table_args__ = (
+        CheckConstraint("on_hand >= 0", name="on_hand_not_negative"),
+        CheckConstraint("reserved >= 0", name="reserved_not_negative"),
+        CheckConstraint("reserved <= on_hand", name="reserved_within_on_hand"),
+        CheckConstraint("price_minor >= 0", name="price_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sku: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    description: Mapped[str] = mapped_column(Text, default="", nullable=False)
+    price_minor: Mapped[int] = mapped_column(Integer, nullable=False)
+    currency: Mapped[str] = mapped_column(String(3), nullable=False)
+    on_hand: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    reserved: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    low_stock_threshold: Mapped[int] = mapped_column(Integer, default=3, nullable=False)
+    active: Mapped[bool] = mapped_column(default=True, nullable=False)
+    created_at: Mapped[datetime] = created_at_column()
+
+    @property
+    def available(self) -> int:
+        """Stock that can still be sold: on hand minus what confirmed orders hold."""
+        return self.on_hand - self.reserved
+
+    @property
+    def is_low(self) -> bool:
+        return self.available <= self.low_stock_threshold
+
+
+class StockMove(db.Model):
+    """One row per change of stock: the ledger."""
+
+    __tablename__ = "oms_stock_move"
+    __table_args__ = (Index("ix_oms_stock_move_product_id_id", "product_id", "id"),)
+
+    REASONS = ("initial", "receipt", "adjustment", "reservation", "release", "shipment", "return")
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("oms_product.id"), nullable=False)
+    on_hand_delta: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    reserved_delta: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    reason: Mapped[str] = mapped_column(String(32), nullable=False)
+    note: Mapped[str] = mapped_column(Text, default="", nullable=False)
+    actor: Mapped[str] = mapped_column(String(200), nullable=False)
+    order_id: Mapped[Optional[int]] = mapped_column(ForeignKey("oms_order.id"), index=True)
+    created_at: Mapped[datetime] = created_at_column()
+
+    product: Mapped[Product] = relationship()

@@ -1,0 +1,112 @@
+"""Customers, orders, order lines and the order timeline."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Optional
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..db import db
+from ._base import UTCDateTime, created_at_column, utcnow
+
+
+class Customer(db.Model):
+    __tablename__ = "oms_customer"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), index=True, nullable=False)  # lower-case
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    phone: Mapped[str] = mapped_column(String(50), default="", nullable=False)
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class Order(db.Model):
+    __tablename__ = "oms_order"
+    __table_args__ = (
+        Index("ix_oms_order_status_id", "status", "id"),
+        Index("ix_oms_order_customer_id_id", "customer_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(String(32), default="placed", nullable=False)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("oms_customer.id"), nullable=False)
+    channel: Mapped[str] = mapped_column(String(20), default="web", nullable=False)
+    currency: Mapped[str] = mapped_column(String(3), nullable=False)
+    subtotal_minor: Mapped[int] = mapped_column(Integer, nullable=False)
+    shipping_minor: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    total_minor: Mapped[int] = mapped_column(Integer, nullable=False)
+    paid_minor: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    payment_method: Mapped[str] = mapped_column(String(64), nullable=False)
+    payment_status: Mapped[str] = mapped_column(String(20), default="unpaid", nullable=False)
+    # Copied from the gateway at placement: cash on delivery may ship before it is paid.
+    pays_on_delivery: Mapped[bool] = mapped_column(default=False, nullable=False)
+    tracking_code: Mapped[Optional[str]] = mapped_column(String(20), unique=True)
+    ship_name: Mapped[str] = mapped_column(String(200), nullable=False)
+    ship_line1: Mapped[str] = mapped_column(String(200), default="", nullable=False)
+    ship_line2: Mapped[str] = mapped_column(String(200), default="", nullable=False)
+    ship_postal_code: Mapped[str] = mapped_column(String(20), default="", nullable=False)
+    ship_city: Mapped[str] = mapped_column(String(100), default="", nullable=False)
+    ship_country: Mapped[str] = mapped_column(String(2), default="", nullable=False)
+    note: Mapped[str] = mapped_column(Text, default="", nullable=False)
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utcnow, onupdate=utcnow, nullable=False
+    )
+    status_changed_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utcnow, nullable=False
+    )
+
+    customer: Mapped[Customer] = relationship()
+    lines: Mapped[list["OrderLine"]] = relationship(
+        back_populates="order", order_by="OrderLine.id", cascade="all, delete-orphan"
+    )
+    events: Mapped[list["TimelineEvent"]] = relationship(
+        back_populates="order", order_by="TimelineEvent.id", cascade="all, delete-orphan"
+    )
+
+    @property
+    def number(self) -> str:
+        """The order number staff and customers quote."""
+        return f"{self.id:06d}"
+
+    @property
+    def balance_minor(self) -> int:
+        return self.total_minor - self.paid_minor
+
+
+class OrderLine(db.Model):
+    __tablename__ = "oms_order_line"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("oms_order.id"), index=True, nullable=False)
+    product_id: Mapped[int] = mapped_column(ForeignKey("oms_product.id"), index=True, nullable=False)
+    sku: Mapped[str] = mapped_column(String(64), nullable=False)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    unit_price_minor: Mapped[int] = mapped_column(Integer, nullable=False)
+    quantity: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    order: Mapped[Order] = relationship(back_populates="lines")
+
+    @property
+    def total_minor(self) -> int:
+        return self.unit_price_minor * self.quantity
+
+
+class TimelineEvent(db.Model):
+    """Audit trail of an order: who did what, when and why. `public` events show on
+    the tracking page (never with personal data)."""
+
+    __tablename__ = "oms_timeline_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("oms_order.id"), index=True, nullable=False)
+    kind: Mapped[str] = mapped_column(String(40), nullable=False)
+    from_status: Mapped[Optional[str]] = mapped_column(String(32))
+    to_status: Mapped[Optional[str]] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(Text, default="", nullable=False)
+    actor: Mapped[str] = mapped_column(String(200), nullable=False)
+    public: Mapped[bool] = mapped_column(default=False, nullable=False)
+    created_at: Mapped[datetime] = created_at_column()
+
+    order: Mapped[Order] = relationship(back_populates="events")

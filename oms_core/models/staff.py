@@ -1,0 +1,45 @@
+"""Back-office users. The flask-login user protocol is spelled out here so that the
+core does not import the web layer's libraries."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..db import db
+from ._base import created_at_column
+
+ROLES = ("owner", "staff")
+
+
+class StaffUser(db.Model):
+    __tablename__ = "oms_staff_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True, nullable=False)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    password_hash: Mapped[str] = mapped_column(String(300), nullable=False)
+    role: Mapped[str] = mapped_column(String(20), default="staff", nullable=False)
+    active: Mapped[bool] = mapped_column(default=True, nullable=False)
+    created_at: Mapped[datetime] = created_at_column()
+
+    # flask-login's user protocol
+    is_authenticated = True
+    is_anonymous = False
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    @property
+    def is_owner(self) -> bool:
+        return self.role == "owner"
+
+    @property
+    def actor(self) -> str:
+        """How this user appears in timelines and the stock ledger."""
+        return f"staff:{self.email}"

@@ -1,0 +1,114 @@
+"""The order state machine. The order's status changes only through `transition`.
+
+placed -> confirmed (stock reserved) -> paid -> fulfilling -> shipped -> delivered -> closed
+cancelled releases stock; it is not reachable once money has been taken (a paid
+order goes through a return and refund instead, so it is never cancelled and lost).
+Cash on delivery may be fulfilled before it is paid. After delivery: return
+requested -> approved -> received -> refunded, or rejected.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from .errors import IllegalTransition
+
+PLACED = "placed"
+CONFIRMED = "confirmed"
+PAID = "paid"
+FULFILLING = "fulfilling"
+SHIPPED = "shipped"
+DELIVERED = "delivered"
+CLOSED = "closed"
+CANCELLED = "cancelled"
+RETURN_REQUESTED = "return_requested"
+RETURN_APPROVED = "return_approved"
+RETURN_RECEIVED = "return_received"
+REFUNDED = "refunded"
+RETURN_REJECTED = "return_rejected"
+
+STATUSES = (
+    PLACED, CONFIRMED, PAID, FULFILLING, SHIPPED, DELIVERED, CLOSED, CANCELLED,
+    RETURN_REQUESTED, RETURN_APPROVED, RETURN_RECEIVED, REFUNDED, RETURN_REJECTED,
+)
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    PLACED: frozenset({CONFIRMED, CANCELLED}),
+    CONFIRMED: frozenset({PAID, FULFILLING, CANCELLED}),
+    PAID: frozenset({FULFILLING}),
+    FULFILLING: frozenset({SHIPPED}),
+    SHIPPED: frozenset({DELIVERED}),
+    DELIVERED: frozenset({CLOSED, RETURN_REQUESTED}),
+    RETURN_REQUESTED: frozenset({RETURN_APPROVED, RETURN_REJECTED}),
+    RETURN_APPROVED: frozenset({RETURN_RECEIVED}),
+    RETURN_RECEIVED: frozenset({REFUNDED}),
+    REFUNDED: frozenset({CLOSED}),
+    RETURN_REJECTED: frozenset({CLOSED}),
+    CLOSED: frozenset(),
+    CANCELLED: frozenset(),
+}
+
+
+def _unpaid_only_if_cash_on_delivery(order) -> str | None:
+    if order.payment_status != "paid" and not order.pays_on_delivery:
+        return "the order must be paid first (only cash on delivery ships unpaid)"
+    return None
+
+
+def _no_money_taken(order) -> str | None:
+    if order.paid_minor > 0:
+        return "money has been taken for this order; refund it first"
+    return None
+
+
+def _paid_in_full(order) -> str | None:
+    if order.payment_status != "paid":
+        return "the order is not paid in full"
+    return None
+
+
+# Extra conditions on some edges; each returns why the change is refused, or None.
+GUARDS: dict[tuple[str, str], Callable] = {
+    (CONFIRMED, FULFILLING): _unpaid_only_if_cash_on_delivery,
+    (CONFIRMED, CANCELLED): _no_money_taken,
+    (PLACED, CANCELLED): _no_money_taken,
+    (CONFIRMED, PAID): _paid_in_full,
+    (DELIVERED, CLOSED): _paid_in_full,
+}
+
+# Status changes the customer sees on the tracking page.
+PUBLIC_LABELS = {
+    PLACED: "Order received",
+    CONFIRMED: "Order confirmed",
+    PAID: "Payment received",
+    FULFILLING: "Being prepared",
+    SHIPPED: "Shipped",
+    DELIVERED: "Delivered",
+    CLOSED: "Completed",
+    CANCELLED: "Cancelled",
+    RETURN_REQUESTED: "Return requested",
+    RETURN_APPROVED: "Return approved",
+    RETURN_RECEIVED: "Return received",
+    REFUNDED: "Refunded",
+    RETURN_REJECTED: "Return rejected",
+}
+
+
+def allowed_targets(order) -> list[str]:
+    """Targets reachable from the order's status now, guards included."""
+    return [t for t in sorted(TRANSITIONS[order.status]) if refusal(order, t) is None]
+
+
+def refusal(order, target: str) -> str | None:
+    if target not in TRANSITIONS.get(order.status, ()):
+        return f"not a next step from '{order.status}'"
+    guard = GUARDS.get((order.status, target))
+    return guard(order) if guard else None
+
+
+def check(order, target: str) -> None:
+    """Raise IllegalTransition (changing nothing) unless order may move to target."""
+    reason = refusal(order, target)
+    if reason is not None:
+        error = IllegalTransition("order", order.status, target)
+        error.args = (f"{error.args[0]} {reason[0].upper()}{reason[1:]}.",)
+        raise error

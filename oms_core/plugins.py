@@ -1,0 +1,153 @@
+"""Plugin discovery and the registry of gateways, carriers and forecasters.
+
+Plugins are found through the entry-point group named by PROJECT_NAME. Start-up
+fails, naming the plugin, on an invalid hook implementation, an object that does
+not follow its protocol, or two objects with one id.
+"""
+from __future__ import annotations
+
+import importlib.metadata
+from dataclasses import dataclass, field
+from typing import Iterable
+
+import pluggy
+
+from . import hookspecs
+from .constants import ENTRY_POINT_GROUP, PROJECT_NAME
+from .errors import NotFound, PluginError
+from .protocols import Carrier, Forecaster, PaymentGateway, missing_attributes
+
+_KINDS = (
+    ("register_payment_gateways", PaymentGateway, "payment gateway"),
+    ("register_carriers", Carrier, "carrier"),
+    ("register_forecasters", Forecaster, "forecaster"),
+)
+
+
+@dataclass
+class PluginInfo:
+    name: str
+    version: str
+    hooks: list[str]
+    distribution: str = ""
+
+
+@dataclass
+class PluginRegistry:
+    pm: pluggy.PluginManager
+    gateways: dict = field(default_factory=dict)
+    carriers: dict = field(default_factory=dict)
+    forecasters: dict = field(default_factory=dict)
+
+    @property
+    def hook(self):
+        return self.pm.hook
+
+    def gateway(self, gateway_id: str) -> PaymentGateway:
+        try:
+            return self.gateways[gateway_id]
+        except KeyError:
+            raise NotFound(f"No payment method '{gateway_id}' is installed.") from None
+
+    def carrier(self, carrier_id: str) -> Carrier:
+        try:
+            return self.carriers[carrier_id]
+        except KeyError:
+            raise NotFound(f"No carrier '{carrier_id}' is installed.") from None
+
+    def forecaster(self, forecaster_id: str) -> Forecaster:
+        try:
+            return self.forecasters[forecaster_id]
+        except KeyError:
+            raise NotFound(f"No forecaster '{forecaster_id}' is installed.") from None
+
+    def plugins(self) -> list[PluginInfo]:
+        """What is loaded, with versions and the hooks each implements."""
+        dists = {id(plugin): dist for plugin, dist in self.pm.list_plugin_distinfo()}
+        infos = []
+        for name, plugin in self.pm.list_name_plugin():
+            if plugin is None:  # blocked
+                continue
+            hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
+            dist = dists.get(id(plugin))
+            infos.append(
+                PluginInfo(
+                    name=name,
+                    version=dist.version if dist else "",
+                    hooks=hooks,
+                    distribution=dist.project_name if dist else "",
+                )
+            )
+        return sorted(infos, key=lambda info: info.name)
+
+
+def _plugin_name(pm: pluggy.PluginManager, impl) -> str:
+    return pm.get_name(impl.plugin) or repr(impl.plugin)
+
+
+def _collect(pm: pluggy.PluginManager, hook_name: str, protocol, kind: str) -> dict:
+    """Call one registration hook plugin by plugin, validating every object."""
+    found: dict = {}
+    owners: dict = {}
+    for impl in getattr(pm.hook, hook_name).get_hookimpls():
+        owner = _plugin_name(pm, impl)
+        try:
+            objects = impl.function() or []
+        except Exception as exc:  # a broken plugin must say who it is
+            raise PluginError(f"Plugin '{owner}' failed in {hook_name}: {exc}") from exc
+        for obj in objects:
+            missing = missing_attributes(obj, protocol)
+            if missing:
+                raise PluginError(
+                    f"Plugin '{owner}' registered a {kind} {obj!r} that lacks: {', '.join(missing)}."
+                )
+            if not isinstance(obj.id, str) or not obj.id:
+                raise PluginError(f"Plugin '{owner}' registered a {kind} without an id.")
+            if obj.id in found:
+                raise PluginError(
+                    f"Duplicate {kind} id '{obj.id}': registered by plugin '{owners[obj.id]}' "
+                    f"and by plugin '{owner}'."
+                )
+            found[obj.id], owners[obj.id] = obj, owner
+    return found
+
+
+def load_plugins(
+    disabled: Iterable[str] = (),
+    extra_plugins: Iterable[object] = (),
+    use_entry_points: bool = True,
+) -> PluginRegistry:
+    """Build the plugin manager and registry. Raises PluginError on any invalid plugin.
+
+    `disabled` names entry points (or plugin names) not to load. `extra_plugins` are
+    modules or objects registered directly (the host app's own hooks, tests).
+    """
+    pm = pluggy.PluginManager(PROJECT_NAME)
+    pm.add_hookspecs(hookspecs)
+    for name in disabled:
+        pm.set_blocked(name)
+    if use_entry_points:
+        try:
+            pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+        except pluggy.PluginValidationError as exc:
+            raise PluginError(f"Plugin '{pm.get_name(exc.plugin)}' is invalid: {exc}") from exc
+        except (ImportError, AttributeError) as exc:
+            raise PluginError(f"A plugin of group '{ENTRY_POINT_GROUP}' failed to load: {exc}") from exc
+    for plugin in extra_plugins:
+        try:
+            pm.register(plugin)
+        except pluggy.PluginValidationError as exc:
+            raise PluginError(f"Plugin '{pm.get_name(exc.plugin) or plugin}' is invalid: {exc}") from exc
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(f"Plugin '{pm.get_name(exc.plugin)}' is invalid: {exc}") from exc
+    registry = PluginRegistry(pm=pm)
+    registry.gateways = _collect(pm, *_KINDS[0])
+    registry.carriers = _collect(pm, *_KINDS[1])
+    registry.forecasters = _collect(pm, *_KINDS[2])
+    return registry
+
+
+def entry_point_names() -> list[str]:
+    return sorted(ep.name for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))

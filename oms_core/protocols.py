@@ -1,0 +1,193 @@
+"""The typed contracts plugin objects follow, and the values they exchange with the core.
+
+Gateways and carriers return a result object for expected failures (declined,
+carrier down, bad signature) and raise only for programming errors. They never
+touch the database: the core records what they return.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Mapping, Optional, Protocol, Sequence, runtime_checkable
+
+# ----------------------------------------------------------------- payments
+
+
+@dataclass(frozen=True)
+class PaymentRequest:
+    """A payment staff (or a checkout) want to record against an order."""
+
+    order_id: int
+    order_number: str
+    amount_minor: int
+    currency: str
+    order_currency: str
+    balance_minor: int
+    reference: str = ""
+
+
+@dataclass(frozen=True)
+class PaymentResult:
+    ok: bool
+    error: Optional[str] = None
+    external_id: Optional[str] = None
+
+    @classmethod
+    def success(cls, external_id: Optional[str] = None) -> "PaymentResult":
+        return cls(ok=True, external_id=external_id)
+
+    @classmethod
+    def failure(cls, error: str) -> "PaymentResult":
+        return cls(ok=False, error=error)
+
+
+@dataclass(frozen=True)
+class GatewayEvent:
+    """A payment the gateway reports (webhook). `event_id` makes it idempotent."""
+
+    event_id: str
+    order_id: int
+    amount_minor: int
+    currency: str
+    external_id: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class WebhookResult:
+    ok: bool
+    error: Optional[str] = None
+    events: Sequence = ()
+
+
+@runtime_checkable
+class PaymentGateway(Protocol):
+    id: str
+    label: str
+    pays_on_delivery: bool  # may the order ship before it is paid (cash on delivery)
+
+    def verify_payment(self, request: PaymentRequest) -> PaymentResult:
+        """Check a payment before it is recorded; refuse with a reason."""
+
+    def parse_webhook(
+        self, body: bytes, headers: Mapping[str, str], secret: Optional[str]
+    ) -> WebhookResult:
+        """Check the signature and turn the body into GatewayEvents."""
+
+
+# ----------------------------------------------------------------- carriers
+
+TRACKING_STATUSES = (
+    "unknown", "pre_transit", "in_transit", "out_for_delivery", "available_for_pickup",
+    "delivery_attempted", "exception", "returned_to_sender", "delivered", "cancelled",
+    "expired",
+)
+
+
+@dataclass(frozen=True)
+class CarrierService:
+    code: str
+    label: str
+
+
+@dataclass(frozen=True)
+class ShipmentRequest:
+    shipment_id: int
+    order_number: str
+    service: str
+    idempotency_key: str
+    tracking_number: Optional[str] = None
+    destination_country: str = ""
+    weight_grams: int = 0
+
+
+@dataclass(frozen=True)
+class CarrierResult:
+    ok: bool
+    error: Optional[str] = None
+    external_id: Optional[str] = None
+    tracking_number: Optional[str] = None
+    tracking_url: Optional[str] = None
+
+    @classmethod
+    def failure(cls, error: str) -> "CarrierResult":
+        return cls(ok=False, error=error)
+
+
+@dataclass(frozen=True)
+class TrackingUpdate:
+    """One carrier event, raw code and message kept, status normalised."""
+
+    tracking_number: str
+    status: str
+    occurred_at: datetime
+    raw_code: str = ""
+    message: str = ""
+    location: str = ""
+
+
+@runtime_checkable
+class Carrier(Protocol):
+    id: str
+    label: str
+    manual: bool  # staff type the tracking number; nothing is booked remotely
+
+    def services(self) -> Sequence[CarrierService]:
+        """The services staff can pick from."""
+
+    def create_shipment(self, request: ShipmentRequest) -> CarrierResult:
+        """Book the shipment (called by the outbox worker, with an idempotency key)."""
+
+    def tracking_url(self, tracking_number: str, service: str = "") -> Optional[str]:
+        """The carrier's own public tracking page, when known."""
+
+    def parse_webhook(
+        self, body: bytes, headers: Mapping[str, str], secret: Optional[str]
+    ) -> WebhookResult:
+        """Check the signature and turn the body into TrackingUpdates."""
+
+
+# ----------------------------------------------------------------- forecasting
+
+
+@dataclass(frozen=True)
+class SeriesForecast:
+    point: Sequence[float]
+    lower: Sequence[float]
+    upper: Sequence[float]
+
+
+@runtime_checkable
+class Forecaster(Protocol):
+    id: str
+    label: str
+
+    def forecast(
+        self,
+        series: Mapping[str, Sequence[float]],
+        horizon: int,
+        season_length: int,
+        level: float = 0.8,
+    ) -> Mapping[str, SeriesForecast]:
+        """Forecast many series at once: per series, `horizon` points and an interval."""
+
+
+PROTOCOL_ATTRIBUTES = {
+    PaymentGateway: ("id", "label", "pays_on_delivery", "verify_payment", "parse_webhook"),
+    Carrier: ("id", "label", "manual", "services", "create_shipment", "tracking_url", "parse_webhook"),
+    Forecaster: ("id", "label", "forecast"),
+}
+
+
+def missing_attributes(obj, protocol) -> list[str]:
+    """Names the object lacks to follow the protocol (runtime_checkable checks no data)."""
+    return [name for name in PROTOCOL_ATTRIBUTES[protocol] if not hasattr(obj, name)]
+
+
+@dataclass
+class MenuItem:
+    """An entry plugins add to the back-office menu."""
+
+    label: str
+    url: str
+    owner_only: bool = False
+    extra: dict = field(default_factory=dict)

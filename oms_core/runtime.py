@@ -1,0 +1,33 @@
+"""Access to the running OMS (plugin registry, settings) from services.
+
+The web extension stores one `OMSState` in `app.extensions`; services reach it
+through the Flask application context, like flask-sqlalchemy's session.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+
+from .constants import CONFIG_PREFIX, EXTENSION_KEY
+from .plugins import PluginRegistry
+
+
+@dataclass
+class OMSState:
+    registry: PluginRegistry
+    schema_checked: bool = False
+    limiter: object = None  # flask-limiter instance of the web layer, if mounted
+
+
+def state() -> OMSState:
+    return current_app.extensions[EXTENSION_KEY]
+
+
+def registry() -> PluginRegistry:
+    return state().registry
+
+
+def setting(name: str):
+    """A config value by its name without the prefix: setting("SHOP_NAME")."""
+    return current_app.config[CONFIG_PREFIX + name]

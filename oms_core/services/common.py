@@ -1,0 +1,42 @@
+"""Small helpers shared by the service modules."""
+from __future__ import annotations
+
+import re
+
+from ..db import db
+from ..errors import NotFound, ValidationError
+from ..models import Order
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def lock_order(order_id: int) -> Order:
+    """Load an order for change inside a write transaction: a row lock on PostgreSQL
+    (SQLite's BEGIN IMMEDIATE already serialises writers) and fresh column values."""
+    order = db.session.get(Order, order_id, with_for_update=True, populate_existing=True)
+    if order is None:
+        raise NotFound(f"No order {order_id}.")
+    return order
+
+
+def clean_email(email: str) -> str:
+    value = (email or "").strip().lower()
+    if not _EMAIL.match(value) or len(value) > 254:
+        raise ValidationError(f"'{email}' is not an email address.")
+    return value
+
+
+def required_text(value: str, label: str, max_length: int = 200) -> str:
+    text = (value or "").strip()
+    if not text:
+        raise ValidationError(f"{label} is required.")
+    if len(text) > max_length:
+        raise ValidationError(f"{label} is longer than {max_length} characters.")
+    return text
+
+
+def optional_text(value: str | None, label: str, max_length: int = 200) -> str:
+    text = (value or "").strip()
+    if len(text) > max_length:
+        raise ValidationError(f"{label} is longer than {max_length} characters.")
+    return text

@@ -1,0 +1,77 @@
+"""Customer emails, queued in the outbox and sent over the shop's SMTP server.
+
+The message is rendered when it is queued (inside the state change's transaction),
+so what is sent is what was true then; its Message-ID is the outbox idempotency key.
+"""
+from __future__ import annotations
+
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.utils import formataddr
+from urllib.parse import urlsplit
+
+from flask import render_template
+
+from .. import runtime, tracking_codes
+from ..models import Order
+from . import outbox
+
+EMAIL_KIND = "email.send"
+SUBJECTS = {
+    "confirmed": "Order {number} confirmed",
+    "paid": "Payment received for order {number}",
+    "shipped": "Order {number} is on its way",
+    "delivered": "Order {number} has been delivered",
+}
+
+
+def tracking_url(code: str) -> str:
+    base = runtime.setting("PUBLIC_BASE_URL").rstrip("/")
+    return f"{base}{runtime.setting('TRACKING_PREFIX')}?code={tracking_codes.display(code)}"
+
+
+def queue_status_email(order: Order, status: str) -> None:
+    """Queue the email telling the customer about `status` (caller's transaction)."""
+    if status not in SUBJECTS or not order.tracking_code:
+        return
+    context = {
+        "order": order, "status": status, "shop_name": runtime.setting("SHOP_NAME"),
+        "tracking_code": tracking_codes.display(order.tracking_code),
+        "tracking_url": tracking_url(order.tracking_code),
+    }
+    key = f"email-order-{order.id}-{status}"
+    outbox.enqueue(EMAIL_KIND, {
+        "to": order.customer.email,
+        "to_name": order.customer.name,
+        "subject": SUBJECTS[status].format(number=order.number),
+        "text": render_template("oms/email/status.txt", **context),
+        "html": render_template("oms/email/status.html", **context),
+        "message_id": f"<{key}@{urlsplit(runtime.setting('PUBLIC_BASE_URL')).hostname or 'oms'}>",
+    }, key=key, order_id=order.id)
+
+
+def build_message(payload: dict) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = formataddr((runtime.setting("SHOP_NAME"), runtime.setting("MAIL_SENDER")))
+    message["To"] = formataddr((payload.get("to_name", ""), payload["to"]))
+    message["Subject"] = payload["subject"]
+    message["Message-ID"] = payload["message_id"]
+    message.set_content(payload["text"])
+    message.add_alternative(payload["html"], subtype="html")
+    return message
+
+
+@outbox.handler(EMAIL_KIND)
+def _send_email(message) -> None:
+    email = build_message(message.payload)
+    try:
+        with smtplib.SMTP(runtime.setting("SMTP_HOST"), int(runtime.setting("SMTP_PORT")),
+                          timeout=runtime.setting("SMTP_TIMEOUT")) as smtp:
+            if runtime.setting("SMTP_STARTTLS"):
+                smtp.starttls(context=ssl.create_default_context())
+            if runtime.setting("SMTP_USERNAME"):
+                smtp.login(runtime.setting("SMTP_USERNAME"), runtime.setting("SMTP_PASSWORD"))
+            smtp.send_message(email)
+    except (OSError, smtplib.SMTPException) as exc:
+        raise outbox.SendError(f"SMTP: {exc}") from exc

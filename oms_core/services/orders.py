@@ -1,0 +1,166 @@
+"""Placing, confirming, cancelling and closing orders."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+
+from .. import order_states, runtime, tracking_codes
+from ..db import db, write_transaction
+from ..errors import NotFound, ValidationError
+from ..models import Customer, Order, OrderLine, Product
+from . import stock, timeline
+from .common import clean_email, lock_order, optional_text, required_text
+from .status import change
+
+MAX_QUANTITY = 1000
+CHANNELS = ("web", "phone", "shop")
+
+
+@dataclass
+class NewOrder:
+    """What a checkout or the back-office form hands in."""
+
+    email: str
+    name: str
+    lines: list[tuple[str, int]]  # (sku, quantity)
+    payment_method: str
+    phone: str = ""
+    address: dict = field(default_factory=dict)  # line1, line2, postal_code, city, country
+    channel: str = "web"
+    note: str = ""
+    shipping_minor: int = 0
+
+
+def _merged_lines(lines) -> dict[str, int]:
+    merged: dict[str, int] = {}
+    for sku, quantity in lines:
+        try:
+            quantity = int(quantity)
+        except (TypeError, ValueError):
+            raise ValidationError(f"Quantity for {sku} must be a whole number.") from None
+        if quantity <= 0:
+            continue
+        merged[str(sku).strip()] = merged.get(str(sku).strip(), 0) + quantity
+    if not merged:
+        raise ValidationError("An order needs at least one item.")
+    for sku, quantity in merged.items():
+        if quantity > MAX_QUANTITY:
+            raise ValidationError(f"At most {MAX_QUANTITY} of {sku} per order.")
+    return merged
+
+
+def place_order(new: NewOrder, *, actor: str, confirm: bool | None = None) -> Order:
+    """Create an order (status placed). With `confirm` (default: OMS_AUTO_CONFIRM for
+    web orders) it is confirmed in the same transaction, so a checkout either gets
+    its stock reserved or fails with OutOfStock and leaves nothing behind."""
+    email = clean_email(new.email)
+    name = required_text(new.name, "Name")
+    phone = optional_text(new.phone, "Phone", 50)
+    note = optional_text(new.note, "Note", 2000)
+    if new.channel not in CHANNELS:
+        raise ValidationError(f"Unknown channel '{new.channel}'.")
+    if new.shipping_minor < 0:
+        raise ValidationError("Shipping cannot be negative.")
+    address = {k: optional_text(new.address.get(k), k.replace("_", " ").capitalize(), 200)
+               for k in ("line1", "line2", "postal_code", "city", "country")}
+    address["country"] = address["country"].upper()[:2]
+    wanted = _merged_lines(new.lines)
+    gateway = runtime.registry().gateway(new.payment_method)
+    if confirm is None:
+        confirm = new.channel == "web" and runtime.setting("AUTO_CONFIRM")
+
+    with write_transaction() as tx:
+        products = {p.sku: p for p in db.session.scalars(
+            select(Product).where(Product.sku.in_(list(wanted)), Product.active.is_(True)))}
+        unknown = sorted(set(wanted) - set(products))
+        if unknown:
+            raise ValidationError(f"Unknown or unavailable product: {', '.join(unknown)}.")
+        currencies = {p.currency for p in products.values()}
+        if len(currencies) != 1:
+            raise ValidationError("All items of an order must be in one currency.")
+        customer = db.session.scalar(select(Customer).where(Customer.email == email).limit(1))
+        if customer is None:
+            customer = Customer(email=email, name=name, phone=phone)
+            db.session.add(customer)
+        else:
+            customer.name, customer.phone = name, phone or customer.phone
+        subtotal = sum(products[s].price_minor * q for s, q in wanted.items())
+        order = Order(
+            status=order_states.PLACED, customer=customer, channel=new.channel,
+            currency=currencies.pop(), subtotal_minor=subtotal, shipping_minor=new.shipping_minor,
+            total_minor=subtotal + new.shipping_minor, paid_minor=0,
+            payment_method=gateway.id, pays_on_delivery=bool(gateway.pays_on_delivery),
+            payment_status="unpaid", ship_name=name, ship_line1=address["line1"],
+            ship_line2=address["line2"], ship_postal_code=address["postal_code"],
+            ship_city=address["city"], ship_country=address["country"], note=note,
+        )
+        order.lines = [OrderLine(product_id=products[s].id, sku=s, name=products[s].name,
+                                 unit_price_minor=products[s].price_minor, quantity=q)
+                       for s, q in wanted.items()]
+        db.session.add(order)
+        db.session.flush()
+        timeline.record(order, "status_changed", actor, f"Order placed ({new.channel}).",
+                        public=True, to_status=order_states.PLACED)
+        if confirm:
+            _confirm(order, actor=actor, tx=tx)
+        tx.after_commit(lambda: runtime.registry().hook.on_order_placed(order=order))
+    return order
+
+
+def _confirm(order: Order, *, actor: str, tx) -> None:
+    order_states.check(order, order_states.CONFIRMED)
+    # Lock products in id order so two confirmations never deadlock on PostgreSQL.
+    for line in sorted(order.lines, key=lambda l: l.product_id):
+        product = db.session.get(Product, line.product_id)
+        stock.reserve(product, line.quantity, order_id=order.id, actor=actor)
+    order.tracking_code = tracking_codes.generate()
+    change(order, order_states.CONFIRMED, actor=actor, reason="Stock reserved.", tx=tx)
+
+
+def confirm_order(order_id: int, *, actor: str) -> Order:
+    """Reserve the order's stock and issue its tracking code, or raise OutOfStock."""
+    with write_transaction() as tx:
+        order = lock_order(order_id)
+        _confirm(order, actor=actor, tx=tx)
+    return order
+
+
+def cancel_order(order_id: int, *, actor: str, reason: str) -> Order:
+    """Cancel before any money is taken; a confirmed order's stock goes back on sale."""
+    reason = required_text(reason, "A reason for cancelling", 500)
+    with write_transaction() as tx:
+        order = lock_order(order_id)
+        was_confirmed = order.status == order_states.CONFIRMED
+        change(order, order_states.CANCELLED, actor=actor, reason=reason, tx=tx)
+        if was_confirmed:
+            for line in order.lines:
+                stock.release(line.product_id, line.quantity, order_id=order.id, actor=actor)
+    return order
+
+
+def close_order(order_id: int, *, actor: str) -> Order:
+    with write_transaction() as tx:
+        order = lock_order(order_id)
+        change(order, order_states.CLOSED, actor=actor, reason="Order completed.", tx=tx)
+    return order
+
+
+def add_note(order_id: int, text: str, *, actor: str) -> Order:
+    """A private staff note on the timeline."""
+    text = required_text(text, "Note", 2000)
+    with write_transaction():
+        order = lock_order(order_id)
+        timeline.record(order, "note", actor, text)
+    return order
+
+
+def get_order(order_id: int) -> Order:
+    order = db.session.get(Order, order_id)
+    if order is None:
+        raise NotFound(f"No order {order_id}.")
+    return order
+
+
+def find_by_tracking_code(code: str) -> Order | None:
+    return db.session.scalar(select(Order).where(Order.tracking_code == code))

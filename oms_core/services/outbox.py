@@ -1,0 +1,158 @@
+"""The transactional outbox (DESIGN invariant 7).
+
+`enqueue` writes a message in the caller's transaction, so it exists if and only if
+the state change does. Workers claim due messages with a lease (PostgreSQL: FOR
+UPDATE SKIP LOCKED, so several workers share the queue; SQLite: BEGIN IMMEDIATE),
+send them outside any transaction, then mark them sent. A failure is retried with
+exponential backoff; after the last attempt the message is dead and shown to staff.
+A worker that dies mid-send leaves a lease that expires, and another worker
+retries with the same idempotency key.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from datetime import timedelta
+from typing import Callable
+
+from sqlalchemy import or_, select, update
+
+from .. import runtime
+from ..db import db, is_postgres, write_transaction
+from ..errors import NotFound
+from ..models import OutboxMessage
+from ..models._base import utcnow
+
+log = logging.getLogger(__name__)
+MAX_BACKOFF = timedelta(hours=6)
+
+# kind -> function(message) that performs the side effect or raises.
+_HANDLERS: dict[str, Callable[[OutboxMessage], None]] = {}
+
+
+class SendError(Exception):
+    """A handler's expected failure (server down, refused): retried later."""
+
+
+def handler(kind: str):
+    def register(fn):
+        _HANDLERS[kind] = fn
+        return fn
+    return register
+
+
+def enqueue(kind: str, payload: dict, *, key: str, order_id: int | None = None) -> OutboxMessage:
+    """Add a message in the caller's write transaction."""
+    message = OutboxMessage(kind=kind, payload=payload, idempotency_key=key, order_id=order_id,
+                            max_attempts=runtime.setting("OUTBOX_MAX_ATTEMPTS"),
+                            next_attempt_at=utcnow())
+    db.session.add(message)
+    return message
+
+
+def backoff(attempts: int) -> timedelta:
+    """Delay before the next try after `attempts` failures: base * 2^(attempts-1)."""
+    base = timedelta(seconds=runtime.setting("OUTBOX_BACKOFF_SECONDS"))
+    return min(base * (2 ** max(attempts - 1, 0)), MAX_BACKOFF)
+
+
+def claim(limit: int = 20) -> list[int]:
+    """Lease up to `limit` due messages to this worker; returns their ids."""
+    now = utcnow()
+    lease = timedelta(seconds=runtime.setting("OUTBOX_LEASE_SECONDS"))
+    with write_transaction():
+        query = (select(OutboxMessage.id)
+                 .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now,
+                        or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until < now))
+                 .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(limit))
+        if is_postgres():
+            query = query.with_for_update(skip_locked=True)
+        ids = list(db.session.scalars(query))
+        if ids:
+            db.session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids))
+                               .values(locked_until=now + lease)
+                               .execution_options(synchronize_session=False))
+    return ids
+
+
+def _finish(message_id: int, error: str | None) -> None:
+    with write_transaction():
+        message = db.session.get(OutboxMessage, message_id, with_for_update=True, populate_existing=True)
+        message.locked_until = None
+        message.attempts += 1
+        if error is None:
+            message.status, message.sent_at, message.last_error = "sent", utcnow(), ""
+            return
+        message.last_error = error[:2000]
+        if message.attempts >= message.max_attempts:
+            message.status = "dead"
+        else:
+            message.next_attempt_at = utcnow() + backoff(message.attempts)
+
+
+def send_one(message_id: int) -> bool:
+    """Perform one claimed message. Returns True when it was sent."""
+    message = db.session.get(OutboxMessage, message_id, populate_existing=True)
+    db.session.commit()  # no transaction stays open while we talk to the outside
+    fn = _HANDLERS.get(message.kind)
+    try:
+        if fn is None:
+            raise SendError(f"No handler for outbox messages of kind '{message.kind}'.")
+        fn(message)
+    except SendError as exc:
+        error = str(exc) or exc.__class__.__name__
+    except Exception as exc:  # a handler bug must not stop the worker; keep it visible
+        log.exception("outbox message %s failed", message_id)
+        error = f"{exc.__class__.__name__}: {exc}"
+    else:
+        error = None
+    _finish(message_id, error)
+    return error is None
+
+
+def run_once(limit: int = 20) -> tuple[int, int]:
+    """Claim and send one batch. Returns (sent, failed)."""
+    sent = failed = 0
+    for message_id in claim(limit):
+        if send_one(message_id):
+            sent += 1
+        else:
+            failed += 1
+    return sent, failed
+
+
+def run_worker(*, poll_seconds: float = 2.0, stop: Callable[[], bool] = lambda: False,
+               echo: Callable[[str], None] = log.info) -> None:
+    """Loop until `stop()` is true: send what is due, sleep when idle."""
+    me = f"{socket.gethostname()}:{os.getpid()}"
+    echo(f"outbox worker {me} started")
+    while not stop():
+        sent, failed = run_once()
+        if sent or failed:
+            echo(f"outbox: {sent} sent, {failed} failed")
+        else:
+            time.sleep(poll_seconds)
+
+
+def retry_now(message_id: int) -> OutboxMessage:
+    """Staff: try a failed or dead message again at once."""
+    with write_transaction():
+        message = db.session.get(OutboxMessage, message_id, with_for_update=True, populate_existing=True)
+        if message is None:
+            raise NotFound(f"No outbox message {message_id}.")
+        if message.status != "sent":
+            message.status = "pending"
+            message.next_attempt_at = utcnow()
+            message.locked_until = None
+            if message.attempts >= message.max_attempts:
+                message.max_attempts = message.attempts + 1
+    return message
+
+
+def problems(limit: int = 50) -> list[OutboxMessage]:
+    """Messages that failed at least once and are not sent: for the dashboard."""
+    return list(db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.status != "sent", OutboxMessage.attempts > 0)
+        .order_by(OutboxMessage.id.desc()).limit(limit)))

@@ -1,0 +1,115 @@
+"""Recording and verifying payments (DESIGN invariant 3).
+
+Staff record offline payments; gateways report payments by webhook. A payment
+that does not fit the order's balance or currency is refused (staff) or flagged
+(gateway event: the money may really have moved, so it is kept for a human), never
+counted as paid. A gateway event is applied at most once, by its event id.
+"""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from .. import order_states, runtime
+from ..db import db, write_transaction
+from ..errors import PaymentRefused, ValidationError
+from ..models import Order, Payment
+from ..protocols import GatewayEvent, PaymentRequest
+from . import timeline
+from .common import lock_order, optional_text
+from .status import change
+
+# States in which money is expected (cash on delivery: until it is delivered).
+PAYABLE_STATES = {
+    order_states.CONFIRMED, order_states.FULFILLING, order_states.SHIPPED, order_states.DELIVERED,
+}
+
+
+def _mismatch(order: Order, amount_minor: int, currency: str) -> str | None:
+    if order.status not in PAYABLE_STATES:
+        return f"Order {order.number} is {order.status}; it takes no payment now."
+    if currency != order.currency:
+        return f"The order is in {order.currency}, not {currency}."
+    if amount_minor <= 0:
+        return "The amount must be more than zero."
+    if amount_minor > order.balance_minor:
+        from ..money import format_amount
+
+        return (f"{format_amount(amount_minor, currency)} is more than the balance due of "
+                f"{format_amount(order.balance_minor, order.currency)}.")
+    return None
+
+
+def _apply(order: Order, payment: Payment, *, actor: str, tx) -> None:
+    """Count a good payment: update the balance, reach `paid` when nothing is due."""
+    order.paid_minor += payment.amount_minor
+    order.payment_status = "paid" if order.balance_minor == 0 else "partially_paid"
+    from ..money import format_amount
+
+    timeline.record(order, "payment_recorded", actor,
+                    f"{format_amount(payment.amount_minor, payment.currency)} via "
+                    f"{payment.gateway_id}" + (f" (ref {payment.reference})" if payment.reference else ""))
+    if order.payment_status == "paid" and order.status == order_states.CONFIRMED:
+        change(order, order_states.PAID, actor=actor, reason="Paid in full.", tx=tx)
+
+
+def record_payment(order_id: int, *, gateway_id: str, amount_minor: int, currency: str,
+                   reference: str, actor: str) -> Payment:
+    """Staff record a payment received offline (bank transfer, cash). Refused with a
+    clear PaymentRefused, recording nothing, unless it fits the balance; partial
+    payments add up."""
+    reference = optional_text(reference, "Reference", 200)
+    currency = (currency or "").strip().upper()
+    if not isinstance(amount_minor, int):
+        raise ValidationError("The amount must be a whole number of minor units.")
+    gateway = runtime.registry().gateway(gateway_id)
+    with write_transaction() as tx:
+        order = lock_order(order_id)
+        problem = _mismatch(order, amount_minor, currency)
+        if problem:
+            raise PaymentRefused(problem)
+        result = gateway.verify_payment(PaymentRequest(
+            order_id=order.id, order_number=order.number, amount_minor=amount_minor,
+            currency=currency, order_currency=order.currency, balance_minor=order.balance_minor,
+            reference=reference))
+        if not result.ok:
+            raise PaymentRefused(result.error or "The payment method refused this payment.")
+        payment = Payment(order=order, gateway_id=gateway.id, amount_minor=amount_minor,
+                          currency=currency, reference=reference, status="recorded",
+                          external_id=result.external_id, actor=actor)
+        db.session.add(payment)
+        _apply(order, payment, actor=actor, tx=tx)
+        tx.after_commit(lambda: runtime.registry().hook.on_payment_recorded(order=order, payment=payment))
+    return payment
+
+
+def apply_gateway_event(gateway_id: str, event: GatewayEvent) -> Payment | None:
+    """Apply a payment a gateway reported. Returns None when the event was applied
+    before (idempotent). A mismatch is stored as a flagged payment, not counted."""
+    actor = f"gateway:{gateway_id}"
+    with write_transaction() as tx:
+        seen = db.session.scalar(select(Payment.id).where(
+            Payment.gateway_id == gateway_id, Payment.event_id == event.event_id))
+        if seen is not None:
+            return None
+        order = lock_order(event.order_id)
+        # Re-check under the lock: a concurrent delivery of the same event waits here.
+        if db.session.scalar(select(Payment.id).where(
+                Payment.gateway_id == gateway_id, Payment.event_id == event.event_id)) is not None:
+            return None
+        problem = _mismatch(order, event.amount_minor, event.currency.upper())
+        payment = Payment(order=order, gateway_id=gateway_id, amount_minor=event.amount_minor,
+                          currency=event.currency.upper(), reference=event.external_id or "",
+                          external_id=event.external_id, event_id=event.event_id, actor=actor,
+                          status="flagged" if problem else "recorded", flag_reason=problem or "")
+        db.session.add(payment)
+        if problem:
+            timeline.record(order, "payment_flagged", actor, f"Payment flagged: {problem}")
+        else:
+            _apply(order, payment, actor=actor, tx=tx)
+        tx.after_commit(lambda: runtime.registry().hook.on_payment_recorded(order=order, payment=payment))
+    return payment
+
+
+def payments_for(order_id: int) -> list[Payment]:
+    return list(db.session.scalars(
+        select(Payment).where(Payment.order_id == order_id).order_by(Payment.id)))

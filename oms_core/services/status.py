@@ -1,0 +1,30 @@
+"""Change an order's status: the only place that assigns Order.status."""
+from __future__ import annotations
+
+from .. import order_states, runtime
+from ..db import Transaction
+from ..models import Order
+from ..models._base import utcnow
+from . import notifications, timeline
+
+# Status changes the customer is told about by email.
+NOTIFY_ON = {order_states.CONFIRMED, order_states.PAID, order_states.SHIPPED, order_states.DELIVERED}
+
+
+def change(order: Order, target: str, *, actor: str, reason: str = "", tx: Transaction) -> None:
+    """Move the order to `target` inside the caller's write transaction.
+
+    Raises IllegalTransition (the caller's transaction then rolls back). Writes a
+    public timeline event, queues the customer email in the outbox (same
+    transaction), and calls the plugin hook after commit.
+    """
+    order_states.check(order, target)
+    old = order.status
+    order.status = target
+    order.status_changed_at = utcnow()
+    timeline.record(order, "status_changed", actor, reason, public=True,
+                    from_status=old, to_status=target)
+    if target in NOTIFY_ON:
+        notifications.queue_status_email(order, target)
+    tx.after_commit(lambda: runtime.registry().hook.on_order_status_changed(
+        order=order, old_status=old, new_status=target, actor=actor))

@@ -1,0 +1,137 @@
+"""Stock: available = on hand - reserved. Every change is one conditional UPDATE
+(atomic on SQLite and PostgreSQL, no read-then-write race) plus a ledger row."""
+from __future__ import annotations
+
+from sqlalchemy import func, select, update
+
+from ..db import db, write_transaction
+from ..errors import NotFound, OutOfStock, ValidationError
+from ..models import Product, StockMove
+
+
+def _move(product_id: int, *, on_hand: int = 0, reserved: int = 0, reason: str, actor: str,
+          note: str = "", order_id: int | None = None) -> None:
+    db.session.add(StockMove(product_id=product_id, on_hand_delta=on_hand, reserved_delta=reserved,
+                             reason=reason, actor=actor, note=note, order_id=order_id))
+
+
+def reserve(product: Product, quantity: int, *, order_id: int, actor: str) -> None:
+    """Hold `quantity` for a confirmed order, or raise OutOfStock. Caller's transaction."""
+    result = db.session.execute(
+        update(Product)
+        .where(Product.id == product.id, Product.on_hand - Product.reserved >= quantity)
+        .values(reserved=Product.reserved + quantity)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        db.session.refresh(product)
+        raise OutOfStock(product.sku, quantity, product.available)
+    _move(product.id, reserved=quantity, reason="reservation", actor=actor, order_id=order_id)
+
+
+def release(product_id: int, quantity: int, *, order_id: int, actor: str) -> None:
+    """Give back a cancelled order's reservation. Caller's transaction."""
+    db.session.execute(
+        update(Product).where(Product.id == product_id)
+        .values(reserved=Product.reserved - quantity)
+        .execution_options(synchronize_session=False)
+    )
+    _move(product_id, reserved=-quantity, reason="release", actor=actor, order_id=order_id)
+
+
+def deduct_shipped(product_id: int, quantity: int, *, order_id: int, actor: str) -> None:
+    """Reserved goods leave the building: on hand and reserved both drop."""
+    db.session.execute(
+        update(Product).where(Product.id == product_id)
+        .values(on_hand=Product.on_hand - quantity, reserved=Product.reserved - quantity)
+        .execution_options(synchronize_session=False)
+    )
+    _move(product_id, on_hand=-quantity, reserved=-quantity, reason="shipment", actor=actor,
+          order_id=order_id)
+
+
+def adjust(product_id: int, delta: int, *, reason: str, note: str, actor: str) -> Product:
+    """Count correction or goods received. A reason is required; stock held for
+    confirmed orders cannot be adjusted away."""
+    if reason not in ("receipt", "adjustment", "initial"):
+        raise ValidationError("Pick a reason: goods received or count adjustment.")
+    if reason == "adjustment" and not note.strip():
+        raise ValidationError("Say why the count changes (damaged, found, recount...).")
+    if delta == 0:
+        raise ValidationError("The change must not be zero.")
+    with write_transaction():
+        product = db.session.get(Product, product_id)
+        if product is None:
+            raise NotFound(f"No product #{product_id}.")
+        result = db.session.execute(
+            update(Product)
+            .where(Product.id == product_id, Product.on_hand + delta >= Product.reserved)
+            .values(on_hand=Product.on_hand + delta)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:
+            db.session.refresh(product)
+            raise ValidationError(
+                f"{product.sku} has {product.on_hand} on hand of which {product.reserved} are "
+                f"reserved; it cannot go down by {-delta}."
+            )
+        _move(product_id, on_hand=delta, reason=reason, note=note.strip(), actor=actor)
+    db.session.refresh(product)
+    return product
+
+
+def create_product(*, sku: str, name: str, price_minor: int, currency: str, on_hand: int = 0,
+                   low_stock_threshold: int = 3, description: str = "", actor: str) -> Product:
+    from ..money import check_currency
+
+    sku = sku.strip()
+    if not sku or not name.strip():
+        raise ValidationError("A product needs a SKU and a name.")
+    if price_minor < 0 or on_hand < 0:
+        raise ValidationError("Price and stock cannot be negative.")
+    currency = check_currency(currency)
+    with write_transaction():
+        if db.session.scalar(select(Product.id).where(Product.sku == sku)) is not None:
+            raise ValidationError(f"SKU {sku} exists already.")
+        product = Product(sku=sku, name=name.strip(), price_minor=price_minor, currency=currency,
+                          on_hand=on_hand, reserved=0, low_stock_threshold=low_stock_threshold,
+                          description=description)
+        db.session.add(product)
+        db.session.flush()
+        if on_hand:
+            _move(product.id, on_hand=on_hand, reason="initial", actor=actor)
+    return product
+
+
+def available_for_sale(skus: list[str]) -> dict[str, int]:
+    """SKU -> units that can be sold right now (0 for unknown or inactive)."""
+    rows = db.session.execute(
+        select(Product.sku, Product.on_hand - Product.reserved)
+        .where(Product.sku.in_(skus), Product.active.is_(True))
+    ).all()
+    found = {sku: max(avail, 0) for sku, avail in rows}
+    return {sku: found.get(sku, 0) for sku in skus}
+
+
+def ledger(product_id: int, limit: int = 100) -> list[StockMove]:
+    return list(db.session.scalars(
+        select(StockMove).where(StockMove.product_id == product_id)
+        .order_by(StockMove.id.desc()).limit(limit)
+    ))
+
+
+def ledger_mismatches() -> list[tuple[str, int, int, int, int]]:
+    """Products whose counters differ from the ledger's sums: (sku, on_hand, ledger
+    on hand, reserved, ledger reserved). Empty when the invariant holds."""
+    sums = (
+        select(StockMove.product_id,
+               func.coalesce(func.sum(StockMove.on_hand_delta), 0).label("on_hand"),
+               func.coalesce(func.sum(StockMove.reserved_delta), 0).label("reserved"))
+        .group_by(StockMove.product_id).subquery()
+    )
+    rows = db.session.execute(
+        select(Product.sku, Product.on_hand, func.coalesce(sums.c.on_hand, 0),
+               Product.reserved, func.coalesce(sums.c.reserved, 0))
+        .outerjoin(sums, sums.c.product_id == Product.id)
+    ).all()
+    return [tuple(r) for r in rows if r[1] != r[2] or r[3] != r[4]]

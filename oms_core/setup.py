@@ -1,0 +1,38 @@
+"""Wire the core into a Flask app: config defaults, database, plugins, CLI.
+
+The web extension (`oms_web.OMS`) calls `init_core` first; a worker-only process
+can call it alone.
+"""
+from __future__ import annotations
+
+from flask import Flask
+
+from .config import apply_defaults
+from .constants import CONFIG_PREFIX, EXTENSION_KEY
+from .db import configure_engine, db
+from .plugins import load_plugins
+from .runtime import OMSState
+
+
+def init_core(app: Flask, *, extra_plugins=()) -> OMSState:
+    apply_defaults(app.config)
+    existing = app.extensions.get("sqlalchemy")
+    if existing is None:
+        db.init_app(app)
+    elif existing is not db:
+        raise RuntimeError(
+            "This app already has its own flask_sqlalchemy.SQLAlchemy instance. Use the OMS's "
+            "instance for your models too: `from oms_core.db import db`."
+        )
+    with app.app_context():
+        configure_engine(db.engine)
+    registry = load_plugins(disabled=app.config[CONFIG_PREFIX + "DISABLED_PLUGINS"],
+                            extra_plugins=extra_plugins)
+    state = OMSState(registry=registry)
+    app.extensions[EXTENSION_KEY] = state
+
+    from . import cli
+    from .services import notifications, shipments  # noqa: F401  (outbox handlers)
+
+    app.cli.add_command(cli.build_cli(registry))
+    return state

@@ -1,0 +1,53 @@
+"""The OMS as a Flask extension: `OMS(app)` or `oms = OMS(); oms.init_app(app)`.
+
+It mounts the back-office, the public tracking page, the webhook endpoints and the
+storefront helpers, each a blueprint under a configurable prefix (OMS_*_PREFIX).
+"""
+from __future__ import annotations
+
+from flask import Flask
+from flask_htmx import HTMX
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFProtect
+
+from oms_core.constants import CONFIG_PREFIX
+from oms_core.setup import init_core
+
+from . import admin, assets, public, storefront, webhooks
+from .errors import register_error_handlers
+from .schema_guard import install_schema_guard
+
+
+class OMS:
+    def __init__(self, app: Flask | None = None, *, extra_plugins=()):
+        self.extra_plugins = tuple(extra_plugins)
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask) -> None:
+        state = init_core(app, extra_plugins=self.extra_plugins)
+        config = app.config
+        HTMX(app)
+        csrf = app.extensions.get("csrf") or CSRFProtect(app)
+        login_manager = getattr(app, "login_manager", None) or LoginManager(app)
+        admin.configure_login(login_manager)
+        limiter = Limiter(get_remote_address, app=app,
+                          storage_uri=config[CONFIG_PREFIX + "RATELIMIT_STORAGE_URI"],
+                          default_limits=[], key_prefix="oms")
+        state.limiter = limiter
+
+        app.register_blueprint(assets.blueprint, url_prefix="/oms/static")
+        app.register_blueprint(admin.blueprint, url_prefix=config[CONFIG_PREFIX + "ADMIN_PREFIX"])
+        app.register_blueprint(public.make_blueprint(limiter, config[CONFIG_PREFIX + "TRACKING_RATE_LIMIT"]),
+                               url_prefix=config[CONFIG_PREFIX + "TRACKING_PREFIX"])
+        app.register_blueprint(webhooks.blueprint, url_prefix=config[CONFIG_PREFIX + "WEBHOOK_PREFIX"])
+        csrf.exempt(webhooks.blueprint)  # authenticated by the sender's signature instead
+        app.register_blueprint(storefront.blueprint, url_prefix=config[CONFIG_PREFIX + "STOREFRONT_PREFIX"])
+        storefront.install_jinja_helpers(app)
+        register_error_handlers(app)
+        install_schema_guard(app)
+
+
+__all__ = ["OMS"]

@@ -1,0 +1,39 @@
+"""The back-office blueprint. Every route requires a logged-in staff user (checked
+once for the whole blueprint, so a new view cannot forget it); owner-only views
+also use `owner_required`."""
+from __future__ import annotations
+
+from flask import Blueprint, request
+from flask_login import LoginManager, current_user
+
+from oms_core.services import users
+
+blueprint = Blueprint("oms_admin", __name__)
+PUBLIC_ENDPOINTS = {"oms_admin.login"}
+
+
+def configure_login(login_manager: LoginManager) -> None:
+    login_manager.login_view = "oms_admin.login"
+    login_manager.login_message = "Please log in to the back-office."
+
+    @login_manager.user_loader
+    def _load_user(user_id: str):
+        try:
+            return users.get_user(int(user_id))
+        except ValueError:
+            return None
+
+
+@blueprint.before_request
+def _require_login():
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    if not current_user.is_authenticated:
+        from flask import current_app
+
+        return current_app.login_manager.unauthorized()
+    return None
+
+
+# Views register themselves on the blueprint.
+from . import auth, dashboard, menu, orders, products, plugins_page  # noqa: E402,F401

@@ -1,0 +1,28 @@
+"""The back-office menu: built-in entries plus those plugins add (admin_menu_items)."""
+from __future__ import annotations
+
+from flask import url_for
+from flask_login import current_user
+
+from oms_core import runtime
+from oms_core.protocols import MenuItem
+
+from . import blueprint
+
+
+def menu_items() -> list[MenuItem]:
+    items = [
+        MenuItem("Dashboard", url_for("oms_admin.dashboard")),
+        MenuItem("Orders", url_for("oms_admin.orders")),
+        MenuItem("New order", url_for("oms_admin.new_order")),
+        MenuItem("Products & stock", url_for("oms_admin.products")),
+        MenuItem("Plugins", url_for("oms_admin.plugins"), owner_only=True),
+    ]
+    for answer in runtime.registry().hook.admin_menu_items(user=current_user):
+        items.extend(answer or [])
+    return [item for item in items if not item.owner_only or current_user.is_owner]
+
+
+@blueprint.app_context_processor
+def _menu():
+    return {"oms_admin_menu": menu_items}

@@ -1,0 +1,7 @@
+"""Products and stock (placeholder)."""
+from . import blueprint
+
+
+@blueprint.route("/products")
+def products():
+    return "products"
