@@ -1,9 +1,16 @@
 """Tracking codes (DESIGN invariant 5).
 
 13 symbols of Crockford's base-32 alphabet (65 random bits from `secrets`) plus one
-check symbol computed with the Luhn mod-32 algorithm, which catches every single
-mistyped symbol and every swap of two neighbours. No I, L, O or U: on input they
-are read as 1, 1, 0 and V, and case, spaces and dashes do not matter.
+check symbol. No I, L, O or U: on input they are read as 1, 1, 0 and V, and case,
+spaces and dashes do not matter.
+
+The check symbol treats the 32 symbols as elements of the field GF(32) and makes
+sum(symbol_i * a^i) zero, with a distinct non-zero weight a^i per position (a
+generates the field's multiplicative group, so the 14 weights are all different).
+That catches every single mistyped symbol (weight * difference is never zero) and
+every swap of two different symbols, neighbours or not ((w_i + w_j)(x + y) is never
+zero). Luhn mod 32, used before, misses the swap of 0 and Z, as decimal Luhn misses
+09 <-> 90: no check over the integers mod 32 can catch all neighbour swaps.
 """
 from __future__ import annotations
 
@@ -16,15 +23,22 @@ DATA_LENGTH = 13
 CODE_LENGTH = DATA_LENGTH + 1
 
 
+# GF(32) as polynomials over GF(2) modulo x^5 + x^2 + 1 (primitive, so x generates).
+_FIELD_MODULUS = 0b100101
+
+
+def _times_generator(value: int) -> int:
+    value <<= 1
+    return value ^ _FIELD_MODULUS if value & 0b100000 else value
+
+
 def _check_symbol(data: str) -> str:
-    """Luhn mod N over the data symbols, N = 32."""
-    n = len(ALPHABET)
-    factor, total = 2, 0
-    for char in reversed(data):
-        addend = factor * _INDEX[char]
-        factor = 1 if factor == 2 else 2
-        total += addend // n + addend % n
-    return ALPHABET[(n - total % n) % n]
+    """Horner's rule: data symbol i gets weight a^(len - i), the check symbol a^0;
+    in characteristic 2 the check symbol equals the weighted sum of the data."""
+    total = 0
+    for char in data:
+        total = _times_generator(total ^ _INDEX[char])
+    return ALPHABET[total]
 
 
 def generate() -> str:
