@@ -38,6 +38,8 @@ class PluginRegistry:
     gateways: dict = field(default_factory=dict)
     carriers: dict = field(default_factory=dict)
     forecasters: dict = field(default_factory=dict)
+    # entry-point name -> importlib.metadata.Distribution it came from
+    distributions: dict = field(default_factory=dict)
 
     @property
     def hook(self):
@@ -63,19 +65,18 @@ class PluginRegistry:
 
     def plugins(self) -> list[PluginInfo]:
         """What is loaded, with versions and the hooks each implements."""
-        dists = {id(plugin): dist for plugin, dist in self.pm.list_plugin_distinfo()}
         infos = []
         for name, plugin in self.pm.list_name_plugin():
             if plugin is None:  # blocked
                 continue
             hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
-            dist = dists.get(id(plugin))
+            dist = self.distributions.get(name)
             infos.append(
                 PluginInfo(
                     name=name,
                     version=dist.version if dist else "",
                     hooks=hooks,
-                    distribution=dist.project_name if dist else "",
+                    distribution=dist.name if dist else "",
                 )
             )
         return sorted(infos, key=lambda info: info.name)
@@ -94,7 +95,9 @@ def _collect(pm: pluggy.PluginManager, hook_name: str, protocol, kind: str) -> d
         try:
             objects = impl.function() or []
         except Exception as exc:  # a broken plugin must say who it is
-            raise PluginError(f"Plugin '{owner}' failed in {hook_name}: {exc}") from exc
+            raise PluginError(f"Plugin '{owner}' failed in {hook_name}: {exc!r}") from exc
+        if not isinstance(objects, (list, tuple)):
+            raise PluginError(f"Plugin '{owner}': {hook_name} must return a list, not {objects!r}.")
         for obj in objects:
             missing = missing_attributes(obj, protocol)
             if missing:
@@ -112,6 +115,42 @@ def _collect(pm: pluggy.PluginManager, hook_name: str, protocol, kind: str) -> d
     return found
 
 
+def _describe(ep) -> str:
+    dist = ep.dist
+    return f"'{ep.name}'" + (f" (distribution {dist.name} {dist.version})" if dist else "")
+
+
+def _load_entry_points(pm: pluggy.PluginManager) -> dict:
+    """Register every entry point of the group under its entry-point name.
+
+    Done here rather than with pluggy's `load_setuptools_entrypoints` so that a
+    plugin failing to import or to validate is named (pluggy cannot name a plugin
+    it refused to register), and so that two distributions claiming one name are
+    refused instead of the second being silently skipped.
+    """
+    distributions: dict = {}
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if pm.is_blocked(ep.name):
+            continue
+        if ep.name in distributions:
+            other = distributions[ep.name]
+            raise PluginError(
+                f"Two plugins are named '{ep.name}': distribution "
+                f"{other.name if other else '?'} and {_describe(ep)}.")
+        try:
+            plugin = ep.load()
+        except Exception as exc:  # ImportError, AttributeError, or the plugin's own bug
+            raise PluginError(f"Plugin {_describe(ep)} failed to load: {exc!r}") from exc
+        try:
+            pm.register(plugin, name=ep.name)
+        except pluggy.PluginValidationError as exc:
+            raise PluginError(f"Plugin {_describe(ep)} is invalid: {exc}") from exc
+        except ValueError as exc:  # the same module registered under two names
+            raise PluginError(f"Plugin {_describe(ep)} cannot be registered: {exc}") from exc
+        distributions[ep.name] = ep.dist
+    return distributions
+
+
 def load_plugins(
     disabled: Iterable[str] = (),
     extra_plugins: Iterable[object] = (),
@@ -126,23 +165,22 @@ def load_plugins(
     pm.add_hookspecs(hookspecs)
     for name in disabled:
         pm.set_blocked(name)
-    if use_entry_points:
-        try:
-            pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
-        except pluggy.PluginValidationError as exc:
-            raise PluginError(f"Plugin '{pm.get_name(exc.plugin)}' is invalid: {exc}") from exc
-        except (ImportError, AttributeError) as exc:
-            raise PluginError(f"A plugin of group '{ENTRY_POINT_GROUP}' failed to load: {exc}") from exc
+    distributions = _load_entry_points(pm) if use_entry_points else {}
     for plugin in extra_plugins:
+        name = pm.get_canonical_name(plugin)
+        if pm.is_blocked(name):
+            continue
         try:
             pm.register(plugin)
         except pluggy.PluginValidationError as exc:
-            raise PluginError(f"Plugin '{pm.get_name(exc.plugin) or plugin}' is invalid: {exc}") from exc
+            raise PluginError(f"Plugin '{name}' is invalid: {exc}") from exc
+        except ValueError as exc:
+            raise PluginError(f"Plugin '{name}' cannot be registered: {exc}") from exc
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
         raise PluginError(f"Plugin '{pm.get_name(exc.plugin)}' is invalid: {exc}") from exc
-    registry = PluginRegistry(pm=pm)
+    registry = PluginRegistry(pm=pm, distributions=distributions)
     registry.gateways = _collect(pm, *_KINDS[0])
     registry.carriers = _collect(pm, *_KINDS[1])
     registry.forecasters = _collect(pm, *_KINDS[2])
