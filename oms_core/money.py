@@ -1,6 +1,7 @@
 """Money is an integer count of minor units plus an ISO 4217 currency; never a float."""
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 
 from .errors import ValidationError
@@ -20,11 +21,26 @@ def check_currency(currency: str) -> str:
     return code
 
 
+# What a person types: digits with at most one decimal point or comma. No exponents,
+# underscores or thousands separators, which Decimal() would silently accept.
+_AMOUNT = re.compile(r"[+-]?(\d+([.,]\d*)?|[.,]\d+)")
+
+
+def _refuse_float(value) -> None:
+    # A float has already lost the exact amount (0.1 + 0.2): a programming error.
+    if isinstance(value, float):
+        raise TypeError("Money is never a float: pass a string, int or Decimal.")
+
+
 def parse_amount(text: str | int | Decimal, currency: str) -> int:
     """'12.50' in EUR -> 1250. Refuses more decimals than the currency has."""
+    _refuse_float(text)
     exp = exponent(currency)
+    raw = str(text).strip()
+    if not isinstance(text, Decimal) and not _AMOUNT.fullmatch(raw):
+        raise ValidationError(f"'{text}' is not an amount.")
     try:
-        value = Decimal(str(text).strip().replace(",", "."))
+        value = Decimal(raw.replace(",", "."))
     except InvalidOperation:
         raise ValidationError(f"'{text}' is not an amount.") from None
     if not value.is_finite():
@@ -37,6 +53,7 @@ def parse_amount(text: str | int | Decimal, currency: str) -> int:
 
 def format_amount(minor: int, currency: str) -> str:
     """1250, EUR -> '12.50 EUR'."""
+    _refuse_float(minor)
     exp = exponent(currency)
     value = Decimal(int(minor)).scaleb(-exp)
     return f"{value:,.{exp}f} {currency}"
