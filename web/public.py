@@ -1,13 +1,46 @@
-"""Public tracking page (placeholder until the public work lands)."""
-from flask import Blueprint
+"""The public tracking page: a customer types the code from their confirmation and
+sees where the order is, without logging in (DESIGN invariant 6).
+
+The view only parses the code and renders the projection built by
+`oms_core.services.tracking_view`; it never touches an ORM object. Lookups are
+rate-limited per client address against guessing, and responses are neither
+cached, indexed nor sent on as a referrer (the code is in the URL).
+"""
+from __future__ import annotations
+
+from importlib.resources import files
+
+from flask import Blueprint, render_template, request
+
+from oms_core.services import tracking_view
+
+# The OMS templates ship in the `oms_web.templates` package; a blueprint template
+# folder puts them on the app's Jinja search path whatever the host app's root is.
+TEMPLATES_DIR = str(files("oms_web.templates"))
+
+PRIVATE_PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Robots-Tag": "noindex",
+}
 
 
 def make_blueprint(limiter, limit: str) -> Blueprint:
-    blueprint = Blueprint("oms_public", __name__)
+    blueprint = Blueprint("oms_public", __name__, template_folder=TEMPLATES_DIR)
 
     @blueprint.route("")
-    @limiter.limit(limit)
+    @limiter.limit(limit, exempt_when=lambda: not request.args.get("code", "").strip())
     def track():
-        return "tracking"
+        result = tracking_view.lookup(request.args.get("code", ""))
+        return render_template("oms/public/track.html", result=result)
+
+    @blueprint.errorhandler(429)
+    def too_many_lookups(_error):
+        return render_template("oms/public/too_many.html"), 429
+
+    @blueprint.after_request
+    def private_page_headers(response):
+        response.headers.update(PRIVATE_PAGE_HEADERS)
+        return response
 
     return blueprint
