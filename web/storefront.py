@@ -1,8 +1,55 @@
-"""Storefront helpers for the host shop (placeholder)."""
-from flask import Blueprint, Flask
+"""Storefront helpers for the host shop's own pages.
 
-blueprint = Blueprint("oms_storefront", __name__)
+- `place_checkout_order(...)`: the Python API a checkout calls. With
+  OMS_AUTO_CONFIRM (the default) the stock is reserved in the same transaction, so
+  it either returns a confirmed order with its tracking code or raises OutOfStock /
+  ValidationError and leaves nothing behind.
+- `oms_stock_badge(sku)` (Jinja global): a live stock badge that refreshes itself
+  every 30 seconds with htmx from GET <OMS_STOREFRONT_PREFIX>/stock/<sku>. The host
+  page must load htmx (`url_for('oms_static.static', filename='htmx.min.js')`).
+"""
+from __future__ import annotations
+
+from importlib.resources import files
+
+from flask import Blueprint, Flask, render_template
+from markupsafe import Markup
+
+from oms_core.models import Order
+from oms_core.services import orders, storefront
+
+# See web/public.py: puts the packaged `oms/...` templates on the Jinja search path.
+blueprint = Blueprint("oms_storefront", __name__, template_folder=str(files("oms_web.templates")))
+
+ACTOR = "storefront"
+
+
+def place_checkout_order(*, email: str, name: str, lines: list[tuple[str, int]], payment_method: str,
+                         address: dict | None = None, phone: str = "", note: str = "",
+                         shipping_minor: int = 0) -> Order:
+    """Place a web order from a checkout. `lines` are (sku, quantity); `address` has
+    line1, line2, postal_code, city, country (ISO 3166 alpha-2)."""
+    return orders.place_order(orders.NewOrder(
+        email=email, name=name, lines=list(lines), payment_method=payment_method, phone=phone,
+        address=dict(address or {}), channel="web", note=note, shipping_minor=shipping_minor,
+    ), actor=ACTOR)
+
+
+def checkout_payment_methods() -> list[tuple[str, str]]:
+    """(id, label) pairs for the checkout's payment method choice."""
+    return storefront.payment_methods()
+
+
+def render_stock_badge(sku: str) -> Markup:
+    return Markup(render_template("oms/storefront/stock_badge.html",
+                                  badge=storefront.stock_badge(sku)))
+
+
+@blueprint.route("/stock/<path:sku>")
+def stock_badge(sku: str):
+    """The badge fragment htmx polls; no login, the same for everyone."""
+    return render_stock_badge(sku), 200, {"Cache-Control": "no-store"}
 
 
 def install_jinja_helpers(app: Flask) -> None:
-    pass
+    app.jinja_env.globals["oms_stock_badge"] = render_stock_badge

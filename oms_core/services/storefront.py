@@ -1,0 +1,48 @@
+"""What a host shop's own pages need from the OMS: live stock per SKU and the
+payment methods a checkout may offer. Read-only; placing an order is
+`orders.place_order` (the web layer's `place_checkout_order` wraps it)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from .. import runtime
+from ..db import db
+from ..models import Product
+
+IN_STOCK, LOW, OUT, UNAVAILABLE = "in_stock", "low", "out_of_stock", "unavailable"
+
+
+@dataclass(frozen=True)
+class StockBadge:
+    sku: str
+    state: str  # IN_STOCK, LOW, OUT or UNAVAILABLE
+    available: int
+
+    @property
+    def label(self) -> str:
+        if self.state == LOW:
+            return f"{self.available} left"
+        return {IN_STOCK: "In stock", OUT: "Out of stock"}.get(self.state, "Unavailable")
+
+
+def stock_badge(sku: str) -> StockBadge:
+    """Stock as a shopper should see it: "3 left" once at or below the product's
+    low-stock threshold; unknown or inactive SKUs are unavailable."""
+    row = db.session.execute(
+        select(Product.on_hand - Product.reserved, Product.low_stock_threshold)
+        .where(Product.sku == sku, Product.active.is_(True))
+    ).first()
+    if row is None:
+        return StockBadge(sku, UNAVAILABLE, 0)
+    available, threshold = max(row[0], 0), row[1]
+    if available == 0:
+        return StockBadge(sku, OUT, 0)
+    return StockBadge(sku, LOW if available <= threshold else IN_STOCK, available)
+
+
+def payment_methods() -> list[tuple[str, str]]:
+    """(id, label) of every installed payment gateway, for a checkout form."""
+    return sorted(((g.id, g.label) for g in runtime.registry().gateways.values()),
+                  key=lambda item: item[1])
