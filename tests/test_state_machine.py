@@ -1,0 +1,339 @@
+"""The order state machine: every (status, target) pair.
+
+Legal steps succeed (guards satisfied) and write a timeline event with actor,
+reason, from and to; illegal ones raise IllegalTransition and change nothing in
+the database: order, timeline, stock, ledger, outbox, payments, shipments, all
+read back through a fresh session. Steps are driven through the real services
+(confirm, cancel, close, payments, shipments); edges without a service yet (the
+return branch) through status.change inside write_transaction."""
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import func, select
+
+from oms_core import order_states as S
+from oms_core.db import db, write_transaction
+from oms_core.errors import IllegalTransition
+from oms_core.hookspecs import hookimpl
+from oms_core.models import (
+    Order, OutboxMessage, Payment, Product, Shipment, StockMove, TimelineEvent,
+)
+from oms_core.protocols import CarrierResult, CarrierService, TrackingUpdate, WebhookResult
+from oms_core.services import orders, payments, shipments, status
+from oms_core.services.common import lock_order
+
+ACTOR = "staff:tester@example.com"
+BOOKING_CARRIER = "testpost"
+
+
+class BookingCarrier:
+    """A non-manual carrier: create_shipment only moves the order to fulfilling, the
+    booking (apply_booking) ships it."""
+
+    id = BOOKING_CARRIER
+    label = "Test Post"
+    manual = False
+
+    def services(self):
+        return [CarrierService("std", "Standard")]
+
+    def create_shipment(self, request):
+        return CarrierResult(ok=True, tracking_number=f"TP{request.shipment_id}",
+                             external_id=request.idempotency_key)
+
+    def tracking_url(self, tracking_number, service=""):
+        return None
+
+    def parse_webhook(self, body, headers, secret):
+        return WebhookResult(ok=False, error="no webhooks")
+
+
+class CarrierPlugin:
+    @hookimpl
+    def register_carriers(self):
+        return [BookingCarrier()]
+
+
+@pytest.fixture
+def app_config():
+    return {"extra_plugins": [CarrierPlugin()]}
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def change_status(order_id: int, target: str, *, actor: str = ACTOR, reason: str = "test step"):
+    """An edge without its own service: the state machine's one entry point."""
+    with write_transaction() as tx:
+        order = lock_order(order_id)
+        status.change(order, target, actor=actor, reason=reason, tx=tx)
+
+
+def pending_shipment_id(order_id: int) -> int:
+    return db.session.scalar(select(Shipment.id).where(
+        Shipment.order_id == order_id, Shipment.tracking_number.is_(None)).order_by(Shipment.id))
+
+
+def pay_balance(order_id: int, gateway_id: str) -> None:
+    order = orders.get_order(order_id)
+    payments.record_payment(order_id, gateway_id=gateway_id, amount_minor=order.balance_minor,
+                            currency=order.currency, reference="REF-1", actor=ACTOR)
+
+
+def book(order_id: int) -> None:
+    shipment_id = pending_shipment_id(order_id)
+    shipments.apply_booking(shipment_id, CarrierResult(ok=True, tracking_number=f"TP{shipment_id}"))
+
+
+def deliver(order_id: int) -> None:
+    shipment = db.session.scalar(select(Shipment).where(Shipment.order_id == order_id))
+    shipments.add_tracking_update(
+        shipment.id, TrackingUpdate(shipment.tracking_number, "delivered", datetime.now(timezone.utc),
+                                    raw_code="DLV"), source="carrier:test")
+
+
+# How to reach each status with real services: (previous status, step).
+ROUTE = {
+    S.CONFIRMED: (S.PLACED, lambda oid, gw: orders.confirm_order(oid, actor=ACTOR)),
+    S.PAID: (S.CONFIRMED, lambda oid, gw: pay_balance(oid, gw)),
+    S.FULFILLING: (S.PAID, lambda oid, gw: shipments.create_shipment(
+        oid, carrier_id=BOOKING_CARRIER, service="std", actor=ACTOR)),
+    S.SHIPPED: (S.FULFILLING, lambda oid, gw: book(oid)),
+    S.DELIVERED: (S.SHIPPED, lambda oid, gw: deliver(oid)),
+    S.CLOSED: (S.DELIVERED, lambda oid, gw: orders.close_order(oid, actor=ACTOR)),
+    S.CANCELLED: (S.CONFIRMED, lambda oid, gw: orders.cancel_order(oid, actor=ACTOR, reason="test")),
+    S.RETURN_REQUESTED: (S.DELIVERED, lambda oid, gw: change_status(oid, S.RETURN_REQUESTED)),
+    S.RETURN_APPROVED: (S.RETURN_REQUESTED, lambda oid, gw: change_status(oid, S.RETURN_APPROVED)),
+    S.RETURN_RECEIVED: (S.RETURN_APPROVED, lambda oid, gw: change_status(oid, S.RETURN_RECEIVED)),
+    S.REFUNDED: (S.RETURN_RECEIVED, lambda oid, gw: change_status(oid, S.REFUNDED)),
+    S.RETURN_REJECTED: (S.RETURN_REQUESTED, lambda oid, gw: change_status(oid, S.RETURN_REJECTED)),
+}
+
+
+@pytest.fixture
+def order_in(app, place):
+    """order_in(status, payment_method=...) -> id of an order brought there by services."""
+
+    def reach(target: str, payment_method: str = "bank_transfer") -> int:
+        if target == S.PLACED:
+            return place(payment_method=payment_method, confirm=False).id
+        previous, step = ROUTE[target]
+        order_id = reach(previous, payment_method)
+        step(order_id, payment_method)
+        assert orders.get_order(order_id).status == target
+        return order_id
+    return reach
+
+
+def attempt(order_id: int, current: str, target: str) -> str:
+    """Ask for `target` the way the back-office would; returns the actor to expect."""
+    legal = target in S.TRANSITIONS[current]
+    if target == S.CONFIRMED:
+        orders.confirm_order(order_id, actor=ACTOR)
+    elif target == S.CANCELLED:
+        orders.cancel_order(order_id, actor=ACTOR, reason="Customer changed their mind")
+    elif target == S.CLOSED:
+        orders.close_order(order_id, actor=ACTOR)
+    elif target == S.FULFILLING and current != S.FULFILLING:  # from fulfilling it adds a parcel
+        shipments.create_shipment(order_id, carrier_id=BOOKING_CARRIER, service="std", actor=ACTOR)
+    elif target == S.PAID and legal:
+        pay_balance(order_id, "bank_transfer")
+    elif target == S.SHIPPED and legal:
+        book(order_id)
+        return f"carrier:{BOOKING_CARRIER}"
+    elif target == S.DELIVERED and legal:
+        deliver(order_id)
+        return "carrier:test"
+    else:
+        change_status(order_id, target, reason="Manual step")
+    return ACTOR
+
+
+def snapshot(order_id: int) -> dict:
+    """Everything a status change may touch, read through a fresh session."""
+    db.session.remove()
+    order = db.session.get(Order, order_id)
+    rows = lambda model, *cols: [tuple(r) for r in db.session.execute(  # noqa: E731
+        select(*cols).order_by(model.id)).all()]
+    return {
+        "order": {c.key: getattr(order, c.key) for c in Order.__mapper__.column_attrs},
+        "timeline": rows(TimelineEvent, TimelineEvent.id, TimelineEvent.kind,
+                         TimelineEvent.from_status, TimelineEvent.to_status),
+        "stock": rows(Product, Product.id, Product.on_hand, Product.reserved),
+        "ledger": db.session.scalar(select(func.count(StockMove.id))),
+        "outbox": rows(OutboxMessage, OutboxMessage.id, OutboxMessage.kind, OutboxMessage.status),
+        "payments": rows(Payment, Payment.id, Payment.amount_minor, Payment.status),
+        "shipments": rows(Shipment, Shipment.id, Shipment.status, Shipment.tracking_number),
+    }
+
+
+def status_events(order_id: int) -> list:
+    """The order's status changes as plain rows, read through a fresh session."""
+    db.session.remove()
+    return db.session.execute(select(
+        TimelineEvent.id, TimelineEvent.from_status, TimelineEvent.to_status, TimelineEvent.actor,
+        TimelineEvent.message, TimelineEvent.public, TimelineEvent.created_at,
+    ).where(TimelineEvent.order_id == order_id, TimelineEvent.kind == "status_changed")
+        .order_by(TimelineEvent.id)).all()
+
+
+def payment_method_for(current: str, target: str) -> str:
+    # confirmed -> fulfilling unpaid is legal only for cash on delivery.
+    return "cash_on_delivery" if (current, target) == (S.CONFIRMED, S.FULFILLING) else "bank_transfer"
+
+
+# ------------------------------------------------------------------ the matrix
+
+
+# The edges of DESIGN.md, written out so that a change to the table is a decision.
+DESIGNED_EDGES = {
+    (S.PLACED, S.CONFIRMED), (S.PLACED, S.CANCELLED),
+    (S.CONFIRMED, S.PAID), (S.CONFIRMED, S.FULFILLING), (S.CONFIRMED, S.CANCELLED),
+    (S.PAID, S.FULFILLING), (S.FULFILLING, S.SHIPPED), (S.SHIPPED, S.DELIVERED),
+    (S.DELIVERED, S.CLOSED), (S.DELIVERED, S.RETURN_REQUESTED),
+    (S.RETURN_REQUESTED, S.RETURN_APPROVED), (S.RETURN_REQUESTED, S.RETURN_REJECTED),
+    (S.RETURN_APPROVED, S.RETURN_RECEIVED), (S.RETURN_RECEIVED, S.REFUNDED),
+    (S.REFUNDED, S.CLOSED), (S.RETURN_REJECTED, S.CLOSED),
+}
+
+
+def test_the_transition_table_is_the_designed_one():
+    table = {(a, b) for a, targets in S.TRANSITIONS.items() for b in targets}
+    assert table == DESIGNED_EDGES
+
+
+def test_the_transition_table_covers_every_status():
+    assert set(S.TRANSITIONS) == set(S.STATUSES) == set(S.PUBLIC_LABELS)
+    for targets in S.TRANSITIONS.values():
+        assert targets <= set(S.STATUSES)
+    assert S.TRANSITIONS[S.CLOSED] == S.TRANSITIONS[S.CANCELLED] == frozenset()
+    for pair in S.GUARDS:
+        assert pair[1] in S.TRANSITIONS[pair[0]], f"guard on an edge that does not exist: {pair}"
+
+
+@pytest.mark.parametrize("current", S.STATUSES)
+def test_every_target_from(current, order_in, subtests):
+    """For one status, try all 13 targets: legal ones on a fresh order each, illegal
+    ones all on the same order, which must come out of each attempt untouched."""
+    untouched = order_in(current)
+    reachable = []
+    for target in S.STATUSES:
+        legal = target in S.TRANSITIONS[current]
+        with subtests.test(current=current, target=target, legal=legal):
+            if legal:
+                order_id = order_in(current, payment_method_for(current, target))
+                before = status_events(order_id)
+                actor = attempt(order_id, current, target)
+                after = status_events(order_id)
+                assert [e.id for e in after[:len(before)]] == [e.id for e in before]
+                new = after[len(before):]
+                assert [(e.from_status, e.to_status) for e in new] == [(current, target)]
+                assert new[0].actor == actor and new[0].message.strip()
+                assert new[0].public and new[0].created_at is not None
+                assert orders.get_order(order_id).status == target
+                reachable.append(target)
+            else:
+                before = snapshot(untouched)
+                with pytest.raises(IllegalTransition) as refused:
+                    attempt(untouched, current, target)
+                assert (refused.value.current, refused.value.target) == (current, target)
+                assert current in str(refused.value) and target in str(refused.value)
+                assert snapshot(untouched) == before
+    assert sorted(reachable) == sorted(S.TRANSITIONS[current])
+    # What the order page offers is exactly what the services accept (guards included).
+    assert S.allowed_targets(orders.get_order(untouched)) == sorted(
+        t for t in S.TRANSITIONS[current] if S.refusal(orders.get_order(untouched), t) is None)
+
+
+def test_the_full_route_writes_one_event_per_step(order_in):
+    order_id = order_in(S.REFUNDED)
+    change_status(order_id, S.CLOSED, reason="Refund done")
+    steps = [(e.from_status, e.to_status, e.actor) for e in status_events(order_id)]
+    assert [s[:2] for s in steps] == [
+        (None, S.PLACED), (S.PLACED, S.CONFIRMED), (S.CONFIRMED, S.PAID), (S.PAID, S.FULFILLING),
+        (S.FULFILLING, S.SHIPPED), (S.SHIPPED, S.DELIVERED), (S.DELIVERED, S.RETURN_REQUESTED),
+        (S.RETURN_REQUESTED, S.RETURN_APPROVED), (S.RETURN_APPROVED, S.RETURN_RECEIVED),
+        (S.RETURN_RECEIVED, S.REFUNDED), (S.REFUNDED, S.CLOSED)]
+    assert steps[4][2] == f"carrier:{BOOKING_CARRIER}" and steps[-1][2] == ACTOR
+
+
+# ------------------------------------------------------------------ guards
+
+
+def assert_refused_unchanged(order_id: int, action) -> IllegalTransition:
+    before = snapshot(order_id)
+    with pytest.raises(IllegalTransition) as refused:
+        action()
+    assert snapshot(order_id) == before
+    return refused.value
+
+
+def test_cash_on_delivery_may_be_fulfilled_unpaid(order_in):
+    order_id = order_in(S.CONFIRMED, "cash_on_delivery")
+    shipments.create_shipment(order_id, carrier_id="manual", service="DHL", tracking_number="JD1",
+                              actor=ACTOR)
+    order = orders.get_order(order_id)
+    assert (order.status, order.payment_status) == (S.SHIPPED, "unpaid")
+
+
+@pytest.mark.parametrize("paid_part", [0, 100])
+def test_bank_transfer_may_not_be_fulfilled_before_it_is_paid(order_in, paid_part):
+    order_id = order_in(S.CONFIRMED, "bank_transfer")
+    if paid_part:
+        payments.record_payment(order_id, gateway_id="bank_transfer", amount_minor=paid_part,
+                                currency="EUR", reference="PART", actor=ACTOR)
+    error = assert_refused_unchanged(order_id, lambda: shipments.create_shipment(
+        order_id, carrier_id="manual", service="DHL", tracking_number="JD1", actor=ACTOR))
+    assert "paid" in str(error)
+    assert_refused_unchanged(order_id, lambda: change_status(order_id, S.FULFILLING))
+
+
+def test_cancel_is_refused_once_money_is_taken(order_in):
+    order_id = order_in(S.CONFIRMED, "cash_on_delivery")
+    payments.record_payment(order_id, gateway_id="cash_on_delivery", amount_minor=100,
+                            currency="EUR", reference="", actor=ACTOR)
+    error = assert_refused_unchanged(order_id, lambda: orders.cancel_order(
+        order_id, actor=ACTOR, reason="too late"))
+    assert "refund" in str(error).lower()
+    order = orders.get_order(order_id)
+    assert order.status == S.CONFIRMED and order.lines[0].product_id
+    product = db.session.get(Product, order.lines[0].product_id)
+    assert product.reserved == order.lines[0].quantity  # still held
+
+
+def test_cancelling_a_confirmed_order_releases_its_stock(order_in):
+    order_id = order_in(S.CONFIRMED)
+    product_id = orders.get_order(order_id).lines[0].product_id
+    assert db.session.get(Product, product_id).reserved == 2
+    orders.cancel_order(order_id, actor=ACTOR, reason="Customer asked")
+    db.session.remove()
+    assert db.session.get(Product, product_id).reserved == 0
+    event = status_events(order_id)[-1]
+    assert (event.to_status, event.message, event.actor) == (S.CANCELLED, "Customer asked", ACTOR)
+
+
+def test_cancel_needs_a_reason(order_in):
+    from oms_core.errors import ValidationError
+
+    order_id = order_in(S.PLACED)
+    with pytest.raises(ValidationError):
+        orders.cancel_order(order_id, actor=ACTOR, reason="  ")
+    assert orders.get_order(order_id).status == S.PLACED
+
+
+def test_closed_only_when_paid(order_in):
+    order_id = order_in(S.CONFIRMED, "cash_on_delivery")
+    shipments.create_shipment(order_id, carrier_id="manual", service="DHL", tracking_number="JD2",
+                              actor=ACTOR)
+    deliver(order_id)
+    assert orders.get_order(order_id).status == S.DELIVERED
+    error = assert_refused_unchanged(order_id, lambda: orders.close_order(order_id, actor=ACTOR))
+    assert "paid" in str(error)
+    pay_balance(order_id, "cash_on_delivery")  # the courier hands over the cash
+    orders.close_order(order_id, actor=ACTOR)
+    assert orders.get_order(order_id).status == S.CLOSED
+
+
+def test_paid_only_when_the_balance_is_zero(order_in):
+    order_id = order_in(S.CONFIRMED)
+    assert_refused_unchanged(order_id, lambda: change_status(order_id, S.PAID))
