@@ -35,7 +35,7 @@ def build_cli(registry: PluginRegistry) -> AppGroup:
     def db_downgrade(revision):
         """Downgrade the OMS tables to REVISION."""
         schema.downgrade(revision)
-        click.echo(f"OMS schema at {schema.current_revision()}.")
+        click.echo(f"OMS schema at {schema.current_revision() or 'base (no OMS tables)'}.")
 
     @db_group.command("current")
     def db_current():
