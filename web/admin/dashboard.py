@@ -1,11 +1,25 @@
-"""The dashboard: what needs attention now."""
-from flask import render_template
+"""The dashboard: what needs attention now, and retrying failed outbox messages."""
+from flask import render_template, url_for
 
-from oms_core.services import dashboard as dashboard_service
+from oms_core.errors import DomainError
+from oms_core.services import backoffice, outbox
 
 from . import blueprint
+from .responses import action_result, wants_fragment
 
 
 @blueprint.route("/")
 def dashboard():
-    return render_template("oms/admin/dashboard.html", attention=dashboard_service.attention())
+    return render_template("oms/admin/dashboard.html", view=backoffice.dashboard_view())
+
+
+@blueprint.route("/outbox/<int:message_id>/retry", methods=["POST"])
+def outbox_retry(message_id: int):
+    try:
+        message = outbox.retry_now(message_id)
+        note, error = f"Message #{message.id} will be sent again by the worker.", None
+    except DomainError as exc:
+        note, error = None, str(exc)
+    return action_result(fragment="oms/admin/_outbox_panel.html",
+                         context={"problems": backoffice.outbox_problems() if wants_fragment() else []},
+                         redirect_to=url_for("oms_admin.dashboard"), message=note, error=error)

@@ -1,12 +1,53 @@
-"""Orders (placeholder: filled in by the back-office work)."""
+"""Orders: the list (status filter, search, keyset pagination) and the order page."""
+from __future__ import annotations
+
+from flask import make_response, render_template, request, url_for
+from flask_login import current_user
+from markupsafe import Markup
+
+from oms_core import order_states, runtime
+from oms_core.protocols import TRACKING_STATUSES
+from oms_core.services import backoffice, queries
+
 from . import blueprint
+from .responses import vary_on_htmx, wants_fragment
 
 
 @blueprint.route("/orders")
 def orders():
-    return "orders"
+    status = request.args.get("status", "")
+    status = status if status in order_states.STATUSES else ""
+    attention = request.args.get("attention", "")
+    attention = attention if attention in backoffice.ATTENTION_LISTS else ""
+    search = request.args.get("q", "").strip()[:200]
+    before = request.args.get("before", type=int)
+    limit = runtime.setting("PAGE_SIZE")
+    if attention:
+        page = backoffice.attention_orders(attention, before=before, limit=limit)
+    else:
+        page = queries.list_orders(status=status or None, search=search, before=before, limit=limit)
+    context = dict(page=page, status=status, attention=attention, search=search, before=before,
+                   statuses=order_states.STATUSES, attention_lists=backoffice.ATTENTION_LISTS)
+    template = "oms/admin/orders/_results.html" if wants_fragment() else "oms/admin/orders/list.html"
+    return vary_on_htmx(make_response(render_template(template, **context)))
 
 
-@blueprint.route("/orders/new")
-def new_order():
-    return "new order"
+def order_body_context(order_id: int, values=None) -> dict:
+    """Everything the order page's body (all panels and action forms) needs."""
+    detail = backoffice.order_detail(order_id)
+    registry = runtime.registry()
+    answers = registry.hook.order_page_panels(order=detail.order, user=current_user)
+    # Plugins return HTML they escaped themselves (hookspec order_page_panels).
+    panels = Markup("").join(Markup(answer) for answer in answers if answer)
+    return dict(detail=detail, order=detail.order, gateways=list(registry.gateways.values()),
+                carriers=list(registry.carriers.values()), tracking_statuses=TRACKING_STATUSES,
+                plugin_panels=panels, values=values or {})
+
+
+@blueprint.route("/orders/<int:order_id>")
+def order(order_id: int):
+    return render_template("oms/admin/orders/page.html", **order_body_context(order_id))
+
+
+def order_url(order_id: int) -> str:
+    return url_for("oms_admin.order", order_id=order_id)

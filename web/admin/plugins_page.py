@@ -1,4 +1,9 @@
-"""Loaded plugins (placeholder)."""
+"""What is loaded: plugins with versions and hooks, and the gateways, carriers and
+forecasters they registered (owners only)."""
+from flask import render_template
+
+from oms_core import runtime
+
 from . import blueprint
 from .access import owner_required
 
@@ -6,4 +11,8 @@ from .access import owner_required
 @blueprint.route("/plugins")
 @owner_required
 def plugins():
-    return "plugins"
+    registry = runtime.registry()
+    return render_template("oms/admin/plugins.html", plugins=registry.plugins(),
+                           gateways=list(registry.gateways.values()),
+                           carriers=list(registry.carriers.values()),
+                           forecasters=list(registry.forecasters.values()))

@@ -1,0 +1,129 @@
+"""Actions on one order. Each is a POST that parses the form, calls one service and
+answers through `action_result`: the re-rendered order body for HTMX, a flash and
+a redirect to the order page for a plain post. A DomainError (bad input, illegal
+step, refused payment) changes nothing and is shown to the user."""
+from __future__ import annotations
+
+from typing import Callable
+
+from flask import render_template, request
+
+from oms_core import money, runtime
+from oms_core.errors import DomainError, ValidationError
+from oms_core.protocols import TrackingUpdate
+from oms_core.services import orders as order_service, payments, shipments
+
+from . import blueprint, forms
+from .access import actor
+from .orders import order_body_context, order_url
+from .responses import action_result, wants_fragment
+
+BODY = "oms/admin/orders/_body.html"
+
+
+def _run(order_id: int, action: Callable[[], str]):
+    """Run `action` (returns the success message); show its DomainError instead."""
+    order_service.get_order(order_id)  # a missing order is a 404, not a message
+    try:
+        message, error = action(), None
+    except DomainError as exc:
+        message, error = None, str(exc)
+    # On error keep what was typed, so the form can be corrected instead of retyped.
+    values = request.form if error else None
+    return _respond(order_id, message=message, error=error, values=values)
+
+
+def _respond(order_id, *, message, error, values):
+    context = order_body_context(order_id, values) if wants_fragment() else {}
+    return action_result(fragment=BODY, context=context, redirect_to=order_url(order_id),
+                         message=message, error=error)
+
+
+@blueprint.route("/orders/<int:order_id>/confirm", methods=["POST"])
+def order_confirm(order_id: int):
+    def confirm():
+        order = order_service.confirm_order(order_id, actor=actor())
+        return f"Order {order.number} confirmed; stock reserved."
+    return _run(order_id, confirm)
+
+
+@blueprint.route("/orders/<int:order_id>/payments", methods=["POST"])
+def order_payment(order_id: int):
+    def record():
+        order = order_service.get_order(order_id)
+        form = request.form
+        amount_minor = forms.amount(form.get("amount"), order.currency)
+        payment = payments.record_payment(
+            order_id, gateway_id=forms.text(form, "gateway_id"), amount_minor=amount_minor,
+            currency=order.currency, reference=forms.text(form, "reference"), actor=actor())
+        return f"Payment of {money.format_amount(payment.amount_minor, payment.currency)} recorded."
+    return _run(order_id, record)
+
+
+@blueprint.route("/orders/<int:order_id>/shipments", methods=["POST"])
+def order_shipment(order_id: int):
+    def create():
+        form = request.form
+        carrier = runtime.registry().carrier(forms.text(form, "carrier_id"))
+        service = forms.text(form, "service")
+        codes = {s.code for s in carrier.services()}
+        if codes and service not in codes:
+            raise ValidationError(f"Pick one of {carrier.label}'s services.")
+        shipment = shipments.create_shipment(
+            order_id, carrier_id=carrier.id, service=service,
+            tracking_number=forms.text(form, "tracking_number"), actor=actor())
+        if shipment.tracking_number:
+            return f"Shipped with {shipment.carrier_name}, tracking number {shipment.tracking_number}."
+        return f"Shipment #{shipment.id} created; booking it with {shipment.carrier_name}."
+    return _run(order_id, create)
+
+
+@blueprint.route("/orders/<int:order_id>/tracking", methods=["POST"])
+def order_tracking(order_id: int):
+    def add():
+        form = request.form
+        shipment_id = forms.whole_number(form.get("shipment_id"), "Shipment")
+        shipment = next((s for s in shipments.shipments_for(order_id)
+                         if s.id == shipment_id and s.tracking_number), None)
+        if shipment is None:
+            raise ValidationError("Pick one of this order's shipments.")
+        update = TrackingUpdate(
+            tracking_number=shipment.tracking_number, status=forms.text(form, "status"),
+            occurred_at=forms.utc_time(form.get("occurred_at")),
+            message=forms.text(form, "message")[:2000], location=forms.text(form, "location")[:200])
+        event = shipments.add_tracking_update(shipment.id, update, source=actor())
+        return "Tracking update added." if event else "That tracking update was there already."
+    return _run(order_id, add)
+
+
+@blueprint.route("/orders/<int:order_id>/cancel", methods=["POST"])
+def order_cancel(order_id: int):
+    def cancel():
+        order = order_service.cancel_order(order_id, actor=actor(), reason=request.form.get("reason", ""))
+        return f"Order {order.number} cancelled."
+    return _run(order_id, cancel)
+
+
+@blueprint.route("/orders/<int:order_id>/close", methods=["POST"])
+def order_close(order_id: int):
+    def close():
+        order = order_service.close_order(order_id, actor=actor())
+        return f"Order {order.number} closed."
+    return _run(order_id, close)
+
+
+@blueprint.route("/orders/<int:order_id>/notes", methods=["POST"])
+def order_note(order_id: int):
+    def note():
+        order_service.add_note(order_id, request.form.get("text", ""), actor=actor())
+        return "Note added."
+    return _run(order_id, note)
+
+
+@blueprint.route("/carrier-services")
+def carrier_services():
+    """The <option>s of one carrier's services (the shipment form swaps them in when
+    the carrier changes)."""
+    carrier = runtime.registry().carrier(request.args.get("carrier_id", ""))
+    return render_template("oms/admin/orders/_service_options.html", services=carrier.services(),
+                           selected="")
