@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 
 from oms_core.db import db
 from oms_core.testing import dispose, make_app
+from venv_fixtures import oms_venv, oms_wheel, wheelhouse  # noqa: F401  (packaging tests, one per session)
 
 POSTGRES_URL = os.environ.get("OMS_TEST_POSTGRES_URL", "")
 BACKENDS = ["sqlite", "postgres"]

@@ -1,0 +1,142 @@
+"""Session fixtures for the packaging tests: the OMS wheel built from the working
+tree, a wheelhouse of its dependencies, and a fresh virtualenv (no system site
+packages) with the wheel installed.
+
+The wheel is built from a copy of the sources, so the build leaves nothing in the
+repository (the editable install lives in its build/ folder). Installs into the
+fresh virtualenv use only the wheelhouse (--no-index): the dependencies come from
+pip's cache or the index once per session, and a stray project named "oms" on an
+index can never replace the one under test.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+# What the OMS distribution is built from (tests and plugins are not part of it).
+SOURCE_ITEMS = ("pyproject.toml", "setup.cfg", "setup.py", "MANIFEST.in", "README.md", "LICENSE",
+                "oms_core", "web", "templates", "demo")
+IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", "build", "dist")
+TIMEOUT = 300
+
+# A host application as its README tells a shop to write it.
+TINY_APP = textwrap.dedent('''
+    import os
+
+    from flask import Flask
+    from oms_web import OMS
+
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY="tiny-app-secret",
+        SQLALCHEMY_DATABASE_URI=os.environ["TINY_APP_DATABASE_URL"],
+    )
+    OMS(app)
+''')
+
+
+def clean_env(**extra) -> dict:
+    """The environment for commands in the fresh virtualenv: nothing that would
+    point Python at the repository or at the test runner's virtualenv."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME", "FLASK_APP")}
+    env.update(extra)
+    return env
+
+
+def run(args, *, cwd, env=None, check=True) -> subprocess.CompletedProcess:
+    result = subprocess.run([str(a) for a in args], cwd=cwd, env=env or clean_env(),
+                            capture_output=True, text=True, timeout=TIMEOUT)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(map(str, args))} failed ({result.returncode}):\n"
+                             f"{result.stdout}\n{result.stderr}")
+    return result
+
+
+def copy_sources(target: Path) -> Path:
+    target.mkdir(parents=True)
+    for name in SOURCE_ITEMS:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, target / name, ignore=IGNORE)
+        elif source.exists():
+            shutil.copy2(source, target / name)
+    return target
+
+
+def copy_plugin(name: str, target: Path) -> Path:
+    """A plugin's sources without its tests or the repository's build leftovers."""
+    return shutil.copytree(REPO / "plugins" / name, target,
+                           ignore=shutil.ignore_patterns("tests", "__pycache__", "*.egg-info", "build"))
+
+
+@pytest.fixture(scope="session")
+def oms_wheel(tmp_path_factory) -> Path:
+    """The OMS wheel, built once per session from the working tree."""
+    work = tmp_path_factory.mktemp("oms_wheel")
+    source = copy_sources(work / "src")
+    dist = work / "dist"
+    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-cache-dir", "-w", dist, source],
+        cwd=work)
+    [wheel] = dist.glob("oms-*.whl")
+    return wheel
+
+
+@pytest.fixture(scope="session")
+def wheelhouse(tmp_path_factory, oms_wheel) -> Path:
+    """The OMS wheel, its dependencies and the build backend plugins need."""
+    house = tmp_path_factory.mktemp("wheelhouse")
+    shutil.copy2(oms_wheel, house)
+    run([sys.executable, "-m", "pip", "wheel", "-q", "-w", house, oms_wheel], cwd=house)
+    run([sys.executable, "-m", "pip", "download", "-q", "-d", house, "setuptools>=68", "wheel"],
+        cwd=house)
+    return house
+
+
+@dataclass
+class Venv:
+    root: Path
+    wheelhouse: Path
+    workdir: Path  # where commands run: never the repository, so it cannot be imported
+
+    @property
+    def python(self) -> Path:
+        return self.root / "bin" / "python"
+
+    def run(self, *args, check=True, **env) -> subprocess.CompletedProcess:
+        return run(args, cwd=self.workdir, env=clean_env(**env), check=check)
+
+    def pip_install(self, *args) -> subprocess.CompletedProcess:
+        return self.run(self.python, "-m", "pip", "install", "-q", "--no-index",
+                        "--find-links", self.wheelhouse, *args)
+
+    def flask(self, app_file: Path, *args, check=True, **env) -> subprocess.CompletedProcess:
+        return self.run(self.root / "bin" / "flask", "--app", app_file, *args, check=check, **env)
+
+    def tiny_app(self, database_url: str | None = None) -> tuple[Path, dict]:
+        """Write the host app; returns its path and the env its commands need."""
+        folder = self.workdir / "host"
+        folder.mkdir(exist_ok=True)
+        app_file = folder / "tiny_app.py"
+        app_file.write_text(TINY_APP)
+        url = database_url or f"sqlite:///{folder / 'shop.sqlite3'}"
+        return app_file, {"TINY_APP_DATABASE_URL": url}
+
+
+@pytest.fixture(scope="session")
+def oms_venv(tmp_path_factory, wheelhouse, oms_wheel) -> Venv:
+    """A fresh virtualenv (no system site packages) with the OMS wheel installed."""
+    work = tmp_path_factory.mktemp("oms_venv")
+    root = work / "venv"
+    run([sys.executable, "-m", "venv", root], cwd=work)
+    venv = Venv(root=root, wheelhouse=wheelhouse, workdir=work)
+    venv.pip_install(oms_wheel)
+    return venv
