@@ -59,7 +59,7 @@ def record_payment(order_id: int, *, gateway_id: str, amount_minor: int, currenc
     payments add up."""
     reference = optional_text(reference, "Reference", 200)
     currency = (currency or "").strip().upper()
-    if not isinstance(amount_minor, int):
+    if not isinstance(amount_minor, int) or isinstance(amount_minor, bool):  # True is an int too
         raise ValidationError("The amount must be a whole number of minor units.")
     gateway = runtime.registry().gateway(gateway_id)
     with write_transaction() as tx:
