@@ -59,6 +59,9 @@ def adjust(product_id: int, delta: int, *, reason: str, note: str, actor: str) -
         raise ValidationError("Say why the count changes (damaged, found, recount...).")
     if delta == 0:
         raise ValidationError("The change must not be zero.")
+    if reason != "adjustment" and delta < 0:
+        # Otherwise picking "receipt" would take stock away without the note.
+        raise ValidationError("Goods received add stock; a decrease is a count adjustment.")
     with write_transaction():
         product = db.session.get(Product, product_id)
         if product is None:
