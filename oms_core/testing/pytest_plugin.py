@@ -1,8 +1,9 @@
 """pytest fixtures for plugin authors (loaded through the `pytest11` entry point).
 
 `oms_app` is an OMS app on a fresh SQLite file with the schema upgraded and every
-installed plugin loaded; set OMS_TEST_DATABASE_URL to run it on another database
-(it must be empty). Fixture names carry the `oms_` prefix so they never shadow a
+installed plugin loaded. Set OMS_TEST_DATABASE_URL to run it on another database
+(e.g. PostgreSQL): a database for tests only, since its OMS tables are emptied
+before each test. Fixture names carry the `oms_` prefix so they never shadow a
 project's own `app` or `client`.
 """
 from __future__ import annotations
@@ -16,11 +17,22 @@ import pytest
 def oms_app(tmp_path):
     from . import dispose, make_app
 
-    url = os.environ.get("OMS_TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'oms.sqlite3'}"
-    app = make_app(url)
+    shared_url = os.environ.get("OMS_TEST_DATABASE_URL")
+    app = make_app(shared_url or f"sqlite:///{tmp_path / 'oms.sqlite3'}")
     with app.app_context():
+        if shared_url:
+            _empty_tables()  # what an earlier test left behind
         yield app
     dispose(app)
+
+
+def _empty_tables() -> None:
+    from .. import models  # noqa: F401  (every OMS table on the metadata)
+    from ..db import db
+
+    with db.engine.begin() as connection:
+        for table in reversed(db.metadata.sorted_tables):
+            connection.execute(table.delete())
 
 
 @pytest.fixture
