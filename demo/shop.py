@@ -1,0 +1,116 @@
+"""The shop's pages: products with live stock badges, the cart, checkout and the
+confirmation with the tracking code. Orders go through the OMS storefront API."""
+from __future__ import annotations
+
+from flask import (Blueprint, abort, flash, redirect, render_template, request, session,
+                   url_for)
+from flask_htmx import HTMX
+
+from oms_core import tracking_codes
+from oms_core.errors import DomainError, OutOfStock
+from oms_core.services import orders, storefront
+from oms_web.storefront import checkout_payment_methods, place_checkout_order
+
+from . import cart, catalog
+
+blueprint = Blueprint("shop", __name__)
+htmx = HTMX()  # reads the HX-* request headers; the OMS extension set up the app side
+LAST_ORDER_KEY = "last_order_id"
+ADDRESS_FIELDS = ("line1", "postal_code", "city", "country")
+COUNTRIES = (("NL", "Netherlands"), ("BE", "Belgium"), ("DE", "Germany"), ("FR", "France"),
+             ("LU", "Luxembourg"))
+
+
+@blueprint.get("/")
+def products():
+    return render_template("products.html", products=catalog.products_on_sale())
+
+
+@blueprint.post("/cart/add")
+def add_to_cart():
+    sku = request.form.get("sku", "")
+    wanted = cart.quantities().get(sku, 0) + max(1, cart.parse_quantity(request.form.get("quantity")))
+    badge = storefront.stock_badge(sku)
+    if badge.state == storefront.UNAVAILABLE:
+        abort(404)
+    product = catalog.product(sku)
+    if badge.available < wanted:
+        message, category = (f"Sorry, only {badge.available} of {product.name} left." if badge.available
+                             else f"Sorry, {product.name} is out of stock."), "error"
+    else:
+        cart.set_quantity(sku, wanted)
+        message, category = f"Added {product.name} to your cart.", "info"
+    if htmx:
+        return render_template("_cart_added.html", message=message, category=category, count=cart.count())
+    flash(message, category)
+    return redirect(url_for("shop.products"))
+
+
+@blueprint.get("/cart")
+def view_cart():
+    return render_template("cart.html", cart=catalog.cart_view(cart.quantities()))
+
+
+@blueprint.post("/cart/update")
+def update_cart():
+    cart.set_quantity(request.form.get("sku", ""), cart.parse_quantity(request.form.get("quantity"), 0))
+    return redirect(url_for("shop.view_cart"))
+
+
+@blueprint.post("/cart/remove")
+def remove_from_cart():
+    cart.set_quantity(request.form.get("sku", ""), 0)
+    return redirect(url_for("shop.view_cart"))
+
+
+def _checkout_page(form: dict, error: str = "", status: int = 200):
+    return render_template("checkout.html", cart=catalog.cart_view(cart.quantities()), form=form,
+                           error=error, methods=checkout_payment_methods(), countries=COUNTRIES), status
+
+
+@blueprint.route("/checkout", methods=["GET", "POST"])
+def checkout():
+    quantities = cart.quantities()
+    if not quantities:
+        flash("Your cart is empty.", "info")
+        return redirect(url_for("shop.products"))
+    if request.method == "GET":
+        return _checkout_page({"country": "NL"})
+    form = {key: request.form.get(key, "").strip()
+            for key in ("name", "email", "payment_method", *ADDRESS_FIELDS)}
+    missing = [key.replace("_", " ") for key in ("name", "email", *ADDRESS_FIELDS) if not form[key]]
+    if missing:
+        return _checkout_page(form, f"Please fill in: {', '.join(missing)}.", 400)
+    priced = catalog.cart_view(quantities)
+    try:
+        order = place_checkout_order(
+            email=form["email"], name=form["name"], payment_method=form["payment_method"],
+            lines=[(line.sku, line.quantity) for line in priced.lines],
+            address={key: form[key] for key in ADDRESS_FIELDS}, shipping_minor=priced.shipping_minor)
+    except OutOfStock as exc:
+        name = next((line.name for line in priced.lines if line.sku == exc.sku), exc.sku)
+        left = max(exc.available, 0)
+        return _checkout_page(form, f"Sorry, {name} sold out while you were shopping: {left} left, "
+                                    f"{exc.requested} in your cart. Nothing was ordered; please "
+                                    "change your cart.", 409)
+    except DomainError as exc:
+        return _checkout_page(form, str(exc), 400)
+    cart.clear()
+    session[LAST_ORDER_KEY] = order.id
+    return redirect(url_for("shop.confirmation"))
+
+
+@blueprint.get("/checkout/done")
+def confirmation():
+    # Only the browser that placed the order sees it: the id comes from its session.
+    order_id = session.get(LAST_ORDER_KEY)
+    if not order_id:
+        return redirect(url_for("shop.products"))
+    order = orders.get_order(order_id)
+    code = tracking_codes.display(order.tracking_code) if order.tracking_code else ""
+    return render_template("confirmation.html", order=order, tracking_code=code)
+
+
+@blueprint.app_context_processor
+def _cart_count():
+    return {"cart_count": cart.count}

@@ -1,0 +1,89 @@
+"""What `oms-demo` does before it serves, factored so tests can run it: upgrade
+the schema, seed demo data once, create the demo owner; and the background outbox
+worker with demo mail printed to the console."""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from flask import Flask
+from sqlalchemy import select
+
+from oms_core import schema
+from oms_core.db import db
+from oms_core.models import StaffUser
+from oms_core.services import notifications, outbox, users
+
+from . import demo_data, settings
+from .app import create_app
+
+log = logging.getLogger("oms_demo")
+OWNER_EMAIL = "owner@demo.shop"
+OWNER_PASSWORD = "demo-password"  # printed at start-up: a demo login, not a secret
+
+
+@dataclass
+class DemoSite:
+    app: Flask
+    database_url: str
+    data_dir: Path
+    seeded: demo_data.Summary | None  # None when the shop had data already
+
+
+def prepare(*, database_url: str | None = None, data_dir=None, reset: bool = False,
+            seed: int = demo_data.DEFAULT_SEED, history_days: int = 730, **config) -> DemoSite:
+    """Get a demo shop ready to serve. Safe to run again: it seeds only an empty shop.
+    `reset` first removes every OMS table (all demo data)."""
+    folder = settings.data_dir(data_dir)
+    url = settings.database_url(database_url, folder)
+    app = create_app(url, data_dir=folder, **config)
+    with app.app_context():
+        if reset and schema.current_revision() is not None:
+            schema.downgrade("base")
+        schema.upgrade()
+        summary = demo_data.generate(seed, days=history_days) if demo_data.is_empty() else None
+        if db.session.scalar(select(StaffUser.id).where(StaffUser.email == OWNER_EMAIL)) is None:
+            users.create_user(email=OWNER_EMAIL, name="Demo Owner", password=OWNER_PASSWORD, role="owner")
+        db.session.remove()
+    return DemoSite(app=app, database_url=url, data_dir=folder, seeded=summary)
+
+
+def print_mail_to(out: Callable[[str], None]) -> None:
+    """Demo mail goes to the console instead of an SMTP server (process-wide: only
+    the `oms-demo` command installs it)."""
+
+    @outbox.handler(notifications.EMAIL_KIND)
+    def _print_email(message) -> None:
+        payload = message.payload
+        out(f"--- mail to {payload['to']}: {payload['subject']}\n{payload['text'].strip()}\n---")
+
+
+class OutboxWorker(threading.Thread):
+    """Sends the outbox (emails, carrier bookings) beside the web server."""
+
+    def __init__(self, app: Flask, poll_seconds: float = 1.0):
+        super().__init__(name="oms-outbox-worker", daemon=True)
+        self.app, self.poll_seconds = app, poll_seconds
+        self._stopping = threading.Event()
+
+    def run(self) -> None:
+        with self.app.app_context():
+            while not self._stopping.is_set():
+                try:
+                    sent, failed = outbox.run_once()
+                except Exception:  # a database hiccup must not end the demo's worker
+                    log.exception("outbox worker: batch failed")
+                    db.session.rollback()
+                    sent = failed = 0
+                if failed:
+                    log.warning("outbox: %s failed (see the back-office dashboard)", failed)
+                if not sent and not failed:
+                    self._stopping.wait(self.poll_seconds)
+                db.session.remove()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stopping.set()
+        self.join(timeout)
