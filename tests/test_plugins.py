@@ -10,6 +10,7 @@ from oms_core.errors import NotFound, PluginError
 from oms_core.hookspecs import hookimpl
 from oms_core.models import Order
 from oms_core.plugins import load_plugins
+from oms_core.protocols import CarrierResult, PaymentResult
 from oms_core.services import orders, payments, shipments
 from oms_core.db import db
 from oms_core.testing import dispose, make_app
@@ -294,3 +295,74 @@ def test_flask_oms_plugins_lists_plugins_with_versions_and_hooks(app, runner):
     for registered in ("payment bank_transfer: Bank transfer", "payment cash_on_delivery",
                        "carrier manual:", "forecaster seasonal_naive:"):
         assert any(registered in line for line in lines), registered
+
+
+# ------------------------------------------------------------------ the contract kit
+
+
+def broken(obj, **changes):
+    """A copy of a working plugin object with some attributes replaced."""
+    cls = type(f"Broken{type(obj).__name__}", (), {})
+    clone = cls()
+    for name in ("id", "label", "pays_on_delivery", "manual", "verify_payment", "parse_webhook",
+                 "services", "create_shipment", "tracking_url", "forecast"):
+        if hasattr(obj, name):
+            setattr(clone, name, getattr(obj, name))
+    for name, value in changes.items():
+        setattr(clone, name, value)
+    return clone
+
+
+def test_contracts_pass_for_the_default_plugins():
+    from oms_core.testing import contracts
+
+    registry = load_plugins()
+    for gateway in registry.gateways.values():
+        contracts.check_payment_gateway(gateway)
+    for carrier in registry.carriers.values():
+        contracts.check_carrier(carrier)
+    for forecaster in registry.forecasters.values():
+        contracts.check_forecaster(forecaster)
+
+
+@pytest.mark.parametrize("changes, complaint", [
+    (dict(id="bank transfer"), "must be a slug"),
+    (dict(label=""), "label"),
+    (dict(pays_on_delivery="no"), "pays_on_delivery must be a bool"),
+    (dict(verify_payment=lambda request: PaymentResult.success()),
+     "a payment over the balance was accepted"),
+    (dict(parse_webhook=lambda body, headers, secret: None), "must return a WebhookResult"),
+])
+def test_the_gateway_contract_catches_mistakes(changes, complaint):
+    from oms_core.testing.contracts import check_payment_gateway
+    from oms_manual_payment import BANK_TRANSFER
+
+    with pytest.raises(AssertionError, match=complaint):
+        check_payment_gateway(broken(BANK_TRANSFER, **changes))
+
+
+@pytest.mark.parametrize("changes, complaint", [
+    (dict(manual=1), "manual must be a bool"),
+    (dict(services=lambda: []), "services"),
+    (dict(tracking_url=lambda number, service="": f"http://track.example/{number}"), "https"),
+    (dict(create_shipment=lambda request: CarrierResult(ok=True)),
+     "must return a tracking number"),
+])
+def test_the_carrier_contract_catches_mistakes(changes, complaint):
+    from oms_core.testing.contracts import check_carrier
+    from oms_manual_carrier import ManualCarrier
+
+    with pytest.raises(AssertionError, match=complaint):
+        check_carrier(broken(ManualCarrier(), **changes))
+
+
+def test_the_forecaster_contract_catches_an_interval_that_misses_the_point():
+    from oms_core.protocols import SeriesForecast
+    from oms_core.testing.contracts import check_forecaster
+    from oms_seasonal_naive import SeasonalNaive
+
+    def forecast(series, horizon, season_length, level=0.8):
+        return {k: SeriesForecast([1.0] * horizon, [2.0] * horizon, [3.0] * horizon) for k in series}
+
+    with pytest.raises(AssertionError, match="interval does not contain"):
+        check_forecaster(broken(SeasonalNaive(), forecast=forecast))
