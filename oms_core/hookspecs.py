@@ -3,6 +3,9 @@
 Families (as in datasette): `register_*` return objects the core collects;
 `on_*` are events, called after the change is committed, whose return values are
 ignored; slot hooks return data or HTML the back-office joins into its pages.
+No hook is `firstresult`: every implementation is called and every answer used.
+Each docstring says when the hook is called and what it returns;
+tests/test_hooks.py checks that and that every hook has a test.
 """
 import pluggy
 
@@ -62,17 +65,20 @@ def on_shipment_updated(order, shipment, event):
 
 @hookspec
 def admin_menu_items(user):
-    """Called for each back-office page. Return a list of `MenuItem`s to add to the
-    menu for this user. All answers are joined."""
+    """Called for each back-office page, with the logged-in `StaffUser`. Return a list
+    of `oms_core.protocols.MenuItem`s to add to the menu (`owner_only` items are
+    hidden from staff). All answers are joined in plugin order."""
 
 
 @hookspec
 def order_page_panels(order, user):
-    """Called on each order page. Return an HTML string (escaped by you: it is marked
-    safe) shown as an extra panel. All answers are joined in plugin order."""
+    """Called on each back-office order page, with the `Order` and the logged-in
+    `StaffUser`. Return an HTML string, or None for no panel; it is marked safe, so
+    escape every value you put in it (`markupsafe.escape`). All answers are joined
+    in plugin order."""
 
 
 @hookspec
 def register_commands(cli):
-    """Called when the `flask oms` command group is built: add click commands to `cli`.
-    Return value ignored."""
+    """Called once at start-up when the `flask oms` command group is built: add click
+    commands to `cli` (`@cli.command("name")`). Return value ignored."""
