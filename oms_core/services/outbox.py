@@ -80,6 +80,8 @@ def claim(limit: int = 20) -> list[int]:
 def _finish(message_id: int, error: str | None) -> None:
     with write_transaction():
         message = db.session.get(OutboxMessage, message_id, with_for_update=True, populate_existing=True)
+        if message.status != "pending":
+            return  # a worker whose lease ran out: another one has finished it already
         message.locked_until = None
         message.attempts += 1
         if error is None:
@@ -93,9 +95,18 @@ def _finish(message_id: int, error: str | None) -> None:
 
 
 def send_one(message_id: int) -> bool:
-    """Perform one claimed message. Returns True when it was sent."""
+    """Perform one claimed message. Returns True when this call sent it; False when
+    it failed, or when it was no longer waiting (a worker whose lease ran out finds
+    it sent by another)."""
     message = db.session.get(OutboxMessage, message_id, populate_existing=True)
-    db.session.commit()  # no transaction stays open while we talk to the outside
+    if message is None or message.status != "pending":
+        db.session.commit()
+        return False
+    # Detach it with its columns loaded, then end the read: no transaction stays open
+    # while the handler talks to the outside (reading an expired attribute would
+    # silently open one, idle for as long as the SMTP server or carrier takes).
+    db.session.expunge(message)
+    db.session.commit()
     fn = _HANDLERS.get(message.kind)
     try:
         if fn is None:
