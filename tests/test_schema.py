@@ -68,6 +68,7 @@ def test_empty_database_answers_503_telling_to_upgrade(fresh_app):
         assert "Run: flask oms db upgrade" in message
         assert "empty database" in message
     assert oms_tables() == set()  # the guard only reads
+    assert client.get("/hello").status_code == 200  # the host shop's own routes still serve
 
 
 def test_after_upgrade_it_serves(fresh_app):

@@ -1,7 +1,8 @@
-"""Refuse to serve against an outdated database schema, with a clear message."""
+"""Refuse to serve the OMS's pages against an outdated database schema, with a clear
+message. The host shop's own routes are left alone: they may not touch OMS tables."""
 from __future__ import annotations
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 
 from oms_core import runtime, schema
 from oms_core.constants import CONFIG_PREFIX
@@ -12,6 +13,8 @@ def install_schema_guard(app: Flask) -> None:
     @app.before_request
     def _check_schema():
         state = runtime.state()
+        if not (request.blueprint or "").startswith("oms_"):
+            return None
         if state.schema_checked or not app.config[CONFIG_PREFIX + "CHECK_SCHEMA"]:
             return None
         try:
