@@ -54,7 +54,9 @@ def queue_status_email(order: Order, status: str) -> None:
 def build_message(payload: dict) -> EmailMessage:
     message = EmailMessage()
     message["From"] = formataddr((runtime.setting("SHOP_NAME"), runtime.setting("MAIL_SENDER")))
-    message["To"] = formataddr((payload.get("to_name", ""), payload["to"]))
+    # A name typed at checkout may hold line breaks, which no header may: keep the words.
+    to_name = " ".join(payload.get("to_name", "").split())
+    message["To"] = formataddr((to_name, payload["to"]))
     message["Subject"] = payload["subject"]
     message["Message-ID"] = payload["message_id"]
     message.set_content(payload["text"])
