@@ -40,6 +40,7 @@ def order_body_context(order_id: int, values=None) -> dict:
     # Plugins return HTML they escaped themselves (hookspec order_page_panels).
     panels = Markup("").join(Markup(answer) for answer in answers if answer)
     return dict(detail=detail, order=detail.order, gateways=list(registry.gateways.values()),
+                gateway_labels={g.id: g.label for g in registry.gateways.values()},
                 carriers=list(registry.carriers.values()), tracking_statuses=TRACKING_STATUSES,
                 plugin_panels=panels, values=values or {})
 
