@@ -475,13 +475,15 @@ def _timeline_and_money(shop: _Shop, order: _Order, order_id: int, total: int, t
 def _insert_returning_ids(model, rows: list[dict]) -> list[int]:
     if not rows:
         return []
-    result = db.session.execute(insert(model).returning(model.id, sort_by_parameter_order=True), rows)
+    result = db.session.execute(insert(model).returning(model.id, sort_by_parameter_order=True)
+                                .execution_options(render_nulls=True), rows)
     return list(result.scalars())
 
 
 def _insert(model, rows: list[dict]) -> None:
+    # render_nulls: rows with and without NULLs go in one batch, not one by one.
     if rows:
-        db.session.execute(insert(model), rows)
+        db.session.execute(insert(model).execution_options(render_nulls=True), rows)
 
 
 def _tracking_url_maker():

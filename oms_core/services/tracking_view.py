@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from .. import order_states, tracking_codes
 from ..db import db
@@ -66,45 +66,45 @@ class TrackingLookup:
     order: PublicOrder | None = None
 
 
+# Built once: plain Core statements on the tables' columns skip the ORM's per-query
+# work, and a fixed statement is compiled once and then found in the cache.
+_orders, _lines = Order.__table__.c, OrderLine.__table__.c
+_shipments, _events = Shipment.__table__.c, TimelineEvent.__table__.c
+_FIND_ORDER = select(_orders.id, _orders.status, _orders.created_at).where(
+    _orders.tracking_code == bindparam("code"))
+_LINES = select(_lines.name, _lines.quantity).where(
+    _lines.order_id == bindparam("order_id")).order_by(_lines.id)
+_SHIPMENTS = select(_shipments.carrier_name, _shipments.status, _shipments.tracking_number,
+                    _shipments.tracking_url).where(
+    _shipments.order_id == bindparam("order_id")).order_by(_shipments.id)
+_PUBLIC_EVENTS = select(_events.created_at, _events.kind, _events.to_status, _events.message).where(
+    _events.order_id == bindparam("order_id"), _events.public.is_(True)).order_by(_events.id.desc())
+
+
 def lookup(typed: str | None) -> TrackingLookup:
     """Turn what the customer typed into what the tracking page shows."""
     code = tracking_codes.normalise(typed or "")
     if not code:
         return TrackingLookup(EMPTY)
-    shown = tracking_codes.display(code)
     if not tracking_codes.is_well_formed(code):
         return TrackingLookup(MISTYPED, code=(typed or "").strip()[:40])
-    row = db.session.execute(
-        select(Order.id, Order.status, Order.created_at).where(Order.tracking_code == code)
-    ).first()
+    connection = db.session.connection()
+    row = connection.execute(_FIND_ORDER, {"code": code}).first()
     if row is None:
-        return TrackingLookup(UNKNOWN, code=shown)
-    return TrackingLookup(FOUND, code=shown, order=_project(*row))
+        return TrackingLookup(UNKNOWN, code=tracking_codes.display(code))
+    return TrackingLookup(FOUND, code=tracking_codes.display(code), order=_project(connection, *row))
 
 
-def _project(order_id: int, status: str, created_at: datetime) -> PublicOrder:
-    lines = db.session.execute(
-        select(OrderLine.name, OrderLine.quantity)
-        .where(OrderLine.order_id == order_id).order_by(OrderLine.id)
-    ).all()
-    shipments = db.session.execute(
-        select(Shipment.carrier_name, Shipment.status, Shipment.tracking_number, Shipment.tracking_url)
-        .where(Shipment.order_id == order_id).order_by(Shipment.id)
-    ).all()
-    events = db.session.execute(
-        select(TimelineEvent.created_at, TimelineEvent.kind, TimelineEvent.to_status,
-               TimelineEvent.message)
-        .where(TimelineEvent.order_id == order_id, TimelineEvent.public.is_(True))
-        .order_by(TimelineEvent.id.desc())
-    ).all()
+def _project(connection, order_id: int, status: str, created_at: datetime) -> PublicOrder:
+    key = {"order_id": order_id}
     return PublicOrder(
         number=f"{order_id:06d}",
         status=status,
         status_label=order_states.PUBLIC_LABELS.get(status, status),
         placed_at=created_at,
-        lines=tuple(PublicLine(name, quantity) for name, quantity in lines),
-        shipments=tuple(_public_shipment(*s) for s in shipments),
-        events=tuple(_public_event(*e) for e in events),
+        lines=tuple(PublicLine(name, quantity) for name, quantity in connection.execute(_LINES, key)),
+        shipments=tuple(_public_shipment(*s) for s in connection.execute(_SHIPMENTS, key)),
+        events=tuple(_public_event(*e) for e in connection.execute(_PUBLIC_EVENTS, key)),
     )
 
 
