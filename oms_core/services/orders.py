@@ -35,6 +35,9 @@ class NewOrder:
 def _merged_lines(lines) -> dict[str, int]:
     merged: dict[str, int] = {}
     for sku, quantity in lines:
+        # int() would quietly turn 1.5 into 1 and True into 1.
+        if isinstance(quantity, bool) or (isinstance(quantity, float) and not quantity.is_integer()):
+            raise ValidationError(f"Quantity for {sku} must be a whole number.")
         try:
             quantity = int(quantity)
         except (TypeError, ValueError):
@@ -64,7 +67,10 @@ def place_order(new: NewOrder, *, actor: str, confirm: bool | None = None) -> Or
         raise ValidationError("Shipping cannot be negative.")
     address = {k: optional_text(new.address.get(k), k.replace("_", " ").capitalize(), 200)
                for k in ("line1", "line2", "postal_code", "city", "country")}
-    address["country"] = address["country"].upper()[:2]
+    address["country"] = address["country"].upper()
+    # Cutting a name to two letters would ship "Germany" to GE (Georgia): refuse it.
+    if address["country"] and not (len(address["country"]) == 2 and address["country"].isalpha()):
+        raise ValidationError("Country must be a two-letter code (ISO 3166), e.g. NL.")
     wanted = _merged_lines(new.lines)
     gateway = runtime.registry().gateway(new.payment_method)
     if confirm is None:
