@@ -28,6 +28,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # migration chatter
     base = f"http://{args.host}:{args.port}"
     print("Preparing the demo shop (the first run generates two years of orders)...", flush=True)
     site = prepare(database_url=args.database_url, data_dir=args.data_dir, reset=args.reset,
