@@ -59,9 +59,16 @@ class Transaction:
 
     def __init__(self) -> None:
         self._after_commit: list[Callable[[], None]] = []
+        self.session = None  # the Session this write block runs in
 
     def after_commit(self, fn: Callable[[], None]) -> None:
         self._after_commit.append(fn)
+
+
+# The write block running in this thread / context, so that a nested one joins it.
+_current: contextvars.ContextVar[Transaction | None] = contextvars.ContextVar(
+    "oms_write_transaction", default=None
+)
 
 
 @contextmanager
@@ -70,18 +77,34 @@ def write_transaction() -> Iterator[Transaction]:
 
     Callbacks queued with `after_commit` (plugin event hooks, outbox kicks) run only
     once the commit has succeeded, so a plugin never sees a change that was undone.
+
+    A write block inside another one (a host app calling a service within its own
+    write) joins the outer transaction through a SAVEPOINT: its failure undoes only
+    its own work, and nothing is committed, nor are callbacks run, before the outer
+    block commits.
     """
     session = db.session()  # the request/thread-local Session behind the scoped proxy
+    outer = _current.get()
+    if outer is not None and outer.session is session and session.in_transaction():
+        inner = Transaction()
+        inner.session = session
+        with session.begin_nested():
+            yield inner
+        outer._after_commit.extend(inner._after_commit)
+        return
     if session.in_transaction():
         # End the read transaction the request may have opened, so that this write
         # starts with BEGIN IMMEDIATE on SQLite.
         session.commit()
     tx = Transaction()
+    tx.session = session
     token = _begin_immediate.set(True)
+    current_token = _current.set(tx)
     try:
         with session.begin():
             yield tx
     finally:
+        _current.reset(current_token)
         _begin_immediate.reset(token)
     for callback in tx._after_commit:
         callback()

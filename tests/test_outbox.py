@@ -216,6 +216,49 @@ def test_an_exception_in_any_write_block_leaves_neither(app, place):
     assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
 
 
+def test_a_service_inside_a_write_block_commits_with_it(app, place, hooks):
+    """A host app calling a service inside its own write block: one transaction.
+    The outer block failing afterwards undoes the service's work too, and plugins
+    hear nothing."""
+    order_id = place(confirm=False).id
+    with pytest.raises(Boom):
+        with write_transaction():
+            outbox.enqueue("test.count", {}, key="host-side-effect")
+            orders.confirm_order(order_id, actor=ACTOR)
+            assert hooks.changes == []  # not before the outer commit
+            raise Boom()
+    db.session.remove()
+    assert db.session.get(Order, order_id).status == S.PLACED
+    assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+    assert db.session.scalar(select(func.sum(Product.reserved))) == 0
+    assert hooks.changes == []
+
+    with write_transaction():
+        outbox.enqueue("test.count", {}, key="host-side-effect")
+        orders.confirm_order(order_id, actor=ACTOR)
+        assert hooks.changes == []
+    assert hooks.changes == [(order_id, S.PLACED, S.CONFIRMED)]
+    db.session.remove()
+    assert db.session.get(Order, order_id).status == S.CONFIRMED
+    assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 2
+
+
+def test_a_failed_service_inside_a_write_block_undoes_only_its_own_work(app, make_product, place,
+                                                                       hooks):
+    from oms_core.errors import OutOfStock
+
+    product = make_product(on_hand=1)
+    sku = product.sku
+    with write_transaction():
+        outbox.enqueue("test.count", {}, key="kept")
+        with pytest.raises(OutOfStock):
+            place([(sku, 2)], confirm=True)
+    db.session.remove()
+    assert list(db.session.scalars(select(OutboxMessage.idempotency_key))) == ["kept"]
+    assert db.session.scalar(select(func.count()).select_from(Order)) == 0
+    assert hooks.changes == []
+
+
 def test_one_idempotency_key_is_one_message(app):
     from sqlalchemy.exc import IntegrityError
 
