@@ -26,7 +26,7 @@ def create_app(database_url: str | None = None, *, data_dir=None, **config) -> F
         SESSION_COOKIE_SAMESITE="Lax",
         OMS_SHOP_NAME="Kettle & Crumb",
         OMS_MAIL_SENDER="orders@demo.shop",
-        OMS_DEMO_DATA_DIR=str(folder),
+        DEMO_DATA_DIR=str(folder),
     )
     app.config.update(settings.oms_config_from_environment())
     app.config.update(config)
@@ -37,5 +37,9 @@ def create_app(database_url: str | None = None, *, data_dir=None, **config) -> F
     @app.route("/hello")
     def hello():  # the benchmarks' baseline
         return "hello"
+
+    @app.route("/favicon.ico")
+    def favicon():  # no icon, and no 404 in the browser console
+        return "", 204
 
     return app

@@ -59,9 +59,10 @@ def add_product(sku, on_hand, price_minor=1200, name=None):
                                 currency="EUR", on_hand=on_hand, actor="test")
 
 
-def test_hello(browser):
+def test_hello_and_no_favicon(browser):
     response = browser.get("/hello")
     assert (response.status_code, response.get_data(as_text=True)) == (200, "hello")
+    assert browser.get("/favicon.ico").status_code == 204
 
 
 def test_product_list_has_live_badges_and_add_buttons(shop, browser):
