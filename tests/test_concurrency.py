@@ -319,3 +319,78 @@ def test_staff_recording_payments_at_once_lose_no_money(app, make_product, place
     fresh = db.session.get(Order, order_id)
     assert (fresh.paid_minor, fresh.status) == (1000, order_states.PAID)
     assert db.session.scalar(select(func.count()).select_from(Payment)) == 10
+
+
+# ------------------------------------------------------------------ carriers
+
+
+class BookingCarrier:
+    id = "racepost"
+    label = "Race Post"
+    manual = False
+
+    def services(self):
+        from oms_core.protocols import CarrierService
+        return [CarrierService("std", "Standard")]
+
+    def create_shipment(self, request):
+        from oms_core.protocols import CarrierResult
+        return CarrierResult(ok=True, tracking_number=f"RP{request.shipment_id}")
+
+    def tracking_url(self, tracking_number, service=""):
+        return None
+
+    def parse_webhook(self, body, headers, secret):
+        from oms_core.protocols import WebhookResult
+        return WebhookResult(ok=False, error="no webhooks")
+
+
+class CarrierPlugin:
+    from oms_core.hookspecs import hookimpl
+
+    @hookimpl
+    def register_carriers(self):
+        return [BookingCarrier()]
+
+
+@pytest.mark.parametrize("app_config", [{
+    "extra_plugins": [CarrierPlugin()],
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": BUYERS + 5, "max_overflow": 10}}])
+def test_a_booking_answer_delivered_twice_at_once_ships_once(app, place):
+    """Two workers record the carrier's answer for one shipment at the same time
+    (a lease ran out): the order ships once, stock leaves once, nobody fails."""
+    from oms_core.protocols import CarrierResult
+    from oms_core.services import shipments
+
+    order = place(confirm=True)
+    order_id = order.id
+    payments.record_payment(order_id, gateway_id="bank_transfer", amount_minor=order.balance_minor,
+                            currency="EUR", reference="T", actor="test")
+    shipment_id = shipments.create_shipment(order_id, carrier_id="racepost", actor="test").id
+    answer = CarrierResult(ok=True, tracking_number=f"RP{shipment_id}")
+    results = race(app, 8, lambda i: shipments.apply_booking(shipment_id, answer).tracking_number)
+    assert outcomes(results) == {"ok": 8}, results
+    db.session.remove()
+    assert db.session.get(Order, order_id).status == order_states.SHIPPED
+    shipped = db.session.scalar(select(func.count()).select_from(StockMove).where(
+        StockMove.order_id == order_id, StockMove.reason == "shipment"))
+    assert shipped == 1 and stock.ledger_mismatches() == []
+
+
+def test_one_tracking_event_from_many_threads_is_kept_once(app, place):
+    from datetime import datetime, timezone
+
+    from oms_core.models import ShipmentEvent
+    from oms_core.protocols import TrackingUpdate
+    from oms_core.services import shipments
+
+    order_id = place(confirm=True, payment_method="cash_on_delivery").id
+    shipment_id = shipments.create_shipment(order_id, carrier_id="manual", service="DHL",
+                                            tracking_number="JD9", actor="test").id
+    update = TrackingUpdate("JD9", "delivered", datetime.now(timezone.utc), raw_code="DLV")
+    results = race(app, BUYERS, lambda i: shipments.add_tracking_update(shipment_id, update, source="t"))
+    assert outcomes(results) == {"ok": BUYERS}, results
+    assert sum(value is not None for _, value in results) == 1
+    db.session.remove()
+    assert db.session.scalar(select(func.count()).select_from(ShipmentEvent)) == 1
+    assert db.session.get(Order, order_id).status == order_states.DELIVERED

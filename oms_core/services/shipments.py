@@ -74,13 +74,21 @@ def create_shipment(order_id: int, *, carrier_id: str, service: str = "", carrie
     return shipment
 
 
+def _lock_shipment(shipment_id: int) -> tuple[Shipment, Order]:
+    """Lock the shipment's order, then read the shipment: read before the lock, a
+    concurrent writer's change (a booking recorded a moment ago) would be missed on
+    PostgreSQL and the parcel shipped twice."""
+    order_id = db.session.scalar(select(Shipment.order_id).where(Shipment.id == shipment_id))
+    if order_id is None:
+        raise NotFound(f"No shipment {shipment_id}.")
+    order = lock_order(order_id)
+    return db.session.get(Shipment, shipment_id, populate_existing=True), order
+
+
 def apply_booking(shipment_id: int, result: CarrierResult) -> Shipment:
     """Record what the carrier answered to a booking (called by the outbox worker)."""
     with write_transaction() as tx:
-        shipment = db.session.get(Shipment, shipment_id, populate_existing=True)
-        if shipment is None:
-            raise NotFound(f"No shipment {shipment_id}.")
-        order = lock_order(shipment.order_id)
+        shipment, order = _lock_shipment(shipment_id)
         if not result.ok:
             shipment.booking_error = result.error or "The carrier refused the booking."
             return shipment
@@ -111,10 +119,7 @@ def add_tracking_update(shipment_id: int, update: TrackingUpdate, *, source: str
         raise ValidationError("A tracking event cannot be in the future.")
     key = _dedupe_key(update)
     with write_transaction() as tx:
-        shipment = db.session.get(Shipment, shipment_id, populate_existing=True)
-        if shipment is None:
-            raise NotFound(f"No shipment {shipment_id}.")
-        order = lock_order(shipment.order_id)
+        shipment, order = _lock_shipment(shipment_id)
         if db.session.scalar(select(ShipmentEvent.id).where(
                 ShipmentEvent.shipment_id == shipment.id, ShipmentEvent.dedupe_key == key)):
             return None
