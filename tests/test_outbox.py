@@ -484,6 +484,29 @@ def test_a_booking_whose_answer_was_lost_is_booked_once(app, place, carrier, clo
     assert (shipped_moves, shipped_events) == (1, 1)
 
 
+def test_an_order_sent_in_two_parcels_ships_once(app, place, carrier, clock):
+    """Staff add a second parcel while the first booking is pending: both get booked,
+    the order ships once and its stock leaves the shelf once."""
+    carrier.failures = 0
+    order_id = paid_order(place)
+    first = shipments.create_shipment(order_id, carrier_id="flakypost", service="std", actor=ACTOR).id
+    second = shipments.create_shipment(order_id, carrier_id="flakypost", service="std", actor=ACTOR).id
+    outbox.run_once()
+    db.session.remove()
+    numbers = {s.id: s.tracking_number for s in shipments.shipments_for(order_id)}
+    assert numbers == {first: "FP0001", second: "FP0002"}
+    assert orders.get_order(order_id).status == S.SHIPPED
+    db.session.remove()
+    bookings = db.session.scalars(select(OutboxMessage).where(
+        OutboxMessage.kind == shipments.BOOK_KIND)).all()
+    assert [(m.status, m.last_error) for m in bookings] == [("sent", ""), ("sent", "")]
+    shipped_moves = db.session.scalar(select(func.count()).select_from(StockMove).where(
+        StockMove.order_id == order_id, StockMove.reason == "shipment"))
+    shipped_events = db.session.scalar(select(func.count()).select_from(TimelineEvent).where(
+        TimelineEvent.order_id == order_id, TimelineEvent.to_status == S.SHIPPED))
+    assert (shipped_moves, shipped_events) == (1, 1)
+
+
 # ------------------------------------------------------------------ many workers
 
 

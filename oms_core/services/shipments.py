@@ -99,7 +99,13 @@ def apply_booking(shipment_id: int, result: CarrierResult) -> Shipment:
         shipment.tracking_url = result.tracking_url
         shipment.external_id = result.external_id
         shipment.status = "pre_transit"
-        _ship(order, shipment, actor=f"carrier:{shipment.carrier_id}", tx=tx)
+        if order.status == order_states.FULFILLING:
+            _ship(order, shipment, actor=f"carrier:{shipment.carrier_id}", tx=tx)
+        else:
+            # A further parcel of an order that has shipped already: its stock left
+            # with the first parcel, so only the booking is recorded.
+            timeline.record(order, "shipment_booked", f"carrier:{shipment.carrier_id}",
+                            f"Shipment #{shipment.id} booked: {shipment.tracking_number}")
     return shipment
 
 
