@@ -292,7 +292,9 @@ class _Shop:
         steps.append(("ship", t))
         t += hours(10, 22)
         steps.append(("in_transit", t))
-        t += timedelta(days=r.choices((0, 1, 2, 3), weights=(50, 35, 10, 5))[0], hours=r.uniform(8, 14))
+        # Couriers deliver in the daytime (08:00-18:00 UTC), on the next day or a bit later.
+        day = t.replace(hour=0, minute=0, second=0, microsecond=0)
+        t = day + timedelta(days=r.choices((1, 2, 3), weights=(70, 22, 8))[0], hours=r.uniform(8, 18))
         steps.append(("deliver", t))
         if r.random() < 0.97:
             steps.append(("close", t + timedelta(days=14, hours=r.uniform(0, 48))))
