@@ -367,6 +367,18 @@ def test_retry_now_skips_the_wait_of_a_pending_message(app, clock):
     assert outbox.run_once() == (1, 0)
 
 
+def test_retry_now_does_not_hand_a_message_being_sent_to_a_second_worker(app, clock):
+    FLAKY["failures_left"] = 1
+    message_id = enqueue("test.flaky", "in-flight")
+    outbox.run_once()  # failed once: staff see it and press "retry now"...
+    clock.advance(BACKOFF)
+    assert outbox.claim() == [message_id]  # ...just as a worker picks it up
+    outbox.retry_now(message_id)
+    assert outbox.run_once() == (0, 0), "a second worker got a message that is being sent"
+    assert outbox.send_one(message_id) is True
+    assert DELIVERIES == ["in-flight", "in-flight"] and message(message_id).status == "sent"
+
+
 # ------------------------------------------------------------------ crashes
 
 

@@ -156,7 +156,8 @@ def retry_now(message_id: int) -> OutboxMessage:
         if message.status != "sent":
             message.status = "pending"
             message.next_attempt_at = utcnow()
-            message.locked_until = None
+            if message.locked_until is not None and message.locked_until < utcnow():
+                message.locked_until = None  # a live lease stays: a worker is sending it now
             if message.attempts >= message.max_attempts:
                 message.max_attempts = message.attempts + 1
     return message
