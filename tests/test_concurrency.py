@@ -11,6 +11,7 @@ from __future__ import annotations
 import multiprocessing
 import threading
 from collections import Counter
+from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import func, select
@@ -18,11 +19,15 @@ from sqlalchemy import func, select
 from oms_core import order_states
 from oms_core.db import db
 from oms_core.errors import IllegalTransition, OutOfStock, ValidationError
+from oms_core.hookspecs import hookimpl
 from oms_core.models import (
-    Customer, Order, OrderLine, OutboxMessage, Payment, Product, StockMove, TimelineEvent,
+    Customer, Order, OrderLine, OutboxMessage, Payment, Product, ShipmentEvent, StockMove,
+    TimelineEvent,
 )
-from oms_core.protocols import GatewayEvent
-from oms_core.services import orders, payments, stock
+from oms_core.protocols import (
+    CarrierResult, CarrierService, GatewayEvent, TrackingUpdate, WebhookResult,
+)
+from oms_core.services import orders, payments, shipments, stock
 from oms_core.services.orders import NewOrder, place_order
 
 BUYERS = 20
@@ -325,29 +330,26 @@ def test_staff_recording_payments_at_once_lose_no_money(app, make_product, place
 
 
 class BookingCarrier:
+    """A carrier booked through the outbox (not manual)."""
+
     id = "racepost"
     label = "Race Post"
     manual = False
 
     def services(self):
-        from oms_core.protocols import CarrierService
         return [CarrierService("std", "Standard")]
 
     def create_shipment(self, request):
-        from oms_core.protocols import CarrierResult
         return CarrierResult(ok=True, tracking_number=f"RP{request.shipment_id}")
 
     def tracking_url(self, tracking_number, service=""):
         return None
 
     def parse_webhook(self, body, headers, secret):
-        from oms_core.protocols import WebhookResult
         return WebhookResult(ok=False, error="no webhooks")
 
 
 class CarrierPlugin:
-    from oms_core.hookspecs import hookimpl
-
     @hookimpl
     def register_carriers(self):
         return [BookingCarrier()]
@@ -359,9 +361,6 @@ class CarrierPlugin:
 def test_a_booking_answer_delivered_twice_at_once_ships_once(app, place):
     """Two workers record the carrier's answer for one shipment at the same time
     (a lease ran out): the order ships once, stock leaves once, nobody fails."""
-    from oms_core.protocols import CarrierResult
-    from oms_core.services import shipments
-
     order = place(confirm=True)
     order_id = order.id
     payments.record_payment(order_id, gateway_id="bank_transfer", amount_minor=order.balance_minor,
@@ -378,12 +377,6 @@ def test_a_booking_answer_delivered_twice_at_once_ships_once(app, place):
 
 
 def test_one_tracking_event_from_many_threads_is_kept_once(app, place):
-    from datetime import datetime, timezone
-
-    from oms_core.models import ShipmentEvent
-    from oms_core.protocols import TrackingUpdate
-    from oms_core.services import shipments
-
     order_id = place(confirm=True, payment_method="cash_on_delivery").id
     shipment_id = shipments.create_shipment(order_id, carrier_id="manual", service="DHL",
                                             tracking_number="JD9", actor="test").id
