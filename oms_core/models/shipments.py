@@ -24,7 +24,7 @@ class Shipment(db.Model):
     tracking_url: Mapped[Optional[str]] = mapped_column(String(500))
     external_id: Mapped[Optional[str]] = mapped_column(String(200))
     # booking: waiting for the carrier (outbox); then a normalised carrier status.
-    status: Mapped[str] = mapped_column(String(32), default="unknown", nullable=False)
+    status: Mapped[str] = mapped_column(String(32), default="unknown", index=True, nullable=False)
     booking_error: Mapped[str] = mapped_column(Text, default="", nullable=False)
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(

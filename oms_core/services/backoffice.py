@@ -79,7 +79,7 @@ def order_detail(order_id: int) -> OrderDetail:
 
 # --------------------------------------------------------------- attention lists
 
-# The orders behind the dashboard's counts (same conditions as dashboard.attention).
+# The orders behind the dashboard's counts (dashboard.attention_clause is the one definition).
 ATTENTION_LISTS = {
     "unconfirmed": "Not confirmed yet",
     "unpaid": "Confirmed, waiting for payment",
@@ -89,23 +89,9 @@ ATTENTION_LISTS = {
 
 
 def _attention_clause(kind: str):
-    if kind == "unconfirmed":
-        return Order.status == order_states.PLACED
-    if kind == "unpaid":
-        return (Order.status == order_states.CONFIRMED) & Order.pays_on_delivery.is_(False)
-    if kind == "late":
-        cutoff = utcnow() - timedelta(days=runtime.setting("UNSHIPPED_AFTER_DAYS"))
-        # Paid, being fulfilled, or cash on delivery (ships unpaid). Spelled as an IN
-        # list so the (status, id) index can be used.
-        ready_to_ship = Order.status.in_(
-            [order_states.PAID, order_states.FULFILLING, order_states.CONFIRMED]
-        ) & ((Order.status != order_states.CONFIRMED) | Order.pays_on_delivery.is_(True))
-        return ready_to_ship & (Order.status_changed_at < cutoff)
-    if kind == "shipment_problems":
-        problem = select(Shipment.order_id).where(
-            Shipment.status.in_(dashboard.ATTENTION_SHIPMENT_STATUSES) | (Shipment.booking_error != ""))
-        return Order.id.in_(problem)
-    raise ValidationError(f"Unknown list '{kind}'.")
+    if kind not in ATTENTION_LISTS:
+        raise ValidationError(f"Unknown list '{kind}'.")
+    return dashboard.attention_clause(kind)
 
 
 def attention_orders(kind: str, *, before: int | None = None, limit: int = 50) -> OrderPage:
