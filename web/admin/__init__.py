@@ -31,7 +31,11 @@ def _require_login():
     if not current_user.is_authenticated:
         from flask import current_app
 
-        return current_app.login_manager.unauthorized()
+        response = current_app.login_manager.unauthorized()
+        if request.headers.get("HX-Request") == "true":
+            # htmx would swap the login page into the panel: send the whole tab there.
+            response.headers["HX-Redirect"] = response.headers["Location"]
+        return response
     return None
 
 
