@@ -1,0 +1,129 @@
+"""The whole loop in a real browser (headless Chromium via Playwright): a customer
+orders in the demo shop, staff log in, record the payment and create a shipment
+with a tracking number, and the customer sees "Shipped" on the public page.
+
+The back-office actions must be HTMX swaps: the test marks the page's window and
+counts document requests; a full reload would lose the mark and count a request.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+
+import pytest
+from werkzeug.serving import make_server
+
+from conftest import skip_or_fail
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
+OWNER = ("owner@example.com", "owner-password")
+
+
+def chromium_path() -> str | None:
+    path = os.environ.get("OMS_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    return path if path and os.path.exists(path) else None
+
+
+@pytest.fixture(scope="module")
+def browser():
+    path = chromium_path()
+    if not path:
+        skip_or_fail("browser tests need Chromium (apt-get install chromium, or set OMS_CHROMIUM)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        skip_or_fail("browser tests need the playwright package (pip install playwright)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def live_shop(database_url, tmp_path):
+    """The demo shop on a free port, in a thread, on the test's database."""
+    from oms_core.db import db
+    from oms_core.services import stock, users
+    from oms_demo.app import create_app
+
+    app = create_app(database_url, data_dir=tmp_path / "demo-data", OMS_SMTP_PORT=1)
+    with app.app_context():
+        stock.create_product(sku="MUG-1", name="Stoneware mug", price_minor=1450, currency="EUR",
+                             on_hand=8, actor="test")
+        users.create_user(email=OWNER[0], name="Olive Owner", password=OWNER[1], role="owner")
+        db.session.remove()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_order_pay_ship_track(browser, live_shop):
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+
+    # --- the customer orders in the shop
+    page.goto(f"{live_shop}/")
+    page.click('button[data-sku="MUG-1"]')
+    page.wait_for_selector("#shop-status >> text=Added")
+    page.goto(f"{live_shop}/cart")
+    page.click("#to-checkout")
+    form = page.locator("#checkout-form")
+    form.locator('[name="name"]').fill("Cara Customer")
+    form.locator('[name="email"]').fill("cara@example.com")
+    form.locator('[name="line1"]').fill("12 Canal Street")
+    form.locator('[name="postal_code"]').fill("1011 AB")
+    form.locator('[name="city"]').fill("Amsterdam")
+    form.locator('[name="payment_method"]').select_option("bank_transfer")
+    form.locator('button[type="submit"]').click()
+    code = page.locator("#tracking-code").inner_text().strip()
+    assert len(code.replace("-", "")) == 14
+
+    # --- staff log in and find the order by its tracking code
+    page.goto(f"{live_shop}/oms/admin/login")
+    page.fill("#email", OWNER[0])
+    page.fill("#password", OWNER[1])
+    page.click('button[type="submit"]')
+    page.goto(f"{live_shop}/oms/admin/orders?q={code}")
+    page.locator("table a", has_text="0").first.click()
+    page.wait_for_selector("#order-body")
+    assert "confirmed" in page.locator("#order-body h1").inner_text().lower()
+
+    documents = []
+    page.on("request", lambda r: documents.append(r.url) if r.resource_type == "document" else None)
+    page.evaluate("window.__no_reload_mark = 'still here'")
+
+    # --- record the payment (amount is prefilled with the balance)
+    page.fill("#payment-reference", "TRANSFER-0042")
+    page.locator("#payment-form button[type=submit]").click()
+    page.wait_for_selector("#order-body h1 >> text=paid")
+
+    # --- create the shipment with the carrier's tracking number
+    page.select_option("#shipment-carrier", "manual")
+    page.select_option("#shipment-service", "DHL")
+    page.fill("#shipment-tracking-number", "JD014600006101")
+    page.locator("#shipment-form button[type=submit]").click()
+    page.wait_for_selector("#order-body h1 >> text=shipped")
+    assert "JD014600006101" in page.locator("#order-body").inner_text()
+
+    assert page.evaluate("window.__no_reload_mark") == "still here", "an action reloaded the page"
+    assert documents == [], f"full page loads during HTMX actions: {documents}"
+
+    # --- the customer follows the order on the public page
+    public = context.new_page()
+    public.goto(f"{live_shop}/track")
+    public.fill("#oms-tracking-code", code.lower())  # case does not matter
+    public.locator('form[role="search"] button[type="submit"]').click()
+    text = public.locator("main").inner_text()
+    assert "Shipped" in text
+    assert "JD014600006101" in text
+    assert "cara@example.com" not in public.content()
+    assert "12 Canal Street" not in public.content()
+    context.close()
