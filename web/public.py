@@ -8,15 +8,9 @@ cached, indexed nor sent on as a referrer (the code is in the URL).
 """
 from __future__ import annotations
 
-from importlib.resources import files
-
 from flask import Blueprint, render_template, request
 
 from oms_core.services import tracking_view
-
-# The OMS templates ship in the `oms_web.templates` package; a blueprint template
-# folder puts them on the app's Jinja search path whatever the host app's root is.
-TEMPLATES_DIR = str(files("oms_web.templates"))
 
 PRIVATE_PAGE_HEADERS = {
     "Cache-Control": "no-store",
@@ -26,7 +20,7 @@ PRIVATE_PAGE_HEADERS = {
 
 
 def make_blueprint(limiter, limit: str) -> Blueprint:
-    blueprint = Blueprint("oms_public", __name__, template_folder=TEMPLATES_DIR)
+    blueprint = Blueprint("oms_public", __name__)
 
     @blueprint.route("")
     @limiter.limit(limit, exempt_when=lambda: not request.args.get("code", "").strip())

@@ -10,16 +10,13 @@
 """
 from __future__ import annotations
 
-from importlib.resources import files
-
 from flask import Blueprint, Flask, render_template
 from markupsafe import Markup
 
 from oms_core.models import Order
 from oms_core.services import orders, storefront
 
-# See web/public.py: puts the packaged `oms/...` templates on the Jinja search path.
-blueprint = Blueprint("oms_storefront", __name__, template_folder=str(files("oms_web.templates")))
+blueprint = Blueprint("oms_storefront", __name__)
 
 ACTOR = "storefront"
 
