@@ -141,11 +141,20 @@ def add_tracking_update(shipment_id: int, update: TrackingUpdate, *, source: str
         label = STATUS_LABELS[update.status]
         timeline.record(order, "tracking_update", source,
                         f"{label}" + (f" - {update.location}" if update.location else ""), public=True)
-        if shipment.status == "delivered" and order.status == order_states.SHIPPED:
+        if order.status == order_states.SHIPPED and _all_parcels_delivered(order.id):
             change(order, order_states.DELIVERED, actor=source, reason="Carrier reports delivery.", tx=tx)
         tx.after_commit(lambda: runtime.registry().hook.on_shipment_updated(
             order=order, shipment=shipment, event=event))
     return event
+
+
+def _all_parcels_delivered(order_id: int) -> bool:
+    """An order with several parcels is delivered when the last one is (cancelled
+    bookings do not count)."""
+    db.session.flush()
+    pending = db.session.scalar(select(Shipment.id).where(
+        Shipment.order_id == order_id, Shipment.status.not_in(("delivered", "cancelled"))).limit(1))
+    return pending is None
 
 
 def apply_carrier_updates(carrier_id: str, updates) -> int:
