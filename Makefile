@@ -25,6 +25,9 @@ install-test: install
 demo: install
 	$(BIN)/oms-demo
 
+# Two workers by default: the suite takes about 2.5 minutes on 2 cores (5 serially).
+PYTEST_ARGS ?= -n auto
+
 test: install-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
