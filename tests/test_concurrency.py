@@ -19,16 +19,25 @@ from sqlalchemy import func, select
 from oms_core import order_states
 from oms_core.db import db
 from oms_core.errors import IllegalTransition, OutOfStock, ValidationError
-from oms_core.hookspecs import hookimpl
 from oms_core.models import (
-    Customer, Order, OrderLine, OutboxMessage, Payment, Product, ShipmentEvent, StockMove,
+    Customer,
+    Order,
+    OrderLine,
+    OutboxMessage,
+    Payment,
+    Product,
+    ShipmentEvent,
+    StockMove,
     TimelineEvent,
 )
 from oms_core.protocols import (
-    CarrierResult, CarrierService, GatewayEvent, TrackingUpdate, WebhookResult,
+    CarrierResult,
+    GatewayEvent,
+    TrackingUpdate,
 )
 from oms_core.services import orders, payments, shipments, stock
 from oms_core.services.orders import NewOrder, place_order
+from oms_core.testing.fakes import BookingCarrier, plugin_registering
 
 BUYERS = 20
 LAST_UNITS = 5
@@ -329,34 +338,8 @@ def test_staff_recording_payments_at_once_lose_no_money(app, make_product, place
 # ------------------------------------------------------------------ carriers
 
 
-class BookingCarrier:
-    """A carrier booked through the outbox (not manual)."""
-
-    id = "racepost"
-    label = "Race Post"
-    manual = False
-
-    def services(self):
-        return [CarrierService("std", "Standard")]
-
-    def create_shipment(self, request):
-        return CarrierResult(ok=True, tracking_number=f"RP{request.shipment_id}")
-
-    def tracking_url(self, tracking_number, service=""):
-        return None
-
-    def parse_webhook(self, body, headers, secret):
-        return WebhookResult(ok=False, error="no webhooks")
-
-
-class CarrierPlugin:
-    @hookimpl
-    def register_carriers(self):
-        return [BookingCarrier()]
-
-
 @pytest.mark.parametrize("app_config", [{
-    "extra_plugins": [CarrierPlugin()],
+    "extra_plugins": [plugin_registering(BookingCarrier("racepost"))],
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": BUYERS + 5, "max_overflow": 10}}])
 def test_a_booking_answer_delivered_twice_at_once_ships_once(app, place):
     """Two workers record the carrier's answer for one shipment at the same time

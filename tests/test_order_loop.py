@@ -4,13 +4,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from oms_core.hookspecs import hookimpl
-from oms_core.protocols import CarrierResult, CarrierService, WebhookResult
-
-from oms_core.models import Product
+from oms_core.db import db
 from oms_core.protocols import TrackingUpdate
 from oms_core.services import orders, payments, shipments, stock
-from oms_core.db import db
+from oms_core.testing.fakes import BookingCarrier, plugin_registering
 
 
 def test_full_loop(app, make_product, place):
@@ -50,33 +47,7 @@ def test_full_loop(app, make_product, place):
     assert kinds == ["placed", "confirmed", "paid", "fulfilling", "shipped", "delivered", "closed"]
 
 
-class TwoParcelCarrier:
-    """A carrier booked through the outbox, answering with a number per shipment."""
-
-    id = "parcelpost"
-    label = "Parcel Post"
-    manual = False
-
-    def services(self):
-        return [CarrierService("std", "Standard")]
-
-    def create_shipment(self, request):
-        return CarrierResult(ok=True, tracking_number=f"PP{request.shipment_id}")
-
-    def tracking_url(self, tracking_number, service=""):
-        return None
-
-    def parse_webhook(self, body, headers, secret):
-        return WebhookResult(ok=False, error="no webhooks")
-
-
-class TwoParcelPlugin:
-    @hookimpl
-    def register_carriers(self):
-        return [TwoParcelCarrier()]
-
-
-@pytest.mark.parametrize("app_config", [{"extra_plugins": [TwoParcelPlugin()]}])
+@pytest.mark.parametrize("app_config", [{"extra_plugins": [plugin_registering(BookingCarrier("parcelpost", prefix="PP"))]}])
 def test_order_with_two_parcels_is_delivered_when_both_are(app, place):
     from oms_core.services import outbox
 
@@ -85,12 +56,12 @@ def test_order_with_two_parcels_is_delivered_when_both_are(app, place):
     second = shipments.create_shipment(order.id, carrier_id="parcelpost", service="std", actor="test")
     assert orders.get_order(order.id).status == "fulfilling"
     outbox.run_once()  # books both parcels (the emails fail: no SMTP server here)
-    assert {db.session.get(type(first), s.id).tracking_number for s in (first, second)} == {
-        f"PP{first.id}", f"PP{second.id}"}
+    numbers = {s.id: db.session.get(type(first), s.id).tracking_number for s in (first, second)}
+    assert sorted(numbers.values()) == ["PP0001", "PP0002"]
     assert orders.get_order(order.id).status == "shipped"
 
     now = datetime.now(timezone.utc)
-    shipments.add_tracking_update(first.id, TrackingUpdate(f"PP{first.id}", "delivered", now), source="test")
+    shipments.add_tracking_update(first.id, TrackingUpdate(numbers[first.id], "delivered", now), source="test")
     assert orders.get_order(order.id).status == "shipped"  # one parcel still on its way
-    shipments.add_tracking_update(second.id, TrackingUpdate(f"PP{second.id}", "delivered", now), source="test")
+    shipments.add_tracking_update(second.id, TrackingUpdate(numbers[second.id], "delivered", now), source="test")
     assert orders.get_order(order.id).status == "delivered"

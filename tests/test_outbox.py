@@ -19,10 +19,17 @@ from oms_core import order_states as S
 from oms_core.db import db, write_transaction
 from oms_core.errors import NotFound
 from oms_core.hookspecs import hookimpl
-from oms_core.models import Order, OutboxMessage, Product, Shipment, StockMove, TimelineEvent
-from oms_core.protocols import CarrierResult, CarrierService, WebhookResult
+from oms_core.models import (
+    Order,
+    OutboxMessage,
+    Product,
+    Shipment,
+    StockMove,
+    TimelineEvent,
+)
 from oms_core.services import notifications, orders, outbox, payments, shipments, status
 from oms_core.services.common import lock_order
+from oms_core.testing.fakes import BookingCarrier, plugin_registering
 
 BACKOFF = 30
 LEASE = 120
@@ -60,46 +67,6 @@ def _check_transaction(message) -> None:
         raise AssertionError("a transaction is open while the outside is called")
 
 
-class FlakyCarrier:
-    """Refuses the first `failures` bookings, then books; remembers every key."""
-
-    id = "flakypost"
-    label = "Flaky Post"
-    manual = False
-
-    def __init__(self, failures: int = 2):
-        self.failures = failures
-        self.keys: list[str] = []
-        self.booked: dict[str, str] = {}
-
-    def services(self):
-        return [CarrierService("std", "Standard")]
-
-    def create_shipment(self, request):
-        self.keys.append(request.idempotency_key)
-        if len(self.keys) <= self.failures:
-            return CarrierResult.failure("carrier API timed out")
-        # Idempotent like a real carrier: one key, one parcel.
-        number = self.booked.setdefault(request.idempotency_key, f"FP{len(self.booked) + 1:04d}")
-        return CarrierResult(ok=True, tracking_number=number, external_id=f"ext-{number}",
-                             tracking_url=f"https://flaky.example/track/{number}")
-
-    def tracking_url(self, tracking_number, service=""):
-        return f"https://flaky.example/track/{tracking_number}"
-
-    def parse_webhook(self, body, headers, secret):
-        return WebhookResult(ok=False, error="no webhooks")
-
-
-class CarrierPlugin:
-    def __init__(self, carrier):
-        self.carrier = carrier
-
-    @hookimpl
-    def register_carriers(self):
-        return [self.carrier]
-
-
 class StatusHookRecorder:
     def __init__(self):
         self.changes = []
@@ -111,7 +78,7 @@ class StatusHookRecorder:
 
 @pytest.fixture
 def carrier():
-    return FlakyCarrier(failures=2)
+    return BookingCarrier("flakypost", "Flaky Post", failures=2, prefix="FP")
 
 
 @pytest.fixture
@@ -121,7 +88,7 @@ def hooks():
 
 @pytest.fixture
 def app_config(carrier, hooks):
-    return {"extra_plugins": [CarrierPlugin(carrier), hooks], "OMS_OUTBOX_BACKOFF_SECONDS": BACKOFF,
+    return {"extra_plugins": [plugin_registering(carrier), hooks], "OMS_OUTBOX_BACKOFF_SECONDS": BACKOFF,
             "OMS_OUTBOX_LEASE_SECONDS": LEASE, "OMS_OUTBOX_MAX_ATTEMPTS": MAX_ATTEMPTS}
 
 
@@ -455,7 +422,7 @@ def test_a_carrier_that_fails_twice_then_books(app, place, carrier, clock):
     db.session.remove()
     shipment = db.session.get(Shipment, shipment_id)
     assert (shipment.tracking_number, shipment.booking_error, shipment.status) == ("FP0001", "", "pre_transit")
-    assert shipment.tracking_url == "https://flaky.example/track/FP0001"
+    assert shipment.tracking_url == "https://flakypost.example/track/FP0001"
     order = orders.get_order(order_id)
     assert order.status == S.SHIPPED
     assert [e.actor for e in order.events if e.to_status == S.SHIPPED] == ["carrier:flakypost"]

@@ -14,49 +14,30 @@ from sqlalchemy import func, select
 from oms_core import order_states as S
 from oms_core.db import db, write_transaction
 from oms_core.errors import IllegalTransition
-from oms_core.hookspecs import hookimpl
 from oms_core.models import (
-    Order, OutboxMessage, Payment, Product, Shipment, StockMove, TimelineEvent,
+    Order,
+    OutboxMessage,
+    Payment,
+    Product,
+    Shipment,
+    StockMove,
+    TimelineEvent,
 )
-from oms_core.protocols import CarrierResult, CarrierService, TrackingUpdate, WebhookResult
+from oms_core.protocols import (
+    CarrierResult,
+    TrackingUpdate,
+)
 from oms_core.services import orders, payments, shipments, status
 from oms_core.services.common import lock_order
+from oms_core.testing.fakes import BookingCarrier, plugin_registering
 
 ACTOR = "staff:tester@example.com"
 BOOKING_CARRIER = "testpost"
 
 
-class BookingCarrier:
-    """A non-manual carrier: create_shipment only moves the order to fulfilling, the
-    booking (apply_booking) ships it."""
-
-    id = BOOKING_CARRIER
-    label = "Test Post"
-    manual = False
-
-    def services(self):
-        return [CarrierService("std", "Standard")]
-
-    def create_shipment(self, request):
-        return CarrierResult(ok=True, tracking_number=f"TP{request.shipment_id}",
-                             external_id=request.idempotency_key)
-
-    def tracking_url(self, tracking_number, service=""):
-        return None
-
-    def parse_webhook(self, body, headers, secret):
-        return WebhookResult(ok=False, error="no webhooks")
-
-
-class CarrierPlugin:
-    @hookimpl
-    def register_carriers(self):
-        return [BookingCarrier()]
-
-
 @pytest.fixture
 def app_config():
-    return {"extra_plugins": [CarrierPlugin()]}
+    return {"extra_plugins": [plugin_registering(BookingCarrier(BOOKING_CARRIER))]}
 
 
 # ------------------------------------------------------------------ helpers
