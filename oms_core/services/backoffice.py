@@ -7,19 +7,17 @@ and never count all rows, like `queries.list_orders`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
-from .. import order_states, runtime
+from .. import order_states
 from ..db import db
 from ..errors import NotFound, ValidationError
 from ..models import Order, OutboxMessage, Payment, Product, Shipment, StockMove, TimelineEvent
-from ..models._base import utcnow
 from . import dashboard, outbox
 from .payments import PAYABLE_STATES
-from .queries import OrderPage
+from .queries import OrderPage, keyset_page
 
 # --------------------------------------------------------------- order page
 
@@ -97,12 +95,7 @@ def _attention_clause(kind: str):
 def attention_orders(kind: str, *, before: int | None = None, limit: int = 50) -> OrderPage:
     """One page (newest first) of the orders a dashboard count stands for."""
     query = select(Order).options(joinedload(Order.customer)).where(_attention_clause(kind))
-    if before:
-        query = query.where(Order.id < before)
-    rows = list(db.session.scalars(query.order_by(Order.id.desc()).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return OrderPage(orders=rows, next_before=rows[-1].id if more and rows else None)
+    return keyset_page(query, before=before, limit=limit)
 
 
 # --------------------------------------------------------------- dashboard

@@ -29,6 +29,12 @@ def list_orders(*, status: str | None = None, search: str = "", before: int | No
     term = (search or "").strip()
     if term:
         query = query.where(_search_clause(term))
+    return keyset_page(query, before=before, limit=limit)
+
+
+def keyset_page(query, *, before: int | None, limit: int) -> OrderPage:
+    """Newest first, the `limit` orders below id `before`; one extra row tells
+    whether an older page exists (no count of all rows)."""
     if before:
         query = query.where(Order.id < before)
     rows = list(db.session.scalars(query.order_by(Order.id.desc()).limit(limit + 1)))
