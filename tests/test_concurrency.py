@@ -370,3 +370,20 @@ def test_one_tracking_event_from_many_threads_is_kept_once(app, place):
     db.session.remove()
     assert db.session.scalar(select(func.count()).select_from(ShipmentEvent)) == 1
     assert db.session.get(Order, order_id).status == order_states.DELIVERED
+
+
+def test_first_orders_from_one_new_email_at_once_make_one_customer(app, make_product):
+    """A customer double-clicks checkout (or two tabs): every order is placed, and
+    they all belong to one customer, not to one customer per order."""
+    sku = make_product(on_hand=100).sku
+
+    def buy(index: int) -> int:
+        same_person = NewOrder(email="Twin.Clicker@example.com", name="Twin Clicker",
+                               lines=[(sku, 1)], payment_method="bank_transfer")
+        return place_order(same_person, actor="test", confirm=True).customer_id
+
+    results = race(app, 10, buy)
+    assert outcomes(results) == Counter({"ok": 10})
+    assert len({value for _, value in results}) == 1
+    db.session.rollback()  # end this thread's read snapshot from before the race
+    assert db.session.scalar(select(func.count()).select_from(Customer)) == 1

@@ -15,7 +15,7 @@ class Customer(db.Model):
     __tablename__ = "oms_customer"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    email: Mapped[str] = mapped_column(String(254), index=True, nullable=False)  # lower-case
+    email: Mapped[str] = mapped_column(String(254), index=True, unique=True, nullable=False)  # lower-case
     name: Mapped[str] = mapped_column(String(200), nullable=False)
     phone: Mapped[str] = mapped_column(String(50), default="", nullable=False)
     created_at: Mapped[datetime] = created_at_column()

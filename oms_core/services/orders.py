@@ -4,11 +4,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgres_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from .. import order_states, runtime, tracking_codes
 from ..db import db, write_transaction
 from ..errors import NotFound, ValidationError
 from ..models import Customer, Order, OrderLine, Product
+from ..models._base import utcnow
 from . import stock, timeline
 from .common import clean_email, lock_order, optional_text, required_text
 from .status import change
@@ -85,12 +88,7 @@ def place_order(new: NewOrder, *, actor: str, confirm: bool | None = None) -> Or
         currencies = {p.currency for p in products.values()}
         if len(currencies) != 1:
             raise ValidationError("All items of an order must be in one currency.")
-        customer = db.session.scalar(select(Customer).where(Customer.email == email).limit(1))
-        if customer is None:
-            customer = Customer(email=email, name=name, phone=phone)
-            db.session.add(customer)
-        else:
-            customer.name, customer.phone = name, phone or customer.phone
+        customer = _customer_for(email, name, phone)
         subtotal = sum(products[s].price_minor * q for s, q in wanted.items())
         order = Order(
             status=order_states.PLACED, customer=customer, channel=new.channel,
@@ -112,6 +110,18 @@ def place_order(new: NewOrder, *, actor: str, confirm: bool | None = None) -> Or
             _confirm(order, actor=actor, tx=tx)
         tx.after_commit(lambda: runtime.registry().hook.on_order_placed(order=order))
     return order
+
+
+def _customer_for(email: str, name: str, phone: str) -> Customer:
+    """One customer per email, even when two first orders from it arrive at once:
+    INSERT ... ON CONFLICT DO NOTHING, then read the row that won."""
+    insert = postgres_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+    db.session.execute(insert(Customer).values(email=email, name=name, phone=phone, created_at=utcnow())
+                       .on_conflict_do_nothing(index_elements=[Customer.email]))
+    customer = db.session.scalar(select(Customer).where(Customer.email == email)
+                                 .execution_options(populate_existing=True))
+    customer.name, customer.phone = name, phone or customer.phone
+    return customer
 
 
 def _confirm(order: Order, *, actor: str, tx) -> None:
