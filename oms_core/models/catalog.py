@@ -66,3 +66,4 @@ class StockMove(db.Model):
     created_at: Mapped[datetime] = created_at_column()
 
     product: Mapped[Product] = relationship()
+    order: Mapped[Optional["Order"]] = relationship()  # noqa: F821 (models.orders)

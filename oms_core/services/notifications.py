@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from flask import render_template
 
 from .. import runtime, tracking_codes
+from ..db import db
 from ..models import Order
 from . import outbox
 
@@ -35,6 +36,8 @@ def queue_status_email(order: Order, status: str) -> None:
     """Queue the email telling the customer about `status` (caller's transaction)."""
     if status not in SUBJECTS or not order.tracking_code:
         return
+    if order.id is None:
+        db.session.flush()  # a new order gets its number here, with everything it holds
     context = {
         "order": order, "status": status, "shop_name": runtime.setting("SHOP_NAME"),
         "tracking_code": tracking_codes.display(order.tracking_code),

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import case, select
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -79,7 +79,10 @@ def place_order(new: NewOrder, *, actor: str, confirm: bool | None = None) -> Or
     if confirm is None:
         confirm = new.channel == "web" and runtime.setting("AUTO_CONFIRM")
 
-    with write_transaction() as tx:
+    with write_transaction(keep_loaded=True) as tx, db.session.no_autoflush:
+        # No autoflush: the order, its lines, timeline, ledger rows and emails are
+        # written together in one flush (a few batched INSERTs) after the stock is
+        # reserved, instead of an INSERT and UPDATEs of the order at each step.
         products = {p.sku: p for p in db.session.scalars(
             select(Product).where(Product.sku.in_(list(wanted)), Product.active.is_(True)))}
         unknown = sorted(set(wanted) - set(products))
@@ -103,7 +106,6 @@ def place_order(new: NewOrder, *, actor: str, confirm: bool | None = None) -> Or
                                  unit_price_minor=products[s].price_minor, quantity=q)
                        for s, q in wanted.items()]
         db.session.add(order)
-        db.session.flush()
         timeline.record(order, "status_changed", actor, f"Order placed ({new.channel}).",
                         public=True, to_status=order_states.PLACED)
         if confirm:
@@ -113,15 +115,16 @@ def place_order(new: NewOrder, *, actor: str, confirm: bool | None = None) -> Or
 
 
 def _customer_for(email: str, name: str, phone: str) -> Customer:
-    """One customer per email, even when two first orders from it arrive at once:
-    INSERT ... ON CONFLICT DO NOTHING, then read the row that won."""
+    """One customer per email, even when two first orders from it arrive at once: a
+    single INSERT ... ON CONFLICT DO UPDATE ... RETURNING writes the latest name (and
+    phone, when one is given) and hands back the row, new or existing."""
     insert = postgres_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
-    db.session.execute(insert(Customer).values(email=email, name=name, phone=phone, created_at=utcnow())
-                       .on_conflict_do_nothing(index_elements=[Customer.email]))
-    customer = db.session.scalar(select(Customer).where(Customer.email == email)
-                                 .execution_options(populate_existing=True))
-    customer.name, customer.phone = name, phone or customer.phone
-    return customer
+    statement = insert(Customer).values(email=email, name=name, phone=phone, created_at=utcnow())
+    keep_phone = case((statement.excluded.phone == "", Customer.phone), else_=statement.excluded.phone)
+    statement = statement.on_conflict_do_update(
+        index_elements=[Customer.email], set_={"name": statement.excluded.name, "phone": keep_phone})
+    return db.session.scalars(statement.returning(Customer),
+                              execution_options={"populate_existing": True}).one()
 
 
 def _confirm(order: Order, *, actor: str, tx) -> None:
@@ -129,7 +132,7 @@ def _confirm(order: Order, *, actor: str, tx) -> None:
     # Lock products in id order so two confirmations never deadlock on PostgreSQL.
     for line in sorted(order.lines, key=lambda l: l.product_id):
         product = db.session.get(Product, line.product_id)
-        stock.reserve(product, line.quantity, order_id=order.id, actor=actor)
+        stock.reserve(product, line.quantity, order=order, actor=actor)
     order.tracking_code = tracking_codes.generate()
     change(order, order_states.CONFIRMED, actor=actor, reason="Stock reserved.", tx=tx)
 

@@ -10,13 +10,17 @@ from ..models import Product, StockMove
 
 
 def _move(product_id: int, *, on_hand: int = 0, reserved: int = 0, reason: str, actor: str,
-          note: str = "", order_id: int | None = None) -> None:
-    db.session.add(StockMove(product_id=product_id, on_hand_delta=on_hand, reserved_delta=reserved,
-                             reason=reason, actor=actor, note=note, order_id=order_id))
+          note: str = "", order_id: int | None = None, order=None) -> None:
+    move = StockMove(product_id=product_id, on_hand_delta=on_hand, reserved_delta=reserved,
+                     reason=reason, actor=actor, note=note, order_id=order_id)
+    if order is not None:
+        move.order = order  # an order not yet flushed has no id to copy
+    db.session.add(move)
 
 
-def reserve(product: Product, quantity: int, *, order_id: int, actor: str) -> None:
-    """Hold `quantity` for a confirmed order, or raise OutOfStock. Caller's transaction."""
+def reserve(product: Product, quantity: int, *, order, actor: str) -> None:
+    """Hold `quantity` for a confirmed order, or raise OutOfStock. Caller's transaction.
+    `order` may be new (not yet flushed): the ledger row is linked to it."""
     result = db.session.execute(
         update(Product)
         .where(Product.id == product.id, Product.on_hand - Product.reserved >= quantity)
@@ -26,7 +30,8 @@ def reserve(product: Product, quantity: int, *, order_id: int, actor: str) -> No
     if result.rowcount != 1:
         db.session.refresh(product)
         raise OutOfStock(product.sku, quantity, product.available)
-    _move(product.id, reserved=quantity, reason="reservation", actor=actor, order_id=order_id)
+    db.session.expire(product, ["reserved"])  # changed in the database, not on the object
+    _move(product.id, reserved=quantity, reason="reservation", actor=actor, order=order)
 
 
 def release(product_id: int, quantity: int, *, order_id: int, actor: str) -> None:
