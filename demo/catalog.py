@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from oms_core.db import db
+from oms_core.db import db, read_connection
 from oms_core.models import Product
 
 FREE_SHIPPING_FROM = 5000  # cents
@@ -21,8 +21,9 @@ def products_on_sale() -> list[Product]:
     return list(db.session.scalars(select(Product).where(Product.active.is_(True)).order_by(Product.sku)))
 
 
-def product(sku: str) -> Product | None:
-    return db.session.scalar(select(Product).where(Product.sku == sku, Product.active.is_(True)))
+def product_name(sku: str) -> str | None:
+    with read_connection() as connection:
+        return connection.scalar(select(Product.name).where(Product.sku == sku, Product.active.is_(True)))
 
 
 def shipping_for(subtotal_minor: int) -> int:
@@ -63,8 +64,9 @@ def cart_view(quantities: dict[str, int]) -> CartView:
     """Price a cart ({sku: quantity}); SKUs no longer on sale drop out."""
     if not quantities:
         return CartView(lines=())
-    rows = db.session.execute(
-        select(Product.sku, Product.name, Product.price_minor)
-        .where(Product.sku.in_(list(quantities)), Product.active.is_(True)).order_by(Product.name)
-    ).all()
+    with read_connection() as connection:  # no transaction of the request's own
+        rows = connection.execute(
+            select(Product.sku, Product.name, Product.price_minor)
+            .where(Product.sku.in_(list(quantities)), Product.active.is_(True)).order_by(Product.name)
+        ).all()
     return CartView(lines=tuple(CartLine(sku, name, price, quantities[sku]) for sku, name, price in rows))

@@ -33,13 +33,13 @@ def add_to_cart():
     badge = storefront.stock_badge(sku)
     if badge.state == storefront.UNAVAILABLE:
         abort(404)
-    product = catalog.product(sku)
+    name = catalog.product_name(sku)
     if badge.available < wanted:
-        message, category = (f"Sorry, only {badge.available} of {product.name} left." if badge.available
-                             else f"Sorry, {product.name} is out of stock."), "error"
+        message, category = (f"Sorry, only {badge.available} of {name} left." if badge.available
+                             else f"Sorry, {name} is out of stock."), "error"
     else:
         cart.set_quantity(sku, wanted)
-        message, category = f"Added {product.name} to your cart.", "info"
+        message, category = f"Added {name} to your cart.", "info"
     if htmx:
         return render_template("_cart_added.html", message=message, category=category, count=cart.count())
     flash(message, category)

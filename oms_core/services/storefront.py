@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from .. import runtime
-from ..db import db
+from ..db import read_connection
 from ..models import Product
 
 IN_STOCK, LOW, OUT, UNAVAILABLE = "in_stock", "low", "out_of_stock", "unavailable"
@@ -30,10 +30,11 @@ class StockBadge:
 def stock_badge(sku: str) -> StockBadge:
     """Stock as a shopper should see it: "3 left" once at or below the product's
     low-stock threshold; unknown or inactive SKUs are unavailable."""
-    row = db.session.execute(
-        select(Product.on_hand - Product.reserved, Product.low_stock_threshold)
-        .where(Product.sku == sku, Product.active.is_(True))
-    ).first()
+    with read_connection() as connection:  # polled by every product page: keep it light
+        row = connection.execute(
+            select(Product.on_hand - Product.reserved, Product.low_stock_threshold)
+            .where(Product.sku == sku, Product.active.is_(True))
+        ).first()
     if row is None:
         return StockBadge(sku, UNAVAILABLE, 0)
     available, threshold = max(row[0], 0), row[1]

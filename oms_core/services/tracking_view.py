@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, select
 
 from .. import order_states, tracking_codes
-from ..db import db
+from ..db import read_connection
 from ..models import Order, OrderLine, Shipment, TimelineEvent
 from .shipments import STATUS_LABELS as SHIPMENT_LABELS
 
@@ -88,11 +88,11 @@ def lookup(typed: str | None) -> TrackingLookup:
         return TrackingLookup(EMPTY)
     if not tracking_codes.is_well_formed(code):
         return TrackingLookup(MISTYPED, code=(typed or "").strip()[:40])
-    connection = db.session.connection()
-    row = connection.execute(_FIND_ORDER, {"code": code}).first()
-    if row is None:
-        return TrackingLookup(UNKNOWN, code=tracking_codes.display(code))
-    return TrackingLookup(FOUND, code=tracking_codes.display(code), order=_project(connection, *row))
+    with read_connection() as connection:
+        row = connection.execute(_FIND_ORDER, {"code": code}).first()
+        if row is None:
+            return TrackingLookup(UNKNOWN, code=tracking_codes.display(code))
+        return TrackingLookup(FOUND, code=tracking_codes.display(code), order=_project(connection, *row))
 
 
 def _project(connection, order_id: int, status: str, created_at: datetime) -> PublicOrder:
