@@ -372,7 +372,7 @@ def test_a_slow_worker_whose_lease_ran_out_does_not_undo_a_send(app, clock):
     assert outbox.claim() == [message_id]        # worker A
     clock.advance(LEASE + 1)
     assert outbox.run_once() == (1, 0)          # worker B
-    assert outbox.send_one(message_id) is False  # worker A wakes up
+    assert outbox.send_one(message_id) is None  # worker A wakes up: nothing to do
     assert DELIVERIES == ["stalled"]
     m = message(message_id)
     assert (m.status, m.attempts) == ("sent", 1)

@@ -94,14 +94,14 @@ def _finish(message_id: int, error: str | None) -> None:
             message.next_attempt_at = utcnow() + backoff(message.attempts)
 
 
-def send_one(message_id: int) -> bool:
-    """Perform one claimed message. Returns True when this call sent it; False when
-    it failed, or when it was no longer waiting (a worker whose lease ran out finds
-    it sent by another)."""
+def send_one(message_id: int) -> bool | None:
+    """Perform one claimed message. Returns True when this call sent it, False when
+    it failed, None when it was no longer waiting (a worker whose lease ran out
+    finds it sent by another)."""
     message = db.session.get(OutboxMessage, message_id, populate_existing=True)
     if message is None or message.status != "pending":
         db.session.commit()
-        return False
+        return None
     # Detach it with its columns loaded, then end the read: no transaction stays open
     # while the handler talks to the outside (reading an expired attribute would
     # silently open one, idle for as long as the SMTP server or carrier takes).
@@ -127,9 +127,10 @@ def run_once(limit: int = 20) -> tuple[int, int]:
     """Claim and send one batch. Returns (sent, failed)."""
     sent = failed = 0
     for message_id in claim(limit):
-        if send_one(message_id):
+        outcome = send_one(message_id)
+        if outcome is True:
             sent += 1
-        else:
+        elif outcome is False:
             failed += 1
     return sent, failed
 
