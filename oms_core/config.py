@@ -23,6 +23,8 @@ DEFAULTS = {
     "PAGE_SIZE": 50,
     # Public tracking page: guesses per client address (flask-limiter syntax).
     "TRACKING_RATE_LIMIT": "30 per minute;300 per hour",
+    # Back-office log-in attempts per client address, against password guessing.
+    "LOGIN_RATE_LIMIT": "10 per minute;50 per hour",
     # Shared by all web workers in production: e.g. redis://127.0.0.1:6379
     "RATELIMIT_STORAGE_URI": "memory://",
     # Webhook secrets per gateway/carrier id: {"stripe": "whsec_..."}; from the environment.

@@ -154,3 +154,13 @@ def test_typed_text_is_escaped_when_a_form_comes_back(staff_client, make_product
         "sku": "MUG", "quantity": SCRIPT, "note": SCRIPT})
     assert response.status_code == 400
     assert_escaped(response.get_data(as_text=True), at_least=3)
+
+
+@pytest.mark.parametrize("app_config", [{"OMS_LOGIN_RATE_LIMIT": "3 per minute"}])
+def test_password_guessing_is_rate_limited(client, staff_user):
+    page = client.get("/oms/admin/login").get_data(as_text=True)
+    token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+    guesses = [client.post("/oms/admin/login", data={"email": "staff@example.com", "password": f"guess{i}",
+                                                     "csrf_token": token}).status_code for i in range(4)]
+    assert guesses == [401, 401, 401, 429]
+    assert client.get("/oms/admin/login").status_code == 200  # reading the form is not limited
