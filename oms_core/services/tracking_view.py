@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Integer, bindparam, cast, literal_column, null, select, union_all
 
 from .. import order_states, tracking_codes
 from ..db import read_connection
@@ -66,19 +66,30 @@ class TrackingLookup:
     order: PublicOrder | None = None
 
 
-# Built once: plain Core statements on the tables' columns skip the ORM's per-query
-# work, and a fixed statement is compiled once and then found in the cache.
+# Built once: a plain Core statement on the tables' columns skips the ORM's per-query
+# work, and a fixed statement is compiled once and then found in the cache. One
+# round trip per lookup (each costs more than the query under load): the order,
+# its lines, shipments and public events as rows of one UNION, told apart by
+# `row_kind`. Events come first: the UNION's column types (the event time's UTC
+# handling) are taken from its first SELECT.
 _orders, _lines = Order.__table__.c, OrderLine.__table__.c
 _shipments, _events = Shipment.__table__.c, TimelineEvent.__table__.c
-_FIND_ORDER = select(_orders.id, _orders.status, _orders.created_at).where(
-    _orders.tracking_code == bindparam("code"))
-_LINES = select(_lines.name, _lines.quantity).where(
-    _lines.order_id == bindparam("order_id")).order_by(_lines.id)
-_SHIPMENTS = select(_shipments.carrier_name, _shipments.status, _shipments.tracking_number,
-                    _shipments.tracking_url).where(
-    _shipments.order_id == bindparam("order_id")).order_by(_shipments.id)
-_PUBLIC_EVENTS = select(_events.created_at, _events.kind, _events.to_status, _events.message).where(
-    _events.order_id == bindparam("order_id"), _events.public.is_(True)).order_by(_events.id.desc())
+_ORDER_ID = select(_orders.id).where(_orders.tracking_code == bindparam("code")).scalar_subquery()
+_LOOKUP = union_all(
+    select(literal_column("'event'").label("row_kind"), _events.id.label("seq"),
+           _events.created_at.label("at"), _events.kind.label("a"), _events.to_status.label("b"),
+           _events.message.label("c"), null().label("d"), cast(null(), Integer).label("n"))
+    .where(_events.order_id == _ORDER_ID, _events.public.is_(True)),
+    select(literal_column("'order'"), _orders.id, _orders.created_at, _orders.status,
+           null(), null(), null(), cast(null(), Integer))
+    .where(_orders.tracking_code == bindparam("code")),
+    select(literal_column("'line'"), _lines.id, null(), _lines.name, null(), null(), null(),
+           _lines.quantity)
+    .where(_lines.order_id == _ORDER_ID),
+    select(literal_column("'shipment'"), _shipments.id, null(), _shipments.carrier_name,
+           _shipments.status, _shipments.tracking_number, _shipments.tracking_url, null())
+    .where(_shipments.order_id == _ORDER_ID),
+)
 
 
 def lookup(typed: str | None) -> TrackingLookup:
@@ -89,22 +100,25 @@ def lookup(typed: str | None) -> TrackingLookup:
     if not tracking_codes.is_well_formed(code):
         return TrackingLookup(MISTYPED, code=(typed or "").strip()[:40])
     with read_connection() as connection:
-        row = connection.execute(_FIND_ORDER, {"code": code}).first()
-        if row is None:
-            return TrackingLookup(UNKNOWN, code=tracking_codes.display(code))
-        return TrackingLookup(FOUND, code=tracking_codes.display(code), order=_project(connection, *row))
+        rows = connection.execute(_LOOKUP, {"code": code}).all()
+    if not rows:
+        return TrackingLookup(UNKNOWN, code=tracking_codes.display(code))
+    return TrackingLookup(FOUND, code=tracking_codes.display(code), order=_project(rows))
 
 
-def _project(connection, order_id: int, status: str, created_at: datetime) -> PublicOrder:
-    key = {"order_id": order_id}
+def _project(rows) -> PublicOrder:
+    kinds: dict[str, list] = {"order": [], "line": [], "shipment": [], "event": []}
+    for row in sorted(rows, key=lambda r: r.seq):
+        kinds[row.row_kind].append(row)
+    order = kinds["order"][0]
     return PublicOrder(
-        number=f"{order_id:06d}",
-        status=status,
-        status_label=order_states.PUBLIC_LABELS.get(status, status),
-        placed_at=created_at,
-        lines=tuple(PublicLine(name, quantity) for name, quantity in connection.execute(_LINES, key)),
-        shipments=tuple(_public_shipment(*s) for s in connection.execute(_SHIPMENTS, key)),
-        events=tuple(_public_event(*e) for e in connection.execute(_PUBLIC_EVENTS, key)),
+        number=f"{order.seq:06d}",
+        status=order.a,
+        status_label=order_states.PUBLIC_LABELS.get(order.a, order.a),
+        placed_at=order.at,
+        lines=tuple(PublicLine(r.a, r.n) for r in kinds["line"]),
+        shipments=tuple(_public_shipment(r.a, r.b, r.c, r.d) for r in kinds["shipment"]),
+        events=tuple(_public_event(r.at, r.a, r.b, r.c) for r in reversed(kinds["event"])),  # newest first
     )
 
 
