@@ -28,6 +28,19 @@ from sqlalchemy.engine import make_url
 sys.path.insert(0, str(Path(__file__).parent))
 from http_load import run_load  # noqa: E402
 
+# Several workers must share the rate-limit counters, as in production: Redis when
+# it answers on 127.0.0.1:6379 (or BENCH_RATELIMIT_STORAGE_URI), else per-worker memory.
+def _rate_limit_storage() -> str:
+    if os.environ.get("BENCH_RATELIMIT_STORAGE_URI"):
+        return os.environ["BENCH_RATELIMIT_STORAGE_URI"]
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5):
+            return "redis://127.0.0.1:6379"
+    except OSError:
+        return "memory://"
+
+
+RATE_LIMIT_STORAGE = _rate_limit_storage()
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 BENCH_SKU = "BENCH-CHECKOUT"
 
@@ -110,6 +123,7 @@ class Checkout:
 def serve(url: str, data_dir: str, port: int) -> subprocess.Popen:
     env = dict(os.environ, OMS_DEMO_DATABASE_URL=url, OMS_DEMO_DATA_DIR=data_dir,
                OMS_DEMO_SECRET_KEY=uuid.uuid4().hex, OMS_TRACKING_RATE_LIMIT="1000000 per second")
+    env["OMS_RATELIMIT_STORAGE_URI"] = RATE_LIMIT_STORAGE
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}",
          "--log-level", "warning", "oms_demo.app:create_app()"], env=env)
@@ -139,7 +153,8 @@ def run(label: str, url: str, seconds: float, clients: int) -> None:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=30)
     hello = (results[0].per_second + results[3].per_second) / 2
-    print(f"\n{label}: gunicorn 2 sync workers, {clients} clients, {seconds:.0f}s per case")
+    print(f"\n{label}: gunicorn 2 sync workers, {clients} clients, {seconds:.0f}s per case, "
+          f"rate limits in {RATE_LIMIT_STORAGE}")
     for result in results:
         print(f"  {result.line()}  ratio to hello {result.per_second / hello:5.2f}")
     print(f"  checkout ratio {results[1].per_second / hello:.2f} (goal >= 0.25); "
