@@ -5,7 +5,9 @@ host application's own Alembic history without touching it.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from alembic import command
 from alembic.config import Config
@@ -26,13 +28,39 @@ def alembic_config(connection=None) -> Config:
     return config
 
 
+@contextmanager
+def migration_connection() -> Iterator:
+    """A connection in a transaction for schema changes.
+
+    On SQLite, ALTER TABLE is done by rebuilding the table (copy, drop, rename), and
+    dropping a table that other rows point at fails while foreign keys are enforced.
+    So they are switched off for the migration (SQLite honours that only outside a
+    transaction), and `PRAGMA foreign_key_check` must find nothing broken before
+    the migration commits.
+    """
+    with db.engine.connect() as connection:
+        raw = connection.connection.driver_connection if connection.dialect.name == "sqlite" else None
+        if raw is not None:
+            raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with connection.begin():
+                yield connection
+                if raw is not None:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"The migration broke foreign keys: {broken[:5]}")
+        finally:
+            if raw is not None:
+                raw.execute("PRAGMA foreign_keys=ON")
+
+
 def upgrade(revision: str = "head") -> None:
-    with db.engine.begin() as connection:
+    with migration_connection() as connection:
         command.upgrade(alembic_config(connection), revision)
 
 
 def downgrade(revision: str) -> None:
-    with db.engine.begin() as connection:
+    with migration_connection() as connection:
         command.downgrade(alembic_config(connection), revision)
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from oms_core import models  # noqa: F401  (every table on the metadata)
 from oms_core import schema
 from oms_core.db import db
+from oms_core.models import Order
 from oms_core.testing import dispose, make_app
 
 POSTGRES_URL = os.environ.get("OMS_TEST_POSTGRES_URL", "")
@@ -137,3 +138,21 @@ def test_migrations_create_exactly_the_models_tables(fresh_app):
         diff = compare_metadata(context, db.metadata)
     assert diff == [], "the models and the migrations differ; write a migration:\n" + "\n".join(
         map(repr, diff))
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # PostgreSQL alters in place
+def test_a_sqlite_table_rebuild_keeps_the_rows_that_point_at_it(app, place):
+    """Alembic alters SQLite tables by rebuilding them; with foreign keys enforced,
+    dropping the customers table under existing orders would fail. Migrations run
+    with them off and check them before committing."""
+    from alembic.operations import Operations
+    from sqlalchemy import String
+
+    order = place(confirm=True)
+    with schema.migration_connection() as connection:
+        operations = Operations(MigrationContext.configure(connection))
+        with operations.batch_alter_table("oms_customer", recreate="always") as batch:
+            batch.alter_column("phone", existing_type=String(50), type_=String(60))
+    db.session.remove()
+    assert db.session.get(Order, order.id).customer.email == "ann@example.com"
+    assert db.session.execute(text("PRAGMA foreign_keys")).scalar() == 1  # back on
