@@ -22,11 +22,11 @@ import uuid
 from pathlib import Path
 
 import requests
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).parent))
+from databases import temporary_postgres, temporary_sqlite  # noqa: E402
 from http_load import run_load  # noqa: E402
+
 
 # Several workers must share the rate-limit counters, as in production: Redis when
 # it answers on 127.0.0.1:6379 (or BENCH_RATELIMIT_STORAGE_URI), else per-worker memory.
@@ -53,10 +53,11 @@ def free_port() -> int:
 
 def prepare_database(url: str, data_dir: str) -> list[str]:
     """Schema, one product with ample stock, and a few confirmed orders to track."""
+    from oms_demo.app import create_app
+
     from oms_core import schema, tracking_codes
     from oms_core.services import stock
     from oms_core.services.orders import NewOrder, place_order
-    from oms_demo.app import create_app
 
     app = create_app(url, data_dir=data_dir)
     with app.app_context():
@@ -169,21 +170,11 @@ def main() -> None:
     parser.add_argument("--skip-sqlite", action="store_true")
     args = parser.parse_args()
     if not args.skip_sqlite:
-        with tempfile.TemporaryDirectory() as tmp:
-            run("SQLite", f"sqlite:///{tmp}/bench.sqlite3", args.seconds, args.clients)
+        with temporary_sqlite() as url:
+            run("SQLite", url, args.seconds, args.clients)
     if args.postgres_url:
-        server = make_url(args.postgres_url)
-        name = f"oms_bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(server, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            run("PostgreSQL", server.set(database=name).render_as_string(hide_password=False),
-                args.seconds, args.clients)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
+        with temporary_postgres(args.postgres_url) as url:
+            run("PostgreSQL", url, args.seconds, args.clients)
 
 if __name__ == "__main__":
     main()

@@ -13,15 +13,13 @@ import argparse
 import re
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).parent))
+from databases import temporary_postgres, temporary_sqlite  # noqa: E402
 from seed import seed_orders  # noqa: E402
 
 from oms_core.db import db  # noqa: E402
@@ -125,22 +123,13 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     if not args.skip_sqlite:
-        with tempfile.TemporaryDirectory() as tmp:
-            results = run_backend("SQLite", f"sqlite:///{tmp}/bench.sqlite3", sizes)
+        with temporary_sqlite() as url:
+            results = run_backend("SQLite", url, sizes)
         report("SQLite", sizes, results)
     if args.postgres_url:
-        server = make_url(args.postgres_url)
-        name = f"oms_bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(server, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            results = run_backend("PostgreSQL", server.set(database=name).render_as_string(hide_password=False), sizes)
-            report("PostgreSQL", sizes, results)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
+        with temporary_postgres(args.postgres_url) as url:
+            results = run_backend("PostgreSQL", url, sizes)
+        report("PostgreSQL", sizes, results)
 
 if __name__ == "__main__":
     main()
