@@ -366,3 +366,4 @@ def test_the_forecaster_contract_catches_an_interval_that_misses_the_point():
 
     with pytest.raises(AssertionError, match="interval does not contain"):
         check_forecaster(broken(SeasonalNaive(), forecast=forecast))
+

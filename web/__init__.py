@@ -31,8 +31,12 @@ class OMS:
         config = app.config
         HTMX(app)
         csrf = app.extensions.get("csrf") or CSRFProtect(app)
-        login_manager = getattr(app, "login_manager", None) or LoginManager(app)
-        admin.configure_login(login_manager)
+        if getattr(app, "login_manager", None) is not None:
+            # Its user loader would replace the host's: staff and shop customers
+            # cannot share one flask-login setup yet.
+            raise RuntimeError("This app already has a flask_login.LoginManager; the OMS back-office "
+                               "needs its own. Mount the OMS before (or instead of) yours.")
+        admin.configure_login(LoginManager(app))
         limiter = Limiter(get_remote_address, app=app,
                           storage_uri=config[CONFIG_PREFIX + "RATELIMIT_STORAGE_URI"],
                           default_limits=[], key_prefix="oms")
