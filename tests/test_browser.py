@@ -127,3 +127,66 @@ def test_order_pay_ship_track(browser, live_shop):
     assert "cara@example.com" not in public.content()
     assert "12 Canal Street" not in public.content()
     context.close()
+
+
+def test_refusals_and_stock_adjustment_swap_in_place(browser, live_shop):
+    """What staff see when the OMS refuses: the error inside the panel, values kept,
+    nothing changed; and a stock count corrected on the products page by HTMX. On the
+    public page a mistyped code is told apart from an unknown one."""
+    from oms_core import tracking_codes
+
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.goto(f"{live_shop}/oms/admin/login")
+    page.fill("#email", OWNER[0])
+    page.fill("#password", OWNER[1])
+    page.click('button[type="submit"]')
+
+    # A phone order entered by hand, confirmed at once.
+    page.goto(f"{live_shop}/oms/admin/orders/new")
+    page.fill("#no-email", "phone@example.com")
+    page.fill('[name="name"]', "Phoebe Phone")
+    page.locator('select[name="sku"]').first.select_option("MUG-1")
+    page.locator('[name="quantity"]').first.fill("2")
+    page.check('[name="confirm"]')
+    page.click("#place-order")
+    page.wait_for_selector("#order-body")
+    page.evaluate("window.__no_reload_mark = 'still here'")
+
+    # Paying more than is due is refused in place; the typed amount stays.
+    page.fill("#payment-amount", "999.00")
+    page.fill("#payment-reference", "TOO-MUCH")
+    page.locator("#payment-form button[type=submit]").click()
+    alert = page.locator("#order-body [role=alert]")
+    alert.wait_for()
+    assert "more than the balance" in alert.inner_text()
+    assert page.input_value("#payment-amount") == "999.00"
+    assert "confirmed" in page.locator("#order-body h1").inner_text().lower()
+    assert page.evaluate("window.__no_reload_mark") == "still here"
+
+    # A count correction on the products page swaps the product's row only.
+    page.goto(f"{live_shop}/oms/admin/products")
+    page.evaluate("window.__no_reload_mark = 'still here'")
+    row = page.locator("tr", has_text="MUG-1")
+    row.locator('[name="delta"]').fill("-1")
+    row.locator('[name="reason"]').select_option("adjustment")
+    row.locator('[name="note"]').fill("Chipped in the stock room")
+    row.locator("button[type=submit]").click()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('tr')].some(r => r.innerText.includes('MUG-1')"
+        " && r.querySelectorAll('td.num')[1].innerText.trim() === '7')")
+    cells = page.locator("tr", has_text="MUG-1").locator("td.num").all_inner_texts()
+    assert [c.strip() for c in cells[1:4]] == ["7", "2", "5"]  # on hand, reserved, available
+    assert page.evaluate("window.__no_reload_mark") == "still here"
+
+    # The public page: a typo is called a typo, a well-formed unknown code is unknown.
+    public = context.new_page()
+    unknown = tracking_codes.generate()
+    typo = unknown[:-1] + ("0" if unknown[-1] != "0" else "1")
+    for code, expected in ((typo, "mistyped"), (unknown, "No order with this code")):
+        public.goto(f"{live_shop}/track")
+        public.fill("#oms-tracking-code", code)
+        public.locator('form[role="search"] button[type="submit"]').click()
+        assert expected in public.locator("main").inner_text()
+    context.close()
