@@ -57,8 +57,9 @@ def print_mail_to(out: Callable[[str], None]) -> None:
 
     @outbox.handler(notifications.EMAIL_KIND)
     def _print_email(message) -> None:
-        payload = message.payload
-        out(f"--- mail to {payload['to']}: {payload['subject']}\n{payload['text'].strip()}\n---")
+        email = notifications.compose(message)
+        db.session.commit()
+        out(f"--- mail to {email['to']}: {email['subject']}\n{email['text'].strip()}\n---")
 
 
 class OutboxWorker(threading.Thread):

@@ -1,7 +1,9 @@
 """Customer emails, queued in the outbox and sent over the shop's SMTP server.
 
-The message is rendered when it is queued (inside the state change's transaction),
-so what is sent is what was true then; its Message-ID is the outbox idempotency key.
+The outbox row (written in the state change's transaction) says only which order
+and which status the email is about; the worker renders it when it sends, so the
+checkout does no template work and the outbox holds no copies of HTML. Its
+Message-ID is the outbox idempotency key, so a resend is recognisable.
 """
 from __future__ import annotations
 
@@ -38,20 +40,29 @@ def queue_status_email(order: Order, status: str) -> None:
         return
     if order.id is None:
         db.session.flush()  # a new order gets its number here, with everything it holds
+    outbox.enqueue(EMAIL_KIND, {"status": status}, key=f"email-order-{order.id}-{status}",
+                   order_id=order.id)
+
+
+def compose(message) -> dict:
+    """The email an outbox message stands for: to, to_name, subject, text, html,
+    message_id."""
+    order = db.session.get(Order, message.order_id)
+    status = message.payload["status"]
     context = {
         "order": order, "status": status, "shop_name": runtime.setting("SHOP_NAME"),
         "tracking_code": tracking_codes.display(order.tracking_code),
         "tracking_url": tracking_url(order.tracking_code),
     }
-    key = f"email-order-{order.id}-{status}"
-    outbox.enqueue(EMAIL_KIND, {
+    host = urlsplit(runtime.setting("PUBLIC_BASE_URL")).hostname or "oms"
+    return {
         "to": order.customer.email,
         "to_name": order.customer.name,
         "subject": SUBJECTS[status].format(number=order.number),
         "text": render_template("oms/email/status.txt", **context),
         "html": render_template("oms/email/status.html", **context),
-        "message_id": f"<{key}@{urlsplit(runtime.setting('PUBLIC_BASE_URL')).hostname or 'oms'}>",
-    }, key=key, order_id=order.id)
+        "message_id": f"<{message.idempotency_key}@{host}>",
+    }
 
 
 def build_message(payload: dict) -> EmailMessage:
@@ -69,7 +80,8 @@ def build_message(payload: dict) -> EmailMessage:
 
 @outbox.handler(EMAIL_KIND)
 def _send_email(message) -> None:
-    email = build_message(message.payload)
+    email = build_message(compose(message))
+    db.session.commit()  # end the read before talking to the mail server
     try:
         with smtplib.SMTP(runtime.setting("SMTP_HOST"), int(runtime.setting("SMTP_PORT")),
                           timeout=runtime.setting("SMTP_TIMEOUT")) as smtp:
