@@ -34,15 +34,24 @@ from oms_core import order_states as S
 from oms_core import runtime, tracking_codes
 from oms_core.db import db, write_transaction
 from oms_core.errors import ValidationError
+from oms_core.models import (
+    Customer,
+    Order,
+    OrderLine,
+    Payment,
+    Product,
+    Shipment,
+    ShipmentEvent,
+    StockMove,
+    TimelineEvent,
+)
 from oms_core.money import format_amount
-from oms_core.models import (Customer, Order, OrderLine, Payment, Product, Shipment, ShipmentEvent,
-                             StockMove, TimelineEvent)
+
+from .catalog import shipping_for
 
 DEFAULT_SEED = 2024
 STAFF = ("staff:owner@demo.shop", "staff:sam@demo.shop")
 STOREFRONT = "storefront"
-FREE_SHIPPING_FROM = 5000
-SHIPPING_MINOR = 495
 
 # sku, name, price in cents, popularity, season (+ winter, - summer), low-stock threshold
 CATALOGUE = [
@@ -529,7 +538,7 @@ def generate(seed: int = DEFAULT_SEED, *, now: datetime | None = None, days: int
         for order in kept:
             customer = shop.customers[order.customer]
             subtotal = sum(CATALOGUE[p][2] * q for p, q in order.lines)
-            shipping = 0 if subtotal >= FREE_SHIPPING_FROM else SHIPPING_MINOR
+            shipping = shipping_for(subtotal)
             last_change = max([order.placed_at, *order.reached.values()])
             paid = ("pay" in order.reached) or ("deliver" in order.reached and order.method == "cash_on_delivery")
             order_rows.append({
