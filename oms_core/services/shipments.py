@@ -160,10 +160,12 @@ def _all_parcels_delivered(order_id: int) -> bool:
 def apply_carrier_updates(carrier_id: str, updates) -> int:
     """Webhook / polling entry point: route updates to shipments by tracking number.
     Returns how many were new; updates for unknown numbers are ignored."""
+    numbers = {update.tracking_number for update in updates}
+    shipment_ids = dict(db.session.execute(select(Shipment.tracking_number, Shipment.id).where(
+        Shipment.carrier_id == carrier_id, Shipment.tracking_number.in_(numbers))).all()) if numbers else {}
     new = 0
     for update in updates:
-        shipment_id = db.session.scalar(select(Shipment.id).where(
-            Shipment.carrier_id == carrier_id, Shipment.tracking_number == update.tracking_number))
+        shipment_id = shipment_ids.get(update.tracking_number)
         if shipment_id is not None and add_tracking_update(
                 shipment_id, update, source=f"carrier:{carrier_id}") is not None:
             new += 1
