@@ -11,20 +11,34 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from conftest import CSRF_META
+from oms_demo import demo_data
+from oms_demo.app import create_app
+from oms_demo.startup import (
+    OWNER_EMAIL,
+    OWNER_PASSWORD,
+    OutboxWorker,
+    prepare,
+    print_mail_to,
+)
+from oms_web.storefront import place_checkout_order
 from sqlalchemy import func, select
 
 from oms_core import tracking_codes
 from oms_core.db import db
-from oms_core.models import Order, OrderLine, Payment, Product, Shipment, StockMove, TimelineEvent
+from oms_core.models import (
+    Order,
+    OrderLine,
+    Payment,
+    Product,
+    Shipment,
+    StockMove,
+    TimelineEvent,
+)
 from oms_core.services import notifications, orders, outbox, stock, users
 from oms_core.testing import dispose, make_app
-from oms_demo import demo_data
-from oms_demo.app import create_app
-from oms_demo.startup import OWNER_EMAIL, OWNER_PASSWORD, OutboxWorker, prepare, print_mail_to
-from oms_web.storefront import place_checkout_order
 
 NOW = datetime(2025, 3, 14, 15, 30, tzinfo=timezone.utc)
-CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 ADDRESS = {"name": "Ann Example", "email": "ann@example.com", "line1": "1 Main St",
            "postal_code": "1000 AA", "city": "Utrecht", "country": "NL", "payment_method": "bank_transfer"}
 
