@@ -1,0 +1,1 @@
+"""Demand forecasting in the core: demand series, back-test scores, and the runs that use them."""
