@@ -1,5 +1,6 @@
 """All tables of the OMS. Import from here."""
 from .catalog import Product, StockMove
+from .forecasts import ForecastRun, ForecastSeries
 from .orders import Customer, Order, OrderLine, TimelineEvent
 from .outbox import OutboxMessage
 from .payments import Payment
@@ -7,6 +8,6 @@ from .shipments import Shipment, ShipmentEvent
 from .staff import ROLES, StaffUser
 
 __all__ = [
-    "Customer", "Order", "OrderLine", "OutboxMessage", "Payment", "Product", "ROLES",
+    "Customer", "ForecastRun", "ForecastSeries", "Order", "OrderLine", "OutboxMessage", "Payment", "Product", "ROLES",
     "Shipment", "ShipmentEvent", "StaffUser", "StockMove", "TimelineEvent",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import db
@@ -23,6 +23,8 @@ class Product(db.Model):
         CheckConstraint("reserved >= 0", name="reserved_not_negative"),
         CheckConstraint("reserved <= on_hand", name="reserved_within_on_hand"),
         CheckConstraint("price_minor >= 0", name="price_not_negative"),
+        CheckConstraint("lead_time_days >= 0", name="lead_time_not_negative"),
+        CheckConstraint("service_level > 0 AND service_level < 1", name="service_level_a_probability"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -35,6 +37,10 @@ class Product(db.Model):
     reserved: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     low_stock_threshold: Mapped[int] = mapped_column(Integer, default=3, nullable=False)
     active: Mapped[bool] = mapped_column(default=True, nullable=False)
+    # Replenishment: days from ordering to receiving, and the chance of not running out
+    # while waiting; None means the shop's defaults (REPLENISH_* settings).
+    lead_time_days: Mapped[Optional[int]] = mapped_column(Integer)
+    service_level: Mapped[Optional[float]] = mapped_column(Float)
     created_at: Mapped[datetime] = created_at_column()
 
     @property
