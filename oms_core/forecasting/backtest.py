@@ -1,0 +1,54 @@
+"""Back-testing: hide the last season, forecast it, score each forecaster.
+
+Every forecaster sees the same training series (cut at the same period, as the
+contract expects) and is scored on the same hold-out, so the figures compare
+like with like. Series too short to leave `min_history` periods of training are
+left out and counted.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Hashable, Mapping, Sequence
+
+from ..protocols import Forecaster
+from .metrics import Scores, SeriesScore, aggregate, score_series
+
+
+@dataclass
+class Backtest:
+    holdout: int
+    skipped: int  # series too short to back-test
+    overall: dict[str, Scores] = field(default_factory=dict)  # forecaster id -> scores
+    per_series: dict[Hashable, dict[str, SeriesScore]] = field(default_factory=dict)
+
+    @property
+    def best(self) -> str | None:
+        """The forecaster with the lowest mean MASE (WAPE where no series has a MASE)."""
+        def key(item):
+            scores = item[1]
+            if scores.mase is not None:
+                return (0, scores.mase)
+            return (1, scores.wape if scores.wape is not None else float("inf"))
+        ranked = sorted(self.overall.items(), key=key)
+        return ranked[0][0] if ranked else None
+
+
+def run(series: Mapping[Hashable, Sequence[float]], forecasters: Sequence[Forecaster], *,
+        season_length: int, holdout: int, level: float, min_history: int,
+        on_forecaster: Callable[[str], None] = lambda forecaster_id: None) -> Backtest:
+    if holdout < 1:
+        raise ValueError("the hold-out must be at least one period")
+    train = {key: list(values[:-holdout]) for key, values in series.items()
+             if len(values) - holdout >= max(1, min_history)}
+    result = Backtest(holdout=holdout, skipped=len(series) - len(train))
+    if not train:
+        return result
+    actual = {key: list(series[key][-holdout:]) for key in train}
+    for forecaster in forecasters:
+        answers = forecaster.forecast(train, horizon=holdout, season_length=season_length, level=level)
+        scores = {key: score_series(train[key], actual[key], answers[key], season_length) for key in train}
+        for key, score in scores.items():
+            result.per_series.setdefault(key, {})[forecaster.id] = score
+        result.overall[forecaster.id] = aggregate(scores.values())
+        on_forecaster(forecaster.id)
+    return result
