@@ -1,4 +1,4 @@
-"""`flask oms ...`: schema, users, plugins, the outbox worker and checks."""
+"""`flask oms ...`: schema, users, plugins, the outbox worker, forecasts and checks."""
 from __future__ import annotations
 
 import signal
@@ -8,6 +8,7 @@ from flask.cli import AppGroup
 
 from . import schema
 from .errors import DomainError, SchemaOutdated
+from .progress import ProgressBars
 from .plugins import PluginRegistry
 
 
@@ -77,7 +78,9 @@ def build_cli(registry: PluginRegistry) -> AppGroup:
     @click.option("--once", is_flag=True, help="Send what is due now, then exit.")
     @click.option("--poll", default=2.0, show_default=True, help="Seconds to sleep when idle.")
     def worker(once, poll):
-        """Send outbox messages (emails, carrier bookings) with retries."""
+        """Send outbox messages (emails, carrier bookings) with retries, and re-forecast
+        demand every FORECAST_EVERY_HOURS."""
+        from .forecasting.schedule import ForecastSchedule
         from .services import outbox
 
         _require_schema()
@@ -88,10 +91,32 @@ def build_cli(registry: PluginRegistry) -> AppGroup:
         stopping = []
         signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
         try:
-            outbox.run_worker(poll_seconds=poll, stop=lambda: bool(stopping), echo=click.echo)
+            outbox.run_worker(poll_seconds=poll, stop=lambda: bool(stopping), echo=click.echo,
+                              each_round=ForecastSchedule(echo=click.echo))
         except KeyboardInterrupt:
             pass
         click.echo("worker stopped")
+
+    @oms.command("forecast")
+    @click.option("--backtest", is_flag=True,
+                  help="Hold out the last season and score every installed forecaster on it.")
+    @click.option("--forecaster", "forecaster_id", metavar="ID",
+                  help="Use this forecaster instead of the config's FORECASTER.")
+    def forecast(backtest, forecaster_id):
+        """Forecast demand per product from the order history and store it."""
+        from .forecasting import runs
+        from .forecasting.report import echo_backtest, echo_forecast
+
+        _require_schema()
+        if backtest and forecaster_id:
+            raise click.UsageError("--backtest scores every installed forecaster; drop --forecaster.")
+        with ProgressBars() as progress:
+            try:
+                run = (runs.run_backtest(progress=progress) if backtest
+                       else runs.run_forecast(forecaster_id=forecaster_id, progress=progress))
+            except DomainError as exc:
+                raise click.ClickException(str(exc)) from None
+        (echo_backtest if backtest else echo_forecast)(run, click.echo)
 
     @oms.command("check-stock")
     def check_stock():

@@ -41,6 +41,21 @@ DEFAULTS = {
     "OUTBOX_MAX_ATTEMPTS": 8,
     "OUTBOX_BACKOFF_SECONDS": 30,
     "OUTBOX_LEASE_SECONDS": 120,
+    # Forecasting: a forecaster id, or "auto" (the best of those installed, by back-test).
+    "FORECASTER": "auto",
+    "FORECAST_FREQUENCY": "week",  # or "month"
+    "FORECAST_HORIZON": 0,  # periods ahead; 0: 26 weeks or 12 months
+    "FORECAST_LEVEL": 0.8,  # prediction interval
+    # Products with fewer periods of sales than this get the average, not a model.
+    "FORECAST_MIN_HISTORY": 8,
+    # The worker re-forecasts when the last run is older than this (0: only by hand).
+    "FORECAST_EVERY_HOURS": 24,
+    "FORECAST_KEEP_RUNS": 20,  # per kind; older runs are deleted
+    # Replenishment defaults for products without their own: days from ordering to
+    # receiving, the chance of not running out meanwhile, and days between orders.
+    "REPLENISH_LEAD_TIME_DAYS": 14,
+    "REPLENISH_SERVICE_LEVEL": 0.95,
+    "REPLENISH_REVIEW_DAYS": 14,
     # Refuse to serve when the database schema is not at the code's revision.
     "CHECK_SCHEMA": True,
 }

@@ -136,11 +136,13 @@ def run_once(limit: int = 20) -> tuple[int, int]:
 
 
 def run_worker(*, poll_seconds: float = 2.0, stop: Callable[[], bool] = lambda: False,
-               echo: Callable[[str], None] = log.info) -> None:
-    """Loop until `stop()` is true: send what is due, sleep when idle."""
+               echo: Callable[[str], None] = log.info, each_round: Callable[[], None] = lambda: None) -> None:
+    """Loop until `stop()` is true: send what is due, sleep when idle. `each_round`
+    runs other scheduled work (the forecast) between rounds."""
     me = f"{socket.gethostname()}:{os.getpid()}"
     echo(f"outbox worker {me} started")
     while not stop():
+        each_round()
         sent, failed = run_once()
         if sent or failed:
             echo(f"outbox: {sent} sent, {failed} failed")
