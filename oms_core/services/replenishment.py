@@ -1,0 +1,113 @@
+"""What to reorder now: the latest forecast run against today's stock, per product.
+
+Computed on read, not stored: stock changes with every order, the forecast once a
+day, and a few thousand products take milliseconds.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+
+from sqlalchemy import select
+
+from .. import runtime
+from ..db import db
+from ..forecasting import runs
+from ..forecasting.replenishment import ForecastPath, Plan, plan
+from ..models import ForecastRun, ForecastSeries, Product
+
+
+@dataclass
+class Row:
+    product: Product
+    forecast: ForecastSeries | None
+    plan: Plan | None
+
+    @property
+    def note(self) -> str:
+        if self.forecast is None:
+            return "no sales yet"
+        if self.forecast.method == "fallback_mean":
+            return "little history: average of sales so far"
+        return ""
+
+
+def lead_time_days(product: Product) -> int:
+    return product.lead_time_days if product.lead_time_days is not None else int(
+        runtime.setting("REPLENISH_LEAD_TIME_DAYS"))
+
+
+def service_level(product: Product) -> float:
+    return product.service_level if product.service_level is not None else float(
+        runtime.setting("REPLENISH_SERVICE_LEVEL"))
+
+
+def path_of(run: ForecastRun, series: ForecastSeries) -> ForecastPath:
+    return ForecastPath(first_period=run.first_period, frequency=run.frequency, point=series.point,
+                        lower=series.lower, upper=series.upper, level=run.level)
+
+
+def plan_for(product: Product, run: ForecastRun, series: ForecastSeries, today: date) -> Plan:
+    return plan(path_of(run, series), available=product.available, lead_time_days=lead_time_days(product),
+                service_level=service_level(product), review_days=int(runtime.setting("REPLENISH_REVIEW_DAYS")),
+                today=today)
+
+
+def _urgency(row: Row):
+    p = row.plan
+    if p is None:
+        return (3, date.max, row.product.sku)
+    return (0 if p.needs_reorder else 1 if p.stockout_date else 2,
+            p.order_by or date.max, p.stockout_date or date.max, row.product.sku)
+
+
+def rows(today: date | None = None, *, run: ForecastRun | None = None) -> list[Row]:
+    """Every active product with its plan, most urgent first: those to reorder, by the
+    last day to order; then the others by stock-out date; products without a forecast last."""
+    today = today or datetime.now(timezone.utc).date()
+    run = run or runs.latest("forecast")
+    products = list(db.session.scalars(select(Product).where(Product.active.is_(True))))
+    by_product = {}
+    if run is not None:
+        by_product = {s.product_id: s for s in db.session.scalars(
+            select(ForecastSeries).where(ForecastSeries.run_id == run.id))}
+    result = []
+    for product in products:
+        series = by_product.get(product.id)
+        result.append(Row(product=product, forecast=series,
+                          plan=plan_for(product, run, series, today) if series else None))
+    return sorted(result, key=_urgency)
+
+
+def expected_stockouts(today: date | None = None) -> list[Row]:
+    """Products expected to run out before an order placed today could arrive."""
+    today = today or datetime.now(timezone.utc).date()
+    return [row for row in rows(today) if row.plan and row.plan.order_by is not None
+            and row.plan.order_by <= today]
+
+
+CSV_HEADER = ["sku", "name", "quantity", "available", "reorder_point", "lead_time_days",
+              "stockout_date", "order_by"]
+
+
+def purchase_list_csv(rows_to_order: list[Row]) -> str:
+    """The products to reorder with their suggested quantities, for a supplier or a spreadsheet."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_HEADER)
+    for row in rows_to_order:
+        p = row.plan
+        if p is None or not p.needs_reorder:
+            continue
+        writer.writerow([row.product.sku, _safe_cell(row.product.name), p.suggested_quantity, p.available,
+                         round(p.reorder_point, 1), p.lead_time_days,
+                         p.stockout_date.isoformat() if p.stockout_date else "",
+                         p.order_by.isoformat() if p.order_by else ""])
+    return out.getvalue()
+
+
+def _safe_cell(text: str) -> str:
+    """Spreadsheets run cells starting with = + - @ as formulas: quote them as text."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
