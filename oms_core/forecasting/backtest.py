@@ -3,7 +3,8 @@
 Every forecaster sees the same training series (cut at the same period, as the
 contract expects) and is scored on the same hold-out, so the figures compare
 like with like. Series too short to leave `min_history` periods of training are
-left out and counted.
+left out and counted. A forecaster that fails or answers badly is reported and
+left out; the others are still scored.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ class Backtest:
     holdout: int
     skipped: int  # series too short to back-test
     overall: dict[str, Scores] = field(default_factory=dict)  # forecaster id -> scores
+    failed: dict[str, str] = field(default_factory=dict)  # forecaster id -> what went wrong
     per_series: dict[Hashable, dict[str, SeriesScore]] = field(default_factory=dict)
 
     @property
@@ -35,7 +37,9 @@ class Backtest:
 
 def run(series: Mapping[Hashable, Sequence[float]], forecasters: Sequence[Forecaster], *,
         season_length: int, holdout: int, level: float, min_history: int,
+        check: Callable[[Forecaster, Mapping, Sequence, int], Mapping] = lambda forecaster, answers, keys, h: answers,
         on_forecaster: Callable[[str], None] = lambda forecaster_id: None) -> Backtest:
+    """`check(forecaster, answers, keys, horizon)` returns the answers cleaned, or raises."""
     if holdout < 1:
         raise ValueError("the hold-out must be at least one period")
     train = {key: list(values[:-holdout]) for key, values in series.items()
@@ -45,7 +49,13 @@ def run(series: Mapping[Hashable, Sequence[float]], forecasters: Sequence[Foreca
         return result
     actual = {key: list(series[key][-holdout:]) for key in train}
     for forecaster in forecasters:
-        answers = forecaster.forecast(train, horizon=holdout, season_length=season_length, level=level)
+        try:
+            answers = check(forecaster, forecaster.forecast(
+                train, horizon=holdout, season_length=season_length, level=level), list(train), holdout)
+        except Exception as exc:  # noqa: BLE001 - one plugin's failure must not hide the others' scores
+            result.failed[forecaster.id] = str(exc) or type(exc).__name__
+            on_forecaster(forecaster.id)
+            continue
         scores = {key: score_series(train[key], actual[key], answers[key], season_length) for key in train}
         for key, score in scores.items():
             result.per_series.setdefault(key, {})[forecaster.id] = score

@@ -36,4 +36,6 @@ def echo_backtest(run: ForecastRun, echo: Callable[[str], None]) -> None:
         mark = "  <- best" if forecaster_id == run.forecaster_id else ""
         echo(f"  {forecaster_id:<24}{number(s['mase']):>8}{percent(s['wape']):>9}{percent(s['bias']):>9}"
              f"{percent(s['coverage']):>10}{mark}")
+    for forecaster_id, reason in summary.get("failed", {}).items():
+        echo(f"  {forecaster_id}: failed, left out: {reason}")
     echo(f"  Coverage is of the {int(run.level * 100)}% intervals. Took {run.seconds:.1f} s.")

@@ -124,8 +124,9 @@ def run_backtest(*, now: datetime | None = None, progress: Progress | None = Non
     progress.stage("Back-testing " + ", ".join(f.id for f in forecasters), len(forecasters))
     result = backtesting.run(history.series, forecasters, season_length=conf["season_length"],
                              holdout=conf["season_length"], level=conf["level"],
-                             min_history=conf["min_history"], on_forecaster=lambda _: progress.advance())
-    summary = {"holdout": result.holdout, "skipped": result.skipped,
+                             min_history=conf["min_history"], check=_checked,
+                             on_forecaster=lambda _: progress.advance())
+    summary = {"holdout": result.holdout, "skipped": result.skipped, "failed": result.failed,
                "scores": {fid: dict(_score_dict(s), series=s.series) for fid, s in result.overall.items()}}
     rows = [{"product_id": product_id, "method": "backtest", "point": [], "lower": [], "upper": [],
              "history_periods": len(history.series[product_id]) - result.holdout,
