@@ -2,8 +2,8 @@
 
 Point forecast for step h: the value one season before (y[t + h - m·k], k the
 smallest whole number of seasons that reaches into the history). Intervals come
-from the spread of the series' own seasonal differences (y[t] - y[t-m]), an
-honest empirical quantile that widens with noise and with the number of seasons
+from the spread of the series' own seasonal differences (y[t] - y[t-m]; with
+only one season, the period-to-period ones), an honest empirical quantile that widens with noise and with the number of seasons
 ahead. Series shorter than a season fall back to repeating their mean.
 """
 from __future__ import annotations
@@ -34,7 +34,10 @@ def forecast_one(history: Sequence[float], horizon: int, season_length: int,
         errors = [v - mean for v in y]
     else:
         point = [y[len(y) - m + (h % m)] for h in range(horizon)]
-        errors = [y[t] - y[t - m] for t in range(m, len(y))]
+        # Exactly one season has no seasonal differences yet: period-to-period ones
+        # stand in, rather than claiming a zero-width interval.
+        lag = m if len(y) > m else 1
+        errors = [y[t] - y[t - lag] for t in range(lag, len(y))]
     tail = (1 - level) / 2
     low_err, high_err = _quantile(errors, tail), _quantile(errors, 1 - tail)
     lower, upper = [], []

@@ -69,6 +69,12 @@ def test_intervals_widen_with_seasons_ahead_and_with_level():
         [hi - lo for lo, hi in zip(wide.lower, wide.upper)], widths[:7]))
 
 
+def test_one_season_of_history_still_gets_an_interval():
+    fc = forecast_one([3.0, 9.0, 4.0, 8.0], horizon=4, season_length=4, level=0.8)
+    assert list(fc.point) == [3.0, 9.0, 4.0, 8.0]
+    assert all(hi - lo > 0 for lo, hi in zip(fc.lower, fc.upper))
+
+
 def test_demand_is_never_forecast_below_zero():
     fc = forecast_one([0.0, 5.0, 0.0, 9.0] * 5 + [0.0, 0.0, 0.0, 0.0], horizon=4,
                       season_length=4, level=0.9)
