@@ -35,6 +35,9 @@ def main(argv=None) -> int:
                    OMS_PUBLIC_BASE_URL=base)
     if site.seeded:
         print(f"Demo data: {site.seeded.products} products, {site.seeded.orders} orders.")
+    if site.forecast:
+        print(f"Forecast: {site.forecast.series_count} products with {site.forecast.forecaster_id} "
+              f"({site.forecast.chosen_by}).")
     if "OMS_SMTP_HOST" not in os.environ:
         print_mail_to(print)  # set OMS_SMTP_HOST to send real mail instead
     worker = OutboxWorker(site.app)

@@ -1,6 +1,7 @@
 """What `oms-demo` does before it serves, factored so tests can run it: upgrade
-the schema, seed demo data once, create the demo owner; and the background outbox
-worker with demo mail printed to the console."""
+the schema, seed demo data once, create the demo owner, make a first demand
+forecast; and the background worker (outbox, forecast schedule) with demo mail
+printed to the console."""
 from __future__ import annotations
 
 import logging
@@ -14,7 +15,9 @@ from sqlalchemy import select
 
 from oms_core import schema
 from oms_core.db import db
-from oms_core.models import StaffUser
+from oms_core.forecasting import runs
+from oms_core.forecasting.schedule import ForecastSchedule
+from oms_core.models import ForecastRun, StaffUser
 from oms_core.services import notifications, outbox, users
 
 from . import demo_data, settings
@@ -31,6 +34,7 @@ class DemoSite:
     database_url: str
     data_dir: Path
     seeded: demo_data.Summary | None  # None when the shop had data already
+    forecast: ForecastRun | None = None  # made now, when the shop had none yet
 
 
 def prepare(*, database_url: str | None = None, data_dir=None, reset: bool = False,
@@ -47,8 +51,10 @@ def prepare(*, database_url: str | None = None, data_dir=None, reset: bool = Fal
         summary = demo_data.generate(seed, days=history_days) if demo_data.is_empty() else None
         if db.session.scalar(select(StaffUser.id).where(StaffUser.email == OWNER_EMAIL)) is None:
             users.create_user(email=OWNER_EMAIL, name="Demo Owner", password=OWNER_PASSWORD, role="owner")
+        # The replenishment and forecast pages have something to show from the start.
+        forecast = runs.run_forecast() if runs.latest("forecast") is None else None
         db.session.remove()
-    return DemoSite(app=app, database_url=url, data_dir=folder, seeded=summary)
+    return DemoSite(app=app, database_url=url, data_dir=folder, seeded=summary, forecast=forecast)
 
 
 def print_mail_to(out: Callable[[str], None]) -> None:
@@ -63,7 +69,8 @@ def print_mail_to(out: Callable[[str], None]) -> None:
 
 
 class OutboxWorker(threading.Thread):
-    """Sends the outbox (emails, carrier bookings) beside the web server."""
+    """Sends the outbox (emails, carrier bookings) beside the web server, and
+    re-forecasts demand when the last forecast is a day old."""
 
     def __init__(self, app: Flask, poll_seconds: float = 1.0):
         super().__init__(name="oms-outbox-worker", daemon=True)
@@ -72,7 +79,9 @@ class OutboxWorker(threading.Thread):
 
     def run(self) -> None:
         with self.app.app_context():
+            forecast_when_due = ForecastSchedule()
             while not self._stopping.is_set():
+                forecast_when_due()
                 try:
                     sent, failed = outbox.run_once()
                 except Exception:  # a database hiccup must not end the demo's worker

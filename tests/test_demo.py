@@ -287,6 +287,7 @@ def test_prepare_seeds_once_and_creates_the_owner(database_url, tmp_path):
     site = prepare(database_url=database_url, data_dir=folder, history_days=30)
     try:
         assert site.seeded and site.seeded.orders > 50
+        assert site.forecast is not None and site.forecast.series_count > 0
         key_file = folder / "secret_key"
         assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
         assert site.app.config["SECRET_KEY"] == key_file.read_text().strip() and len(key_file.read_text()) > 40
@@ -299,6 +300,7 @@ def test_prepare_seeds_once_and_creates_the_owner(database_url, tmp_path):
     again = prepare(database_url=database_url, data_dir=folder, history_days=30)
     try:
         assert again.seeded is None and again.app.config["SECRET_KEY"] == site.app.config["SECRET_KEY"]
+        assert again.forecast is None  # the first one is still there
         with again.app.app_context():
             assert db.session.scalar(select(func.count()).select_from(Order)) == orders_before
             orders.cancel_order(db.session.scalar(select(Order.id).where(Order.status == "confirmed").limit(1)),
