@@ -168,7 +168,14 @@ class Forecaster(Protocol):
         season_length: int,
         level: float = 0.8,
     ) -> Mapping[str, SeriesForecast]:
-        """Forecast many series at once: per series, `horizon` points and an interval."""
+        """Forecast many series at once: per series, `horizon` points and an interval.
+
+        The series are units sold per period (never negative), oldest first, and all
+        end at the same period, the last complete one: a shorter series is a product
+        that started selling later. So the season phase of step h is the same for
+        every series, counted back from their common end. `level` is the interval's
+        coverage (0.8: 80%); lower <= point <= upper at every step.
+        """
 
 
 PROTOCOL_ATTRIBUTES = {
