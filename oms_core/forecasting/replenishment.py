@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import date, timedelta
 from statistics import NormalDist
 from typing import Iterator, Sequence
@@ -46,15 +47,18 @@ class ForecastPath:
         if not self.point or not len(self.point) == len(self.lower) == len(self.upper):
             raise ValueError("a forecast path needs equally long, non-empty point and interval lists")
 
-    def _sigma(self, step: int) -> float:
-        return max(0.0, self.upper[step] - self.lower[step]) / (2 * z_score(self.level))
+    @cached_property
+    def _steps(self) -> list[tuple[float, float]]:
+        """Mean and variance of each period; one more, the average, for past the horizon."""
+        width = 2 * z_score(self.level)
+        steps = [(point, (max(0.0, upper - lower) / width) ** 2)
+                 for point, lower, upper in zip(self.point, self.lower, self.upper)]
+        count = len(steps)
+        steps.append((sum(m for m, _ in steps) / count, sum(v for _, v in steps) / count))
+        return steps
 
     def _step(self, step: int) -> tuple[float, float]:
-        """Mean and variance of one period; past the horizon, the horizon's average."""
-        if step < len(self.point):
-            return self.point[step], self._sigma(step) ** 2
-        count = len(self.point)
-        return sum(self.point) / count, sum(self._sigma(s) ** 2 for s in range(count)) / count
+        return self._steps[min(step, len(self.point))]
 
     def slices(self, start: date, days: int) -> Iterator[tuple[date, int, float, float]]:
         """(first day, days, mean per day, variance per day) of each period piece in the window."""
