@@ -3,7 +3,7 @@ forecast with its interval, how the forecast was made, and the back-test figures
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime, time, timezone
 
 from sqlalchemy import select
 
@@ -17,9 +17,23 @@ from . import replenishment
 
 
 @dataclass
+class ScoreRow:
+    """One forecaster's back-test figures: on this product and over the whole shop."""
+
+    forecaster_id: str
+    label: str
+    product: dict | None  # {"mase", "wape", "bias", "coverage"}; None if not scored on it
+    shop: dict | None
+    baseline: bool
+    chosen: bool  # the back-test's best, which an "auto" forecast uses
+
+
+@dataclass
 class ProductForecast:
     product: Product
     frequency: str
+    # The current, incomplete period: the history ends just before it.
+    current_period: date
     history_starts: list[date]
     history: list[float]
     run: ForecastRun | None = None
@@ -38,9 +52,30 @@ class ProductForecast:
         return forecaster_label(self.series.method)
 
     @property
+    def season_length(self) -> int:
+        return periods.SEASON_LENGTH[self.frequency]
+
+    @property
     def short_history(self) -> bool:
         """Less than a season: the forecast cannot know this product's seasons yet."""
-        return len(self.history) < periods.SEASON_LENGTH[self.frequency]
+        return len(self.history) < self.season_length
+
+    @property
+    def uses_fallback(self) -> bool:
+        return self.series is not None and self.series.method == fallback.METHOD
+
+    def recent_history(self, seasons: int = 2) -> tuple[list[date], list[float]]:
+        """The last `seasons` seasons of the history (all of it if shorter), for the chart."""
+        keep = seasons * self.season_length
+        return self.history_starts[-keep:], self.history[-keep:]
+
+    def score_rows(self) -> list[ScoreRow]:
+        """The back-test's forecasters, the baseline first."""
+        ids = sorted(set(self.shop_scores) | set(self.product_scores), key=lambda f: (f != runs.BASELINE, f))
+        chosen = self.backtest.forecaster_id if self.backtest is not None else None
+        return [ScoreRow(forecaster_id=fid, label=forecaster_label(fid), product=self.product_scores.get(fid),
+                         shop=self.shop_scores.get(fid), baseline=fid == runs.BASELINE, chosen=fid == chosen)
+                for fid in ids]
 
 
 def forecaster_label(method: str) -> str:
@@ -64,10 +99,11 @@ def for_product(product_id: int, today: date | None = None) -> ProductForecast:
     today = today or datetime.now(timezone.utc).date()
     run = runs.latest("forecast")
     frequency = run.frequency if run else runs.settings()["frequency"]
-    history = demand.build(frequency, product_ids=[product_id])
+    history = demand.build(frequency, as_of=datetime.combine(today, time.min, tzinfo=timezone.utc),
+                           product_ids=[product_id])
     values = history.series.get(product_id, [])
-    view = ProductForecast(product=product, frequency=frequency, history=values,
-                           history_starts=history.period_starts(product_id), run=run)
+    view = ProductForecast(product=product, frequency=frequency, current_period=history.next_period,
+                           history=values, history_starts=history.period_starts(product_id), run=run)
     view.series = _series_of(run, product_id)
     if view.series is not None:
         view.forecast_starts = periods.starts(run.first_period, len(view.series.point), run.frequency)

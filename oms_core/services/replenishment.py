@@ -7,16 +7,22 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
 from sqlalchemy import select
 
 from .. import runtime
-from ..db import db
+from ..db import db, write_transaction
+from ..errors import NotFound, ValidationError
 from ..forecasting import runs
 from ..forecasting.replenishment import ForecastPath, Plan, plan
 from ..models import ForecastRun, ForecastSeries, Product
+
+log = logging.getLogger(__name__)
+MAX_LEAD_TIME_DAYS = 365
+SERVICE_LEVEL_RANGE = (0.5, 0.999)
 
 
 @dataclass
@@ -44,6 +50,37 @@ def service_level(product: Product) -> float:
         runtime.setting("REPLENISH_SERVICE_LEVEL"))
 
 
+def set_replenishment_settings(product_id: int, *, lead_time_days: int | None,
+                               service_level: float | None, actor: str) -> Product:
+    """A product's own lead time (days) and service level (a fraction, e.g. 0.95);
+    None for either means the shop's default."""
+    if lead_time_days is not None and not 0 <= lead_time_days <= MAX_LEAD_TIME_DAYS:
+        raise ValidationError(f"Lead time must be between 0 and {MAX_LEAD_TIME_DAYS} days, "
+                              f"not {lead_time_days}.")
+    low, high = SERVICE_LEVEL_RANGE
+    if service_level is not None and not low <= service_level <= high:
+        raise ValidationError(f"Service level must be between {low:.0%} and {high:.1%}, "
+                              f"not {service_level * 100:g}%.")
+    with write_transaction():
+        product = db.session.get(Product, product_id)
+        if product is None:
+            raise NotFound(f"No product #{product_id}.")
+        product.lead_time_days, product.service_level = lead_time_days, service_level
+    log.info("%s set the replenishment settings of %s: lead time %s days, service level %s",
+             actor, product.sku, lead_time_days, service_level)
+    return product
+
+
+def is_stale(run: ForecastRun | None, now: datetime | None = None) -> bool:
+    """No forecast, or one older than twice the worker's FORECAST_EVERY_HOURS: the
+    worker is probably not running it."""
+    if run is None:
+        return True
+    hours = float(runtime.setting("FORECAST_EVERY_HOURS") or 0)
+    age = (now or datetime.now(timezone.utc)) - run.created_at
+    return hours > 0 and age.total_seconds() > 2 * hours * 3600
+
+
 def path_of(run: ForecastRun, series: ForecastSeries) -> ForecastPath:
     return ForecastPath(first_period=run.first_period, frequency=run.frequency, point=series.point,
                         lower=series.lower, upper=series.upper, level=run.level)
@@ -51,8 +88,8 @@ def path_of(run: ForecastRun, series: ForecastSeries) -> ForecastPath:
 
 def plan_for(product: Product, run: ForecastRun, series: ForecastSeries, today: date) -> Plan:
     return plan(path_of(run, series), available=product.available, lead_time_days=lead_time_days(product),
-                service_level=service_level(product), review_days=int(runtime.setting("REPLENISH_REVIEW_DAYS")),
-                today=today)
+                service_level=service_level(product),
+                review_days=int(runtime.setting("REPLENISH_REVIEW_DAYS")), today=today)
 
 
 def _urgency(row: Row):
@@ -101,8 +138,8 @@ def purchase_list_csv(rows_to_order: list[Row]) -> str:
         p = row.plan
         if p is None or not p.needs_reorder:
             continue
-        writer.writerow([row.product.sku, _safe_cell(row.product.name), p.suggested_quantity, p.available,
-                         round(p.reorder_point, 1), p.lead_time_days,
+        writer.writerow([_safe_cell(row.product.sku), _safe_cell(row.product.name), p.suggested_quantity,
+                         p.available, round(p.reorder_point, 1), p.lead_time_days,
                          p.stockout_date.isoformat() if p.stockout_date else "",
                          p.order_by.isoformat() if p.order_by else ""])
     return out.getvalue()
