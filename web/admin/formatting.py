@@ -2,7 +2,7 @@
 processor, so they never clash with the host app's own filters)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from types import SimpleNamespace
 
 from oms_core import money, order_states, tracking_codes
@@ -47,11 +47,32 @@ def badge_class(kind: str, value: str | None) -> str:
     return f"badge badge-{tone}" if tone else "badge"
 
 
+def units(value: float | None) -> str:
+    """Forecast units, which are rarely whole: one decimal."""
+    return "" if value is None else f"{value:.1f}"
+
+
+def percent(value: float | None, *, signed: bool = False) -> str:
+    """0.953 -> '95.3%'; None (not measurable, e.g. no sales in the hold-out) -> '–'."""
+    if value is None:
+        return "–"
+    return f"{value * 100:+.1f}%" if signed else f"{value * 100:.1f}%"
+
+
+def ratio(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
+def day(value: date | None) -> str:
+    return value.isoformat() if value else ""
+
+
 def tracking_code(code: str | None) -> str:
     return tracking_codes.display(code) if code else ""
 
 
-HELPERS = SimpleNamespace(amount=amount, amount_input=amount_input, when=when, words=words,
+HELPERS = SimpleNamespace(amount=amount, amount_input=amount_input, when=when, words=words, units=units,
+                          percent=percent, ratio=ratio, day=day,
                           badge_class=badge_class, tracking_code=tracking_code,
                           tracking_label=lambda status: TRACKING_LABELS.get(status, words(status)),
                           status_label=lambda status: words(status).capitalize())
