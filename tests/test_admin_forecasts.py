@@ -1,8 +1,9 @@
-"""The forecast page of a product: chart, method, plan, back-test, forecast table,
-empty state."""
+"""The forecast page of a product (chart, method, plan, back-test, forecast table,
+empty state) and its lead time and service level, edited on the product's page."""
 from __future__ import annotations
 
 import html
+import re
 
 import pytest
 
@@ -98,3 +99,66 @@ def test_product_pages_link_to_the_forecast(staff_client, teas):
     link = f'href="{ADMIN}/products/{earl.id}/forecast"'
     assert link in staff_client.get(f"{ADMIN}/products/{earl.id}").get_data(as_text=True)
     assert link in staff_client.get(f"{ADMIN}/products").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("htmx", [False, True])
+def test_staff_set_lead_time_and_service_level(staff_client, teas, htmx):
+    earl = teas["EARL"]
+    url = f"{ADMIN}/products/{earl.id}/replenishment"
+    response = staff_client.post(url, htmx=htmx, data={"lead_time_days": "21", "service_level": "97.5"})
+    if htmx:
+        body = response.get_data(as_text=True)
+        assert body.lstrip().startswith('<div id="product-detail">')
+        assert "lead time and service level saved" in body
+        assert 'value="21"' in body and 'value="97.5"' in body
+    else:
+        assert response.status_code == 302 and response.headers["Location"].endswith(f"/products/{earl.id}")
+    product = fresh(earl.id)
+    assert (product.lead_time_days, product.service_level) == (21, 0.975)
+
+    runs.run_forecast()
+    panel = forecast_page(staff_client, earl).split('id="plan-panel"')[1].split("</section>")[0]
+    assert "21 days" in panel and "97.5%" in panel and "(shop default)" not in panel
+
+    # Blank: back to the shop's defaults, shown as placeholders.
+    staff_client.post(url, htmx=htmx, data={"lead_time_days": "", "service_level": " "})
+    product = fresh(earl.id)
+    assert (product.lead_time_days, product.service_level) == (None, None)
+    page = staff_client.get(f"{ADMIN}/products/{earl.id}").get_data(as_text=True)
+    assert 'placeholder="14"' in page and 'placeholder="95"' in page
+
+
+@pytest.mark.parametrize("htmx", [False, True])
+@pytest.mark.parametrize("data, message", [
+    ({"lead_time_days": "-3"}, "Lead time must be a whole number, not '-3'."),
+    ({"lead_time_days": "two weeks"}, "Lead time must be a whole number"),
+    ({"lead_time_days": "400"}, "Lead time must be between 0 and 365 days"),
+    ({"service_level": "abc"}, "Service level must be a percentage (e.g. 95), not 'abc'."),
+    ({"service_level": "nan"}, "Service level must be a percentage"),
+    ({"service_level": "40"}, "Service level must be between 50% and 99.9%, not 40%."),
+    ({"service_level": "100"}, "Service level must be between 50% and 99.9%"),
+    ({"service_level": "0.95"}, "not 0.95%"),  # a fraction typed where a percentage is asked
+])
+def test_bad_settings_are_refused_and_change_nothing(staff_client, teas, htmx, data, message):
+    earl = teas["EARL"]
+    url = f"{ADMIN}/products/{earl.id}/replenishment"
+    good = {"lead_time_days": "10", "service_level": "90"}
+    staff_client.post(url, data=good)
+    response = staff_client.post(url, htmx=htmx, data=dict(good, **data))
+    if htmx:
+        body = html.unescape(response.get_data(as_text=True))
+        assert message in body and 'role="alert"' in body
+        typed = list(data.values())[0]
+        assert re.search(rf'value="{re.escape(typed)}"', body)  # kept for correction
+    else:
+        assert message in html.unescape(staff_client.get(response.headers["Location"]).get_data(as_text=True))
+    product = fresh(earl.id)
+    assert (product.lead_time_days, product.service_level) == (10, 0.9)
+
+
+def test_settings_need_the_csrf_token(staff_client, teas):
+    earl = teas["EARL"]
+    response = staff_client.client.post(f"{ADMIN}/products/{earl.id}/replenishment",
+                                        data={"lead_time_days": "30"})
+    assert response.status_code == 400
+    assert fresh(earl.id).lead_time_days is None

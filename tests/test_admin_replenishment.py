@@ -59,7 +59,7 @@ def test_every_new_route_needs_login(client):
     for url in (PAGE, f"{PAGE}?show=all", f"{ADMIN}/replenishment.csv", f"{ADMIN}/products/1/forecast"):
         response = client.get(url)
         assert response.status_code == 302 and "/login" in response.headers["Location"], url
-    for url in (RUN_NOW,):
+    for url in (RUN_NOW, f"{ADMIN}/products/1/replenishment"):
         response = client.post(url, data={"csrf_token": token.group(1), "lead_time_days": "3"})
         assert response.status_code == 302 and "/login" in response.headers["Location"], url
     assert db.session.scalar(select(func.count(ForecastRun.id))) == 0

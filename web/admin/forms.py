@@ -3,6 +3,7 @@ ValidationError, so views handle it like any other domain error."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
 
 from oms_core import money
 from oms_core.errors import ValidationError
@@ -20,6 +21,25 @@ def whole_number(value: str, label: str, *, signed: bool = False) -> int:
         kind = "a whole number (e.g. 5 or -2)" if signed else "a whole number"
         raise ValidationError(f"{label} must be {kind}, not '{raw}'." if raw else f"{label} is required.")
     return int(raw)
+
+
+def optional_whole_number(value: str, label: str) -> int | None:
+    """Blank -> None (e.g. 'use the shop default'), else a whole number."""
+    return whole_number(value, label) if (value or "").strip() else None
+
+
+def optional_percent(value: str, label: str) -> float | None:
+    """'95' or '97.5%' -> 0.95 / 0.975; blank -> None."""
+    raw = (value or "").strip().removesuffix("%").strip()
+    if not raw:
+        return None
+    try:
+        number = Decimal(raw)
+    except InvalidOperation:
+        number = None
+    if number is None or not number.is_finite():
+        raise ValidationError(f"{label} must be a percentage (e.g. 95), not '{value.strip()}'.")
+    return float(number / 100)
 
 
 def amount(value: str, currency: str, label: str = "Amount") -> int:
