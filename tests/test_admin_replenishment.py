@@ -1,5 +1,5 @@
-"""The replenishment page, its CSV purchase list and the owner's "Run forecast now",
-from real forecast runs on real order history."""
+"""The replenishment page, its CSV purchase list, the owner's "Run forecast now" and
+the dashboard's expected stock-outs, from real forecast runs on real order history."""
 from __future__ import annotations
 
 import csv
@@ -179,3 +179,21 @@ def test_product_names_are_escaped(owner_client, make_product, place):
     for url in (PAGE, f"{ADMIN}/", f"{ADMIN}/products/{product.id}/forecast"):
         page = owner_client.get(url).get_data(as_text=True)
         assert "EVIL" in page and SCRIPT not in page and "&lt;script&gt;" in page, url
+
+
+def test_dashboard_lists_expected_stockouts(staff_client, forecast):
+    page = staff_client.get(f"{ADMIN}/").get_data(as_text=True)
+    panel = page.split('id="expected-stockouts"')[1].split("</section>")[0]
+    expected = replenishment.expected_stockouts()
+    assert expected and "URGENT" in panel and "PLENTY" not in panel
+    for row in expected:
+        assert f'/products/{row.product.id}/forecast"' in panel
+        assert row.plan.stockout_date.isoformat() in panel
+    assert f'href="{PAGE}"' in panel
+
+
+def test_dashboard_has_no_stockout_panel_without_any(staff_client, make_product, place):
+    make_product(sku="CALM", on_hand=10_000)
+    sell_weekly(place, {"CALM": seasonal(WEEKS)})
+    runs.run_forecast()
+    assert 'id="expected-stockouts"' not in staff_client.get(f"{ADMIN}/").get_data(as_text=True)

@@ -2,7 +2,7 @@
 from flask import render_template, url_for
 
 from oms_core.errors import DomainError
-from oms_core.services import backoffice, outbox
+from oms_core.services import backoffice, outbox, replenishment
 
 from . import blueprint
 from .responses import action_result, wants_fragment
@@ -10,7 +10,8 @@ from .responses import action_result, wants_fragment
 
 @blueprint.route("/")
 def dashboard():
-    return render_template("oms/admin/dashboard.html", view=backoffice.dashboard_view())
+    return render_template("oms/admin/dashboard.html", view=backoffice.dashboard_view(),
+                           stockouts=replenishment.expected_stockouts())
 
 
 @blueprint.route("/outbox/<int:message_id>/retry", methods=["POST"])
