@@ -189,6 +189,7 @@ def test_dashboard_lists_expected_stockouts(staff_client, forecast):
     for row in expected:
         assert f'/products/{row.product.id}/forecast"' in panel
         assert row.plan.stockout_date.isoformat() in panel
+        assert f'<td class="num">{row.plan.suggested_quantity}</td>' in panel
     assert f'href="{PAGE}"' in panel
 
 

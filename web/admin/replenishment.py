@@ -57,8 +57,9 @@ def replenishment_forecast():
     show_all = _show_all(request.form)
     try:
         run = runs.run_forecast()
+        took = f"{run.seconds:.1f} s" if run.seconds >= 0.1 else "under 0.1 s"
         message = (f"Forecast #{run.id} made with {forecasts.forecaster_label(run.forecaster_id)} "
-                   f"for {run.series_count} products in {run.seconds:.1f} s.")
+                   f"for {run.series_count} products in {took}.")
         error = None
     except DomainError as exc:
         message, error = None, f"No forecast was made: {exc}"
