@@ -16,7 +16,7 @@ from sqlalchemy import select
 from .. import runtime
 from ..db import db, write_transaction
 from ..errors import NotFound, ValidationError
-from ..forecasting import runs
+from ..forecasting import fallback, runs
 from ..forecasting.replenishment import ForecastPath, Plan, plan
 from ..models import ForecastRun, ForecastSeries, Product
 
@@ -35,7 +35,7 @@ class Row:
     def note(self) -> str:
         if self.forecast is None:
             return "no sales yet"
-        if self.forecast.method == "fallback_mean":
+        if self.forecast.method == fallback.METHOD:
             return "little history: average of sales so far"
         return ""
 
