@@ -48,6 +48,12 @@ def test_stockout_date_is_the_day_demand_uses_up_the_available_stock():
     assert slow_then_fast.stockout_date(MONDAY, 4) == date(2026, 3, 24)  # two a day from the 23rd
 
 
+def test_stockout_past_the_horizon_at_the_average_rate():
+    path = weekly([7.0, 21.0])  # 28 units in two weeks, then 2 a day on average
+    assert path.stockout_date(MONDAY, 32) == date(2026, 3, 31)  # 4 more units: two days on
+    assert path.stockout_date(MONDAY, 10_000) is None  # not within three years
+
+
 def test_no_stockout_date_when_nothing_sells():
     assert weekly([0.0] * 4).stockout_date(MONDAY, 5) is None
 

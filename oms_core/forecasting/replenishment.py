@@ -30,6 +30,7 @@ from . import periods
 from .fallback import z_score
 
 _LOOK_AHEAD_DAYS = 3 * 366  # no stock-out date is claimed further out than this
+_AVERAGE_DAYS = {"week": 7.0, "month": 365.25 / 12}
 
 
 @dataclass(frozen=True)
@@ -88,12 +89,19 @@ class ForecastPath:
         """The day expected demand reaches `available`; None if not within three years."""
         if available <= 0:
             return start
+        horizon_end = periods.shift(self.first_period, len(self.point), self.frequency)
         used = 0.0
-        for piece_start, piece_days, rate, _ in self.slices(start, _LOOK_AHEAD_DAYS):
+        for piece_start, piece_days, rate, _ in self.slices(start, max(0, (horizon_end - start).days)):
             if rate > 0 and used + rate * piece_days >= available:
                 return piece_start + timedelta(days=math.ceil((available - used) / rate) - 1)
             used += rate * piece_days
-        return None
+        # Past the horizon the average carries on: no need to walk it period by period.
+        rate = self._steps[-1][0] / _AVERAGE_DAYS[self.frequency]
+        if rate <= 0:
+            return None
+        days = math.ceil((available - used) / rate)
+        day = max(start, horizon_end) + timedelta(days=days - 1)
+        return day if (day - start).days <= _LOOK_AHEAD_DAYS else None
 
 
 @dataclass(frozen=True)

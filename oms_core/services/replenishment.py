@@ -34,7 +34,7 @@ class Row:
     @property
     def note(self) -> str:
         if self.forecast is None:
-            return "no sales yet"
+            return "no sales before the last forecast"
         if self.forecast.method == fallback.METHOD:
             return "little history: average of sales so far"
         return ""
