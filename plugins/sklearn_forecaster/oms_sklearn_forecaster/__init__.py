@@ -1,0 +1,108 @@
+"""A global scikit-learn forecaster: one model learns from every product's history at once.
+
+All series passed in one call end at the same period (the core's convention), so
+they share one time axis and one season phase. Values are divided by each
+series' scale (its mean over the last season) so that one model serves products
+selling 0.2 or 2,000 a week. See `ensemble` for the models, `intervals` for the
+intervals. Series that never sold (or have no history) are forecast 0; when the
+call holds too little history to learn from at all, each series gets the mean of
+its history, flat, with an interval from its own spread.
+"""
+from __future__ import annotations
+
+import math
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from oms_core.hookspecs import hookimpl
+from oms_core.protocols import SeriesForecast
+
+from . import ensemble, intervals
+from .panel import Panel
+
+
+def _checked(key: str, values: Sequence[float]) -> list[float]:
+    values = [float(value) for value in values]
+    if not all(math.isfinite(value) for value in values):
+        raise ValueError(f"series {key!r} holds a value that is not a finite number")
+    if any(value < 0 for value in values):
+        raise ValueError(f"series {key!r} holds a negative demand")
+    return values
+
+
+def _mean_fallback(values: list[float], horizon: int, level: float) -> SeriesForecast:
+    """The history's mean, flat, with the middle `level` of its deviations from it."""
+    mean = sum(values) / len(values) if values else 0.0
+    deviations = np.array([value - mean for value in values] or [0.0])
+    tail = (1 - level) / 2
+    low, high = (float(value) for value in np.quantile(deviations, [tail, 1 - tail]))
+    return SeriesForecast(point=[mean] * horizon, lower=[max(0.0, mean + low)] * horizon,
+                          upper=[mean + high] * horizon)
+
+
+class SklearnGlobal:
+    id = "sklearn_global"
+    label = "Global machine-learning model (scikit-learn), all products at once"
+
+    def forecast(self, series: Mapping[str, Sequence[float]], horizon: int, season_length: int,
+                 level: float = 0.8) -> dict[str, SeriesForecast]:
+        if not isinstance(horizon, int) or horizon < 1:
+            raise ValueError("horizon must be a whole number of at least 1")
+        if not isinstance(season_length, int) or season_length < 1:
+            raise ValueError("season_length must be a whole number of at least 1")
+        if not 0 < level < 1:
+            raise ValueError("level must be between 0 and 1")
+        keys = list(series)
+        values = [_checked(key, series[key]) for key in keys]
+        if not keys:
+            return {}
+        answer = _forecast_panel(values, horizon, season_length, level)
+        if answer is None:
+            return {key: _mean_fallback(history, horizon, level) for key, history in zip(keys, values)}
+        point, lower, upper = answer
+        return {key: SeriesForecast(point=point[row].tolist(), lower=lower[row].tolist(),
+                                    upper=upper[row].tolist())
+                for row, key in enumerate(keys)}
+
+
+def _forecast_panel(values: list[list[float]], horizon: int, season_length: int,
+                    level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(point, lower, upper), each series x steps; None when nothing can be learnt."""
+    plan = ensemble.plan_for(season_length, max(len(history) for history in values))
+    panel = Panel(values, season_length, plan.reach(season_length))
+    end = panel.periods - 1
+    final = ensemble.fit(panel, plan, horizon, end)
+    if final.linear is None and final.trees is None:
+        return None
+    noise = intervals.noise(panel.values, season_length)
+    noise = np.where(np.isnan(noise), panel.scale_at(end), noise)  # too short to tell: as big as its level
+    weight, errors = _calibrate(panel, plan, horizon, noise)
+    point = np.maximum(final.combined(weight), 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        low, high = intervals.error_quantiles(errors / np.where(noise > 0, noise, np.nan)[:, None], level)
+    lower = np.minimum(np.maximum(point + low * noise[:, None], 0.0), point)
+    upper = np.maximum(point + high * noise[:, None], point)
+    return point, lower, upper
+
+
+def _calibrate(panel: Panel, plan: ensemble.Plan, horizon: int,
+               noise: np.ndarray) -> tuple[float, np.ndarray]:
+    """The linear members' weight and the errors (series x steps, NaN = none) on the last
+    `horizon` periods, forecast by the ensemble fitted without them.
+
+    Without enough history for that, equal weights and the seasonal-naive errors.
+    """
+    cut = panel.periods - 1 - horizon
+    calibration = ensemble.fit(panel, plan, horizon, cut) if cut >= 0 else None
+    if calibration is None or calibration.combined(0.5) is None:
+        return 0.5, intervals.seasonal_changes(panel.values, panel.season_length, horizon)
+    hidden = panel.at(np.arange(len(panel))[:, None], cut + np.arange(1, horizon + 1)[None, :])
+    hidden[panel.scale_at(cut) == 0] = np.nan  # not selling yet at the cut: nothing to check
+    weight = ensemble.best_weight(calibration, hidden, noise)
+    return weight, hidden - calibration.combined(weight)
+
+
+@hookimpl
+def register_forecasters():
+    return [SklearnGlobal()]
