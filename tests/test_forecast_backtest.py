@@ -2,6 +2,8 @@
 series left out, a failing forecaster reported, and the fallback's interval."""
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from oms_core.forecasting import backtest, fallback
@@ -68,3 +70,34 @@ def test_fallback_is_flat_with_a_poisson_floor_on_its_spread():
     assert fallback.mean_forecast([], horizon=2, level=0.8).point == [0.0, 0.0]
     wide = fallback.mean_forecast([0.0, 20.0, 0.0, 20.0], horizon=1, level=0.8)
     assert wide.lower == [0.0] and wide.upper[0] > 20.0
+
+
+class MeanWithin:
+    """The series' mean with an interval of +- `width` (0: a point claiming certainty)."""
+
+    label = "Mean"
+
+    def __init__(self, width: float):
+        self.id, self.width = f"mean_within_{width}", width
+
+    def forecast(self, series, horizon, season_length, level=0.8):
+        answer = {}
+        for key, values in series.items():
+            mean = sum(values) / len(values)
+            answer[key] = SeriesForecast([mean] * horizon, [mean - self.width] * horizon,
+                                         [mean + self.width] * horizon)
+        return answer
+
+
+def test_the_best_needs_honest_intervals_not_only_the_lowest_error():
+    rng = random.Random(5)
+    noise = {f"s{n}": [10.0 + rng.uniform(-4, 4) for _ in range(24)] for n in range(5)}
+    overconfident = backtest.run(noise, [SeasonalNaive(), MeanWithin(0.0)], season_length=4, holdout=8,
+                                 level=0.8, min_history=4)
+    assert overconfident.overall["mean_within_0.0"].mase < overconfident.overall["seasonal_naive"].mase
+    assert overconfident.overall["mean_within_0.0"].coverage == 0.0
+    assert overconfident.best == "seasonal_naive"
+    honest = backtest.run(noise, [SeasonalNaive(), MeanWithin(3.5)], season_length=4, holdout=8, level=0.8,
+                          min_history=4)
+    assert honest.overall["mean_within_3.5"].coverage >= 0.65
+    assert honest.best == "mean_within_3.5"

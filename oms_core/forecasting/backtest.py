@@ -14,10 +14,15 @@ from typing import Callable, Hashable, Mapping, Sequence
 from ..protocols import Forecaster
 from .metrics import Scores, SeriesScore, aggregate, score_series
 
+# How far below its nominal level an interval's back-test coverage may fall and
+# still count as honest (an 80% interval covering 65% of a year of weeks).
+COVERAGE_SLACK = 0.15
+
 
 @dataclass
 class Backtest:
     holdout: int
+    level: float
     skipped: int  # series too short to back-test
     overall: dict[str, Scores] = field(default_factory=dict)  # forecaster id -> scores
     failed: dict[str, str] = field(default_factory=dict)  # forecaster id -> what went wrong
@@ -25,14 +30,23 @@ class Backtest:
 
     @property
     def best(self) -> str | None:
-        """The forecaster with the lowest mean MASE (WAPE where no series has a MASE)."""
-        def key(item):
+        """The forecaster with the lowest mean MASE (WAPE where no series has one) among
+        those whose intervals are honest: covering at least `level` - COVERAGE_SLACK of
+        the hold-out. Safety stock comes from the interval, so a sharp point forecast
+        with intervals that miss would run the shop out of stock. If none is honest,
+        the lowest error wins anyway."""
+        def error(item):
             scores = item[1]
             if scores.mase is not None:
                 return (0, scores.mase)
             return (1, scores.wape if scores.wape is not None else float("inf"))
-        ranked = sorted(self.overall.items(), key=key)
-        return ranked[0][0] if ranked else None
+
+        def honest(item):
+            coverage = item[1].coverage
+            return coverage is not None and coverage >= self.level - COVERAGE_SLACK
+
+        candidates = [item for item in self.overall.items() if honest(item)] or list(self.overall.items())
+        return min(candidates, key=error)[0] if candidates else None
 
 
 def run(series: Mapping[Hashable, Sequence[float]], forecasters: Sequence[Forecaster], *,
@@ -44,7 +58,7 @@ def run(series: Mapping[Hashable, Sequence[float]], forecasters: Sequence[Foreca
         raise ValueError("the hold-out must be at least one period")
     train = {key: list(values[:-holdout]) for key, values in series.items()
              if len(values) - holdout >= max(1, min_history)}
-    result = Backtest(holdout=holdout, skipped=len(series) - len(train))
+    result = Backtest(holdout=holdout, level=level, skipped=len(series) - len(train))
     if not train:
         return result
     actual = {key: list(series[key][-holdout:]) for key in train}

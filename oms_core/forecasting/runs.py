@@ -135,7 +135,7 @@ def run_backtest(*, now: datetime | None = None, progress: Progress | None = Non
     best = result.best
     run = _new_run("backtest", conf, history, started, horizon=result.holdout,
                    forecaster_id=best or BASELINE, series_count=len(rows), summary=summary,
-                   chosen_by="lowest mean MASE in this back-test" if best else
+                   chosen_by="lowest mean MASE with honest intervals" if best else
                    "no product has enough history to back-test")
     return _store(run, rows, progress)
 
