@@ -3,10 +3,12 @@
 All series passed in one call end at the same period (the core's convention), so
 they share one time axis and one season phase. Values are divided by each
 series' scale (its mean over the last season) so that one model serves products
-selling 0.2 or 2,000 a week. See `ensemble` for the models, `intervals` for the
+selling 0.2 or 2,000 a week. `ensemble` holds the models (global ridge regressions
+and gradient-boosted trees, and exponential smoothing with shared parameters,
+weighted by how well each forecast a hidden last stretch), `intervals` the
 intervals. Series that never sold (or have no history) are forecast 0; when the
-call holds too little history to learn from at all, each series gets the mean of
-its history, flat, with an interval from its own spread.
+call holds too little history for the global models to learn from, each series
+gets the mean of its history, flat, with an interval from its own spread.
 """
 from __future__ import annotations
 
@@ -69,16 +71,22 @@ class SklearnGlobal:
 def _forecast_panel(values: list[list[float]], horizon: int, season_length: int,
                     level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """(point, lower, upper), each series x steps; None when nothing can be learnt."""
-    plan = ensemble.plan_for(season_length, max(len(history) for history in values))
+    periods = max(len(history) for history in values)
+    if periods == 0:
+        return None
+    plan = ensemble.plan_for(season_length, periods)
     panel = Panel(values, season_length, plan.reach(season_length))
     end = panel.periods - 1
     final = ensemble.fit(panel, plan, horizon, end)
-    if final.linear is None and final.trees is None:
-        return None
+    if final.forecasts["linear"] is None and final.forecasts["trees"] is None:
+        return None  # smoothing alone is no model of the whole: the mean fallback is plainer
     noise = intervals.noise(panel.values, season_length)
     noise = np.where(np.isnan(noise), panel.scale_at(end), noise)  # too short to tell: as big as its level
-    weight, errors = _calibrate(panel, plan, horizon, noise)
-    point = np.maximum(final.combined(weight), 0.0)
+    weights, errors = _calibrate(panel, plan, horizon, noise)
+    weights = {kind: weight for kind, weight in weights.items() if weight > 0 and kind in final.available()}
+    if not weights:  # the kinds the hidden stretch preferred could not learn from everything
+        weights = ensemble.equal_weights(final)
+    point = np.maximum(final.combined(weights) / sum(weights.values()), 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         low, high = intervals.error_quantiles(errors / np.where(noise > 0, noise, np.nan)[:, None], level)
     lower = np.minimum(np.maximum(point + low * noise[:, None], 0.0), point)
@@ -87,20 +95,21 @@ def _forecast_panel(values: list[list[float]], horizon: int, season_length: int,
 
 
 def _calibrate(panel: Panel, plan: ensemble.Plan, horizon: int,
-               noise: np.ndarray) -> tuple[float, np.ndarray]:
-    """The linear members' weight and the errors (series x steps, NaN = none) on the last
+               noise: np.ndarray) -> tuple[dict[str, float], np.ndarray]:
+    """The kinds' weights and the errors (series x steps, NaN = none) on the last
     `horizon` periods, forecast by the ensemble fitted without them.
 
     Without enough history for that, equal weights and the seasonal-naive errors.
     """
     cut = panel.periods - 1 - horizon
     calibration = ensemble.fit(panel, plan, horizon, cut) if cut >= 0 else None
-    if calibration is None or calibration.combined(0.5) is None:
-        return 0.5, intervals.seasonal_changes(panel.values, panel.season_length, horizon)
+    if calibration is None or not calibration.available():
+        weights = {kind: 1.0 for kind in ensemble.KINDS}
+        return weights, intervals.seasonal_changes(panel.values, panel.season_length, horizon)
     hidden = panel.at(np.arange(len(panel))[:, None], cut + np.arange(1, horizon + 1)[None, :])
     hidden[panel.scale_at(cut) == 0] = np.nan  # not selling yet at the cut: nothing to check
-    weight = ensemble.best_weight(calibration, hidden, noise)
-    return weight, hidden - calibration.combined(weight)
+    weights = ensemble.best_weights(calibration, hidden, noise)
+    return weights, hidden - calibration.combined(weights)
 
 
 @hookimpl

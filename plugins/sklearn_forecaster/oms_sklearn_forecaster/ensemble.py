@@ -1,12 +1,15 @@
 """The members of the ensemble, chosen from the data's shape, and how they are combined.
 
-Two kinds of global model, each strong where the other is weak: ridge regressions
-on the log of long windows (smooth series with trend and season, like monthly
-turnover) and Poisson gradient-boosted trees with calendar features (intermittent
-counts, like a small shop's weekly sales). Both are fitted a first time with the
+Three kinds of model, each strong where the others are weak: ridge regressions on
+the log of long windows (global: one set of weights for all series; smooth series
+with trend and season, like monthly turnover), Poisson gradient-boosted trees with
+calendar features (global; intermittent counts, like a small shop's weekly sales)
+and exponential smoothing with shared parameters (local: each series' own level
+and trend, quick to see a change of pace). All are fitted a first time with the
 last `horizon` periods hidden; their forecasts of that hidden stretch choose the
-weight between them (lowest scaled absolute error) and give the errors the
-intervals are made from. Then both are fitted on everything.
+weights of the combination (lowest scaled squared error, so the combination aims
+at the mean) and give the errors the intervals are made from. Then all are
+fitted on everything.
 """
 from __future__ import annotations
 
@@ -14,19 +17,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import linear, trees
+from . import linear, smoothing, trees
 from .panel import Panel
 
-WEIGHTS = np.linspace(0.0, 1.0, 11)  # of the linear members; the trees get the rest
+KINDS = ("linear", "trees", "smoothing")
+STEP = 0.1  # weights are tried on a grid of this step, summing to 1
 
 
 @dataclass(frozen=True)
 class Plan:
     linear: tuple[linear.LinearMember, ...]
     trees: tuple[trees.TreeMember, ...]
+    smoothing: tuple[smoothing.SmoothingMember, ...]
+
+    def members(self, kind: str) -> tuple:
+        return getattr(self, kind)
 
     def reach(self, season_length: int) -> int:
-        return max(member.reach(season_length) for member in (*self.linear, *self.trees))
+        return max(member.reach(season_length) for kind in KINDS for member in self.members(kind))
 
 
 def plan_for(season_length: int, periods: int) -> Plan:
@@ -42,20 +50,24 @@ def plan_for(season_length: int, periods: int) -> Plan:
     windows = tuple(sorted({width for width in (3, m // 4, m, 2 * m) if width >= 2}))
     tree = trees.TreeMember(recent_lags=min(m, 12), windows=windows, history_seasons=5, max_rows=150_000)
     by_size = sorted(linear_members, key=lambda member: (member.lags, member.history_seasons))
-    return Plan(linear=tuple(by_size), trees=(tree,))
+    return Plan(linear=tuple(by_size), trees=(tree,), smoothing=(smoothing.SmoothingMember(),))
+
+
+MODULES = {"linear": linear, "trees": trees, "smoothing": smoothing}
 
 
 @dataclass
 class Fitted:
-    """Each kind's forecast from one origin (series x steps, in the series' units)."""
+    """Each kind's forecast from one origin (series x steps, in the series' units; None if
+    it had too little to learn from)."""
 
-    linear: np.ndarray | None
-    trees: np.ndarray | None
+    forecasts: dict[str, np.ndarray | None]
 
-    def combined(self, weight: float) -> np.ndarray | None:
-        if self.linear is None or self.trees is None:
-            return self.linear if self.trees is None else self.trees
-        return weight * self.linear + (1 - weight) * self.trees
+    def available(self) -> list[str]:
+        return [kind for kind in KINDS if self.forecasts[kind] is not None]
+
+    def combined(self, weights: dict[str, float]) -> np.ndarray:
+        return sum(weight * self.forecasts[kind] for kind, weight in weights.items() if weight)
 
 
 def _mean_of(forecasts: list) -> np.ndarray | None:
@@ -64,25 +76,39 @@ def _mean_of(forecasts: list) -> np.ndarray | None:
 
 
 def fit(panel: Panel, plan: Plan, horizon: int, end: int, seed: int = 0) -> Fitted:
-    """Both kinds learn from targets up to period `end` and forecast from it."""
+    """Every member learns from targets up to period `end` and forecasts from it."""
     rng = np.random.default_rng(seed)
     scale = panel.scale_at(end)[:, None]
-    ratios = {
-        "linear": _mean_of([linear.fit_predict(panel, horizon, end, member, rng) for member in plan.linear]),
-        "trees": _mean_of([trees.fit_predict(panel, horizon, end, member, rng) for member in plan.trees]),
-    }
-    return Fitted(**{kind: None if ratio is None else ratio * scale for kind, ratio in ratios.items()})
+    forecasts = {}
+    for kind in KINDS:
+        ratio = _mean_of([MODULES[kind].fit_predict(panel, horizon, end, member, rng)
+                          for member in plan.members(kind)])
+        forecasts[kind] = None if ratio is None else ratio * scale
+    return Fitted(forecasts)
 
 
-def best_weight(fitted: Fitted, actual: np.ndarray, noise: np.ndarray) -> float:
-    """The linear weight whose combination erred least on the hidden stretch (errors / noise)."""
-    if fitted.linear is None or fitted.trees is None:
-        return 1.0 if fitted.trees is None else 0.0
+def weight_grid(kinds: list[str]) -> list[dict[str, float]]:
+    """Every split of 1 between the kinds in steps of STEP."""
+    steps = round(1 / STEP)
+    if len(kinds) == 1:
+        return [{kinds[0]: 1.0}]
+    return [{kinds[0]: share * STEP, **{kind: weight * (1 - share * STEP) for kind, weight in rest.items()}}
+            for share in range(steps + 1) for rest in weight_grid(kinds[1:])]
+
+
+def equal_weights(fitted: Fitted) -> dict[str, float]:
+    kinds = fitted.available()
+    return {kind: 1 / len(kinds) for kind in kinds}
+
+
+def best_weights(fitted: Fitted, actual: np.ndarray, noise: np.ndarray) -> dict[str, float]:
+    """The weights whose combination erred least on the hidden stretch (squared errors / noise)."""
     scored = ~np.isnan(actual).any(axis=1) & (noise > 0)
     if not scored.any():
-        return 0.5
+        return equal_weights(fitted)
 
-    def error(weight: float) -> float:
-        return float(np.mean(((fitted.combined(weight)[scored] - actual[scored]) / noise[scored, None]) ** 2))
+    def error(weights: dict[str, float]) -> float:
+        scaled = (fitted.combined(weights)[scored] - actual[scored]) / noise[scored, None]
+        return float(np.mean(scaled ** 2))
 
-    return float(min(WEIGHTS, key=error))
+    return min(weight_grid(fitted.available()), key=error)
