@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from oms_core.testing.contracts import check_forecaster
-from oms_sklearn_forecaster import SklearnGlobal, register_forecasters
+from oms_sklearn_forecaster import SklearnGlobal, ensemble, register_forecasters
 
 FORECASTER = SklearnGlobal()
 SHAPE = [0.6, 0.7, 0.9, 1.0, 1.1, 1.0, 0.9, 0.9, 1.0, 1.2, 1.5, 2.2]  # a year with a Christmas peak
@@ -68,6 +68,24 @@ def test_intervals_widen_with_noise():
     assert relative_width(loud) > 3 * relative_width(quiet)
     for forecast in answer.values():
         assert all(lo <= pt <= hi for lo, pt, hi in zip(forecast.lower, forecast.point, forecast.upper))
+
+
+def test_intervals_cover_about_their_level_of_a_future_they_did_not_see():
+    history = seasonal_series(80, years=7, noise=0.1, seed=4)
+    past = {key: values[:-12] for key, values in history.items()}
+    answer = FORECASTER.forecast(past, horizon=12, season_length=12, level=0.8)
+    inside = [lo <= actual <= hi for key, values in history.items()
+              for lo, actual, hi in zip(answer[key].lower, values[-12:], answer[key].upper)]
+    assert 0.7 <= np.mean(inside) <= 0.9
+
+
+def test_the_combination_weighs_the_kind_that_forecast_the_hidden_stretch_best():
+    actual = np.array([[10.0, 12.0], [20.0, 18.0]])
+    right_kind = {"linear": 0.0, "trees": 0.0, "smoothing": 0.0}
+    for kind in right_kind:
+        fitted = ensemble.Fitted({other: actual + (0.0 if other == kind else 2.0) for other in right_kind})
+        assert ensemble.best_weights(fitted, actual, noise=np.ones(2)) == {**right_kind, kind: 1.0}
+    assert all(abs(sum(weights.values()) - 1) < 1e-9 for weights in ensemble.weight_grid(list(right_kind)))
 
 
 def test_wider_level_wider_intervals():
