@@ -3,8 +3,9 @@
 One model answers every step: a row is (series, origin, step) and says how far
 ahead its target is, which season phase the target falls in (the calendar), what
 the series did at that phase one and two seasons before, its recent values and
-the means over a few windows, all divided by the series' scale at the origin.
-The loss is Poisson (a log link): forecasts are never negative and seasonal
+the means over a few windows, all divided by the series' scale at the origin,
+and that scale itself (a product selling two a week is noisier than one selling
+two hundred). The loss is Poisson (a log link): forecasts are never negative and seasonal
 effects multiply, which suits intermittent counts as well as smooth series.
 """
 from __future__ import annotations
