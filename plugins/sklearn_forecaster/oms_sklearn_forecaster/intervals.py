@@ -28,12 +28,16 @@ def noise(panel_values: np.ndarray, season_length: int) -> np.ndarray:
 
 
 def seasonal_changes(panel_values: np.ndarray, season_length: int, horizon: int) -> np.ndarray:
-    """Stand-in errors when no forecast could be checked: the changes over one season
-    (the seasonal-naive forecast's errors), as many per series as there are steps."""
-    lag = min(season_length, panel_values.shape[1] - 1)
-    changes = (panel_values[:, lag:] - panel_values[:, :-lag])[:, -horizon:]
+    """Stand-in errors when no forecast could be checked: each series' latest changes
+    over one season (the seasonal-naive forecast's errors), or from one period to the
+    next for a series with a season or less of history, as many as there are steps."""
     answer = np.full((len(panel_values), horizon), np.nan)
-    answer[:, horizon - changes.shape[1]:] = changes
+    for row, values in enumerate(panel_values):
+        values = values[~np.isnan(values)]
+        lag = season_length if len(values) > season_length else 1
+        changes = (values[lag:] - values[:-lag])[-horizon:]
+        if len(changes):
+            answer[row, horizon - len(changes):] = changes
     return answer
 
 

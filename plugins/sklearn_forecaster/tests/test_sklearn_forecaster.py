@@ -171,3 +171,16 @@ def test_it_is_loaded_as_a_plugin(oms_app):
     from oms_core import runtime
 
     assert isinstance(runtime.registry().forecaster("sklearn_global"), SklearnGlobal)
+
+
+def test_one_season_of_history_still_gets_honest_intervals():
+    """A shop's back-test with two years of sales trains on one: no forecast can be
+    checked on a hidden stretch, and the intervals must not collapse onto the point."""
+    rng = np.random.default_rng(8)
+    history = {f"sku-{n}": rng.poisson(5 * np.array(SHAPE * 2)).astype(float).tolist() for n in range(30)}
+    train = {key: values[:12] for key, values in history.items()}
+    answer = FORECASTER.forecast(train, horizon=12, season_length=12, level=0.8)
+    covered = sum(lo <= actual <= hi for key, values in history.items()
+                  for lo, actual, hi in zip(answer[key].lower, values[12:], answer[key].upper))
+    assert all(min(widths(answer[key])) > 0 for key in train)
+    assert 0.6 <= covered / (30 * 12) <= 0.98
