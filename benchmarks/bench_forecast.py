@@ -18,7 +18,8 @@ not one-time start-up such as numba compilation in older statsforecast) and ours
 and prints MASE (mean over series), WAPE, bias, 80% interval coverage and
 fit + predict seconds, our ratios to each, and PASS/MISS for each goal.
 
-Speed: a synthetic shop (benchmarks/synthetic_shop.py) of 2,000 SKUs x 3 years of
+The demo shop's own weekly history (read from its orders as `flask oms forecast`
+reads them) is forecast too, its last 26 weeks held out. Speed: a synthetic shop (benchmarks/synthetic_shop.py) of 2,000 SKUs x 3 years of
 weekly sales, season 52, horizon 26, must be forecast in under 30 s; its next 26
 weeks are drawn too, so accuracy is printed next to seasonal naive's.
 
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
@@ -181,6 +183,27 @@ def time_weekly_shop(label: str, history: Mapping[str, Sequence[float]],
     return seconds["ours"]
 
 
+def demo_shop_history() -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """The demo shop's weekly demand series, read from its orders in a temporary SQLite
+    database exactly as `flask oms forecast` reads them, split into history and the
+    last 26 weeks."""
+    from oms_core.forecasting import demand
+    from oms_core.testing import dispose, make_app
+    from oms_demo import demo_data
+
+    with tempfile.TemporaryDirectory() as folder:
+        app = make_app(f"sqlite:///{folder}/demo.sqlite3")
+        try:
+            with app.app_context():
+                demo_data.generate()
+                series = demand.build("week").series
+        finally:
+            dispose(app)
+    long_enough = {str(key): values for key, values in series.items() if len(values) > WEEKLY_HORIZON + 8}
+    return ({key: values[:-WEEKLY_HORIZON] for key, values in long_enough.items()},
+            {key: values[-WEEKLY_HORIZON:] for key, values in long_enough.items()})
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tuning-years", type=parse_years, default=[2016],
@@ -198,6 +221,8 @@ def main() -> int:
     met = check_goals(results)
 
     warm_up(WEEKLY)
+    demo_history, demo_actual = demo_shop_history()
+    time_weekly_shop("Demo shop, weekly (its order history, last 26 weeks held out)", demo_history, demo_actual)
     shop = make_shop(skus=args.skus, years=args.years, horizon=WEEKLY_HORIZON)
     seconds = time_weekly_shop(f"Synthetic shop, weekly ({args.skus} SKUs x {args.years} years)",
                                shop.history, shop.actual)
