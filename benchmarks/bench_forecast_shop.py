@@ -72,7 +72,8 @@ def seed_shop(skus: int, years: int, *, seed: int = 11, batch: int = 20_000) -> 
         dict(sku=f"SKU-{n:05d}", name=f"Product {n}", description="", price_minor=1000, currency="EUR",
              on_hand=rng.randrange(0, 200), reserved=0, low_stock_threshold=3, active=True, created_at=now)
         for n in range(skus)])
-    session.execute(insert(Customer), [dict(email="bench@example.com", name="Bench", phone="", created_at=now)])
+    session.execute(insert(Customer), [dict(email="bench@example.com", name="Bench", phone="",
+                                            created_at=now)])
     session.commit()
     product_ids = list(session.scalars(select(Product.id).order_by(Product.id)))
     customer_id = session.scalar(select(Customer.id))
@@ -155,7 +156,8 @@ def measure(label: str) -> None:
           f"reading them from the orders took {read_s:.2f} s")
     forecasters = sorted(runs.runtime.registry().forecasters, key=lambda f: f != runs.BASELINE)
     baseline = None
-    print(f"  {'forecaster':<18}{'whole run s':>12}{'model s':>9}{'save s':>8}{'ratio':>8}{'replenish s':>13}  goal")
+    print(f"  {'forecaster':<18}{'whole run s':>12}{'model s':>9}{'save s':>8}{'ratio':>8}"
+          f"{'replenish s':>13}  goal")
     for forecaster_id in forecasters:
         times = StageTimes()
         run_s, run = seconds(lambda: runs.run_forecast(forecaster_id=forecaster_id, progress=times))
@@ -168,7 +170,8 @@ def measure(label: str) -> None:
               f"{run_s / baseline:>8.2f}{replenish_s:>13.2f}  {goal}")
     backtest_s, tested = seconds(lambda: runs.run_backtest())
     best = tested.summary.get("scores", {})
-    figures = ", ".join(f"{fid} MASE {s['mase']:.3f} WAPE {s['wape'] * 100:.1f}% coverage {s['coverage'] * 100:.0f}%"
+    figures = ", ".join(f"{fid} MASE {s['mase']:.3f} WAPE {s['wape'] * 100:.1f}% "
+                        f"coverage {s['coverage'] * 100:.0f}%"
                         for fid, s in best.items() if s.get("mase") is not None)
     print(f"  back-test of all forecasters (last 52 weeks held out): {backtest_s:.2f} s; {figures}")
 

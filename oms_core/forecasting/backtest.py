@@ -51,7 +51,7 @@ class Backtest:
 
 def run(series: Mapping[Hashable, Sequence[float]], forecasters: Sequence[Forecaster], *,
         season_length: int, holdout: int, level: float, min_history: int,
-        check: Callable[[Forecaster, Mapping, Sequence, int], Mapping] = lambda forecaster, answers, keys, h: answers,
+        check: Callable[[Forecaster, Mapping, Sequence, int], Mapping] = lambda f, answers, keys, h: answers,
         on_forecaster: Callable[[str], None] = lambda forecaster_id: None) -> Backtest:
     """`check(forecaster, answers, keys, horizon)` returns the answers cleaned, or raises."""
     if holdout < 1:

@@ -146,7 +146,8 @@ def choose_forecaster(forecaster_id: str | None, *, now, progress, history) -> t
     wanted = forecaster_id or runtime.setting("FORECASTER")
     if wanted != AUTO:
         try:
-            return registry.forecaster(wanted), "named in the config" if not forecaster_id else "chosen by hand"
+            reason = "chosen by hand" if forecaster_id else "named in the config"
+            return registry.forecaster(wanted), reason
         except NotFound as exc:
             raise ValidationError(f"{exc} Installed: {', '.join(sorted(registry.forecasters))}.") from None
     tested = run_backtest(now=now, progress=progress, history=history)
@@ -178,9 +179,9 @@ def run_forecast(*, forecaster_id: str | None = None, now: datetime | None = Non
         rows.append({"product_id": product_id, "method": method, "history_periods": len(values),
                      "point": list(answer.point), "lower": list(answer.lower), "upper": list(answer.upper),
                      "scores": {}})
+    summary = {"modelled": len(modelled), "fallback": len(rows) - len(modelled)}
     run = _new_run("forecast", conf, history, started, horizon=conf["horizon"], forecaster_id=forecaster.id,
-                   chosen_by=chosen_by, series_count=len(rows), summary={"modelled": len(modelled),
-                                                                         "fallback": len(rows) - len(modelled)})
+                   chosen_by=chosen_by, series_count=len(rows), summary=summary)
     return _store(run, rows, progress)
 
 

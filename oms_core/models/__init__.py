@@ -8,6 +8,7 @@ from .shipments import Shipment, ShipmentEvent
 from .staff import ROLES, StaffUser
 
 __all__ = [
-    "Customer", "ForecastRun", "ForecastSeries", "Order", "OrderLine", "OutboxMessage", "Payment", "Product", "ROLES",
+    "Customer", "ForecastRun", "ForecastSeries", "Order", "OrderLine", "OutboxMessage", "Payment", "Product",
+    "ROLES",
     "Shipment", "ShipmentEvent", "StaffUser", "StockMove", "TimelineEvent",
 ]

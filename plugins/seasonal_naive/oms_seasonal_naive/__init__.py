@@ -3,8 +3,9 @@
 Point forecast for step h: the value one season before (y[t + h - m·k], k the
 smallest whole number of seasons that reaches into the history). Intervals come
 from the spread of the series' own seasonal differences (y[t] - y[t-m]; with
-only one season, the period-to-period ones), an honest empirical quantile that widens with noise and with the number of seasons
-ahead. Series shorter than a season fall back to repeating their mean.
+only one season, the period-to-period ones), an honest empirical quantile that
+widens with noise and with the number of seasons ahead. Series shorter than a
+season fall back to repeating their mean.
 """
 from __future__ import annotations
 
