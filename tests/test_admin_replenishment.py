@@ -6,7 +6,7 @@ import csv
 import html
 import io
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select, update
@@ -191,6 +191,17 @@ def test_dashboard_lists_expected_stockouts(staff_client, forecast):
         assert row.plan.stockout_date.isoformat() in panel
         assert f'<td class="num">{row.plan.suggested_quantity}</td>' in panel
     assert f'href="{PAGE}"' in panel
+
+
+def test_expected_stockouts_are_the_plans_whose_order_by_date_has_come(forecast):
+    """The dashboard's short cut (a full plan only where demand over the lead time can
+    reach the stock) finds exactly what every product's full plan would, on any day."""
+    for days_ahead in range(0, 70, 3):
+        today = date.today() + timedelta(days=days_ahead)
+        by_full_plans = [row.product.sku for row in replenishment.rows(today)
+                         if row.plan and row.plan.order_by is not None and row.plan.order_by <= today]
+        assert [row.product.sku for row in replenishment.expected_stockouts(today)] == by_full_plans
+    assert by_full_plans  # far enough ahead, something runs out
 
 
 def test_dashboard_has_no_stockout_panel_without_any(staff_client, make_product, place):

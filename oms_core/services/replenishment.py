@@ -100,29 +100,47 @@ def _urgency(row: Row):
             p.order_by or date.max, p.stockout_date or date.max, row.product.sku)
 
 
-def rows(today: date | None = None, *, run: ForecastRun | None = None) -> list[Row]:
-    """Every active product with its plan, most urgent first: those to reorder, by the
-    last day to order; then the others by stock-out date; products without a forecast last."""
-    today = today or datetime.now(timezone.utc).date()
-    run = run or runs.latest("forecast")
+def _forecasts(run: ForecastRun | None) -> list[tuple[Product, ForecastSeries | None]]:
+    """Every active product with its series in `run` (None when it has none)."""
     products = list(db.session.scalars(select(Product).where(Product.active.is_(True))))
     by_product = {}
     if run is not None:
         by_product = {s.product_id: s for s in db.session.scalars(
             select(ForecastSeries).where(ForecastSeries.run_id == run.id))}
-    result = []
-    for product in products:
-        series = by_product.get(product.id)
-        result.append(Row(product=product, forecast=series,
-                          plan=plan_for(product, run, series, today) if series else None))
+    return [(product, by_product.get(product.id)) for product in products]
+
+
+def rows(today: date | None = None, *, run: ForecastRun | None = None) -> list[Row]:
+    """Every active product with its plan, most urgent first: those to reorder, by the
+    last day to order; then the others by stock-out date; products without a forecast last."""
+    today = today or datetime.now(timezone.utc).date()
+    run = run or runs.latest("forecast")
+    result = [Row(product=product, forecast=series,
+                  plan=plan_for(product, run, series, today) if series else None)
+              for product, series in _forecasts(run)]
     return sorted(result, key=_urgency)
 
 
 def expected_stockouts(today: date | None = None) -> list[Row]:
-    """Products expected to run out before an order placed today could arrive."""
+    """Products expected to run out before an order placed today could arrive.
+
+    The dashboard asks on every load, so only products whose expected demand up to
+    the end of their lead time reaches their stock (a unit of slack for rounding)
+    get a whole plan; the others cannot run out that soon.
+    """
     today = today or datetime.now(timezone.utc).date()
-    return [row for row in rows(today) if row.plan and row.plan.order_by is not None
-            and row.plan.order_by <= today]
+    run = runs.latest("forecast")
+    result = []
+    for product, series in _forecasts(run):
+        if series is None:
+            continue
+        demand, _ = path_of(run, series).demand(today, lead_time_days(product) + 1)
+        if demand < product.available - 1:
+            continue
+        row = Row(product=product, forecast=series, plan=plan_for(product, run, series, today))
+        if row.plan.order_by is not None and row.plan.order_by <= today:
+            result.append(row)
+    return sorted(result, key=_urgency)
 
 
 CSV_HEADER = ["sku", "name", "quantity", "available", "reorder_point", "lead_time_days",
