@@ -190,10 +190,19 @@ def latest(kind: str = "forecast") -> ForecastRun | None:
                               .order_by(ForecastRun.id.desc()).limit(1)).first()
 
 
+def schedule_hours() -> float:
+    """FORECAST_EVERY_HOURS: how often the worker re-forecasts (0: only by hand)."""
+    return float(runtime.setting("FORECAST_EVERY_HOURS") or 0)
+
+
+def age_hours(run: ForecastRun, now: datetime | None = None) -> float:
+    return ((now or utcnow()) - run.created_at).total_seconds() / 3600
+
+
 def is_due(now: datetime | None = None) -> bool:
     """Whether the worker should run a forecast: never run, or older than FORECAST_EVERY_HOURS."""
-    hours = float(runtime.setting("FORECAST_EVERY_HOURS") or 0)
+    hours = schedule_hours()
     if hours <= 0:
         return False
     last = latest("forecast")
-    return last is None or ((now or utcnow()) - last.created_at).total_seconds() >= hours * 3600
+    return last is None or age_hours(last, now) >= hours

@@ -76,9 +76,8 @@ def is_stale(run: ForecastRun | None, now: datetime | None = None) -> bool:
     worker is probably not running it."""
     if run is None:
         return True
-    hours = float(runtime.setting("FORECAST_EVERY_HOURS") or 0)
-    age = (now or datetime.now(timezone.utc)) - run.created_at
-    return hours > 0 and age.total_seconds() > 2 * hours * 3600
+    hours = runs.schedule_hours()
+    return hours > 0 and runs.age_hours(run, now) > 2 * hours
 
 
 def path_of(run: ForecastRun, series: ForecastSeries) -> ForecastPath:
