@@ -12,7 +12,6 @@ forecaster runs on the large shop in under 30 s on this machine (2 cores).
 from __future__ import annotations
 
 import argparse
-import math
 import random
 import sys
 import time
@@ -23,6 +22,7 @@ from sqlalchemy import insert, select
 
 sys.path.insert(0, str(Path(__file__).parent))
 from databases import temporary_postgres, temporary_sqlite  # noqa: E402
+from synthetic_shop import make_shop  # noqa: E402
 
 from oms_core import order_states  # noqa: E402
 from oms_core.db import db  # noqa: E402
@@ -35,35 +35,12 @@ GOAL_SECONDS = 30.0
 LINES_PER_ORDER = 4
 
 
-def _weekly_units(rng: random.Random, weeks: int) -> list[int]:
-    """One SKU's weekly sales: its own scale, a yearly season, noise; some start late."""
-    scale = math.exp(rng.gauss(0.5, 1.2))
-    phase, amplitude = rng.uniform(0, 2 * math.pi), rng.uniform(0.1, 0.7)
-    start = 0 if rng.random() > 0.15 else rng.randrange(weeks - 10)
-    units = []
-    for week in range(weeks):
-        if week < start:
-            units.append(0)
-            continue
-        mean = scale * (1 + amplitude * math.sin(2 * math.pi * week / 52 + phase))
-        units.append(_poisson(rng, max(mean, 0.0)))
-    return units
-
-
-def _poisson(rng: random.Random, mean: float) -> int:
-    if mean > 30:
-        return max(0, round(rng.gauss(mean, math.sqrt(mean))))
-    limit, count, product = math.exp(-mean), 0, rng.random()
-    while product > limit:
-        count += 1
-        product *= rng.random()
-    return count
-
-
 def seed_shop(skus: int, years: int, *, seed: int = 11, batch: int = 20_000) -> int:
-    """Products and orders whose lines add up to each SKU's weekly series; returns units sold."""
+    """Products and orders whose lines add up to the weekly sales of bench_forecast.py's
+    synthetic shop (so both benchmarks see the same shop); returns units sold."""
     rng = random.Random(seed)
     weeks = 52 * years
+    sales = list(make_shop(skus=skus, years=years).history.values())  # each ends with last week
     now = datetime.now(timezone.utc)
     this_monday = (now - timedelta(days=now.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
     first_monday = this_monday - timedelta(weeks=weeks)
@@ -79,11 +56,12 @@ def seed_shop(skus: int, years: int, *, seed: int = 11, batch: int = 20_000) -> 
     customer_id = session.scalar(select(Customer.id))
     lines_by_week: list[list[tuple[int, int]]] = [[] for _ in range(weeks)]
     total = 0
-    for product_id in product_ids:
-        for week, units in enumerate(_weekly_units(rng, weeks)):
+    for product_id, units_per_week in zip(product_ids, sales):
+        first_week = weeks - len(units_per_week)  # a new SKU's history starts later
+        for offset, units in enumerate(units_per_week):
             if units:
-                lines_by_week[week].append((product_id, units))
-                total += units
+                lines_by_week[first_week + offset].append((product_id, int(units)))
+                total += int(units)
     order_id, orders, lines = 0, [], []
 
     def flush():
