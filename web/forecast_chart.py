@@ -15,6 +15,8 @@ from typing import Sequence
 
 from markupsafe import Markup, escape
 
+from oms_core.forecasting import periods
+
 WIDTH, HEIGHT = 760, 300
 LEFT, RIGHT, TOP, BOTTOM = 48, 16, 36, 30  # room for y labels, -, the legend, x labels
 PLOT_WIDTH, PLOT_HEIGHT = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
@@ -60,10 +62,10 @@ def nice_ticks(top: float, count: int = 4) -> list[float]:
 def month_starts(first: date, last: date, most: int = MAX_MONTH_LABELS) -> list[date]:
     """First days of months within [first, last], thinned to at most `most`, on round months."""
     months = []
-    day = first if first.day == 1 else (first.replace(day=28) + timedelta(days=4)).replace(day=1)
+    day = first if first.day == 1 else periods.shift(periods.period_start(first, "month"), 1, "month")
     while day <= last:
         months.append(day)
-        day = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+        day = periods.shift(day, 1, "month")
     step = max(1, math.ceil(len(months) / most))
     # Steps of 2, 3, 4 or 6 months land on January when they can; others on any month.
     step = next((s for s in (1, 2, 3, 4, 6, 12) if s >= step), step)
