@@ -41,9 +41,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 import aus_retail  # noqa: E402
 from synthetic_shop import make_shop  # noqa: E402
 
+from oms_core.default_plugins.seasonal_naive import SeasonalNaive  # noqa: E402
 from oms_core.forecasting.metrics import Scores, aggregate, score_series  # noqa: E402
 from oms_core.protocols import SeriesForecast  # noqa: E402
-from oms_seasonal_naive import SeasonalNaive  # noqa: E402
 from oms_sklearn_forecaster import SklearnGlobal  # noqa: E402
 
 MONTHLY, WEEKLY = 12, 52

@@ -67,7 +67,7 @@ def build_cli(registry: PluginRegistry) -> AppGroup:
         """List loaded plugins with versions and hooks, and what they registered."""
         for info in registry.plugins():
             version = f" {info.version}" if info.version else ""
-            dist = f" ({info.distribution})" if info.distribution else ""
+            dist = f" ({info.distribution}{', built in' if info.builtin else ''})" if info.distribution else ""
             click.echo(f"{info.name}{version}{dist}: {', '.join(info.hooks)}")
         for kind, objects in (("payment", registry.gateways), ("carrier", registry.carriers),
                               ("forecaster", registry.forecasters)):

@@ -27,8 +27,9 @@ DEFAULTS = {
     "LOGIN_RATE_LIMIT": "10 per minute;50 per hour",
     # Shared by all web workers in production: e.g. redis://127.0.0.1:6379
     "RATELIMIT_STORAGE_URI": "memory://",
-    # Webhook secrets per gateway/carrier id: {"stripe": "whsec_..."}; from the environment.
-    "WEBHOOK_SECRETS": {},
+    # Plugin settings per gateway/carrier/forecaster id: {"stripe": {"api_key": ...}};
+    # each one may come from the environment instead (oms_core.plugin_settings).
+    "PLUGINS": {},
     # Outgoing mail.
     "MAIL_SENDER": "shop@localhost",
     "SMTP_HOST": "localhost",

@@ -19,21 +19,25 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 
 @hookspec
-def register_payment_gateways():
-    """Called once at start-up. Return a list of objects following
-    `oms_core.protocols.PaymentGateway`. All answers are collected; ids must be unique."""
+def register_payment_gateways(settings):
+    """Called once at start-up of each app. Return a list of objects following
+    `oms_core.protocols.PaymentGateway`. All answers are collected; ids must be unique.
+    `settings` (optional argument) is the app's `oms_core.plugin_settings.PluginSettings`:
+    build each object from `settings.for_id(its_id)`."""
 
 
 @hookspec
-def register_carriers():
-    """Called once at start-up. Return a list of `oms_core.protocols.Carrier` objects.
-    All answers are collected; ids must be unique."""
+def register_carriers(settings):
+    """Called once at start-up of each app. Return a list of `oms_core.protocols.Carrier`
+    objects. All answers are collected; ids must be unique. `settings`: as for
+    `register_payment_gateways`."""
 
 
 @hookspec
-def register_forecasters():
-    """Called once at start-up. Return a list of `oms_core.protocols.Forecaster`
-    objects. All answers are collected; ids must be unique."""
+def register_forecasters(settings):
+    """Called once at start-up of each app. Return a list of
+    `oms_core.protocols.Forecaster` objects. All answers are collected; ids must be
+    unique. `settings`: as for `register_payment_gateways`."""
 
 
 # ------------------------------------------------------------ events

@@ -1,20 +1,23 @@
 """Plugin discovery and the registry of gateways, carriers and forecasters.
 
-Plugins are found through the entry-point group named by PROJECT_NAME. Start-up
+The core's own default plugins (`default_plugins`) are registered first, then
+every plugin found through the entry-point group named by PROJECT_NAME. Start-up
 fails, naming the plugin, on an invalid hook implementation, an object that does
 not follow its protocol, or two objects with one id.
 """
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
 from dataclasses import dataclass, field
 from typing import Iterable
 
 import pluggy
 
-from . import hookspecs
-from .constants import ENTRY_POINT_GROUP, PROJECT_NAME
+from . import __version__, default_plugins, hookspecs
+from .constants import DISTRIBUTION_NAME, ENTRY_POINT_GROUP, PROJECT_NAME
 from .errors import NotFound, PluginError
+from .plugin_settings import PluginSettings
 from .protocols import Carrier, Forecaster, PaymentGateway, missing_attributes
 
 _KINDS = (
@@ -30,6 +33,7 @@ class PluginInfo:
     version: str
     hooks: list[str]
     distribution: str = ""
+    builtin: bool = False  # one of the core's default plugins
 
 
 @dataclass
@@ -40,6 +44,8 @@ class PluginRegistry:
     forecasters: dict = field(default_factory=dict)
     # entry-point name -> importlib.metadata.Distribution it came from
     distributions: dict = field(default_factory=dict)
+    builtins: frozenset = frozenset()  # names of the default plugins registered
+    settings: PluginSettings = field(default_factory=PluginSettings)
 
     @property
     def hook(self):
@@ -71,6 +77,10 @@ class PluginRegistry:
                 continue
             hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
             dist = self.distributions.get(name)
+            if name in self.builtins:
+                infos.append(PluginInfo(name=name, version=__version__, hooks=hooks,
+                                        distribution=DISTRIBUTION_NAME, builtin=True))
+                continue
             infos.append(
                 PluginInfo(
                     name=name,
@@ -86,14 +96,17 @@ def _plugin_name(pm: pluggy.PluginManager, impl) -> str:
     return pm.get_name(impl.plugin) or repr(impl.plugin)
 
 
-def _collect(pm: pluggy.PluginManager, hook_name: str, protocol, kind: str) -> dict:
-    """Call one registration hook plugin by plugin, validating every object."""
+def _collect(pm: pluggy.PluginManager, settings: PluginSettings, hook_name: str, protocol,
+             kind: str) -> dict:
+    """Call one registration hook plugin by plugin, validating every object. An
+    implementation that names the `settings` argument gets the plugin settings."""
     found: dict = {}
     owners: dict = {}
     for impl in getattr(pm.hook, hook_name).get_hookimpls():
         owner = _plugin_name(pm, impl)
+        arguments = {"settings": settings} if "settings" in impl.argnames else {}
         try:
-            objects = impl.function() or []
+            objects = impl.function(**arguments) or []
         except Exception as exc:  # a broken plugin must say who it is
             raise PluginError(f"Plugin '{owner}' failed in {hook_name}: {exc!r}") from exc
         if not isinstance(objects, (list, tuple)):
@@ -132,6 +145,10 @@ def _load_entry_points(pm: pluggy.PluginManager) -> dict:
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         if pm.is_blocked(ep.name):
             continue
+        if ep.name in default_plugins.MODULES:
+            raise PluginError(f"Plugin {_describe(ep)} takes the name of a default plugin of "
+                              f"{DISTRIBUTION_NAME}; disable that one (OMS_DISABLED_PLUGINS) "
+                              "or rename the entry point.")
         if ep.name in distributions:
             other = distributions[ep.name]
             raise PluginError(
@@ -151,20 +168,34 @@ def _load_entry_points(pm: pluggy.PluginManager) -> dict:
     return distributions
 
 
+def _load_defaults(pm: pluggy.PluginManager) -> frozenset:
+    """Register the core's default plugins that are not disabled."""
+    names = []
+    for name, module in default_plugins.MODULES.items():
+        if pm.is_blocked(name):
+            continue
+        pm.register(importlib.import_module(module), name=name)
+        names.append(name)
+    return frozenset(names)
+
+
 def load_plugins(
     disabled: Iterable[str] = (),
     extra_plugins: Iterable[object] = (),
     use_entry_points: bool = True,
+    use_defaults: bool = True,
+    settings: PluginSettings | None = None,
 ) -> PluginRegistry:
     """Build the plugin manager and registry. Raises PluginError on any invalid plugin.
 
-    `disabled` names entry points (or plugin names) not to load. `extra_plugins` are
-    modules or objects registered directly (the host app's own hooks, tests).
+    `disabled` names default plugins or entry points not to load. `extra_plugins`
+    are modules or objects registered directly (the host app's own hooks, tests).
     """
     pm = pluggy.PluginManager(PROJECT_NAME)
     pm.add_hookspecs(hookspecs)
     for name in disabled:
         pm.set_blocked(name)
+    builtins = _load_defaults(pm) if use_defaults else frozenset()
     distributions = _load_entry_points(pm) if use_entry_points else {}
     for plugin in extra_plugins:
         name = pm.get_canonical_name(plugin)
@@ -180,10 +211,11 @@ def load_plugins(
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
         raise PluginError(f"Plugin '{pm.get_name(exc.plugin)}' is invalid: {exc}") from exc
-    registry = PluginRegistry(pm=pm, distributions=distributions)
-    registry.gateways = _collect(pm, *_KINDS[0])
-    registry.carriers = _collect(pm, *_KINDS[1])
-    registry.forecasters = _collect(pm, *_KINDS[2])
+    settings = settings or PluginSettings()
+    registry = PluginRegistry(pm=pm, distributions=distributions, builtins=builtins, settings=settings)
+    registry.gateways = _collect(pm, settings, *_KINDS[0])
+    registry.carriers = _collect(pm, settings, *_KINDS[1])
+    registry.forecasters = _collect(pm, settings, *_KINDS[2])
     return registry
 
 

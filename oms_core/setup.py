@@ -10,6 +10,7 @@ from flask import Flask
 from .config import apply_defaults
 from .constants import CONFIG_PREFIX, EXTENSION_KEY
 from .db import configure_engine, db
+from .plugin_settings import PluginSettings
 from .plugins import load_plugins
 from .runtime import OMSState
 
@@ -27,7 +28,8 @@ def init_core(app: Flask, *, extra_plugins=()) -> OMSState:
     with app.app_context():
         configure_engine(db.engine)
     registry = load_plugins(disabled=app.config[CONFIG_PREFIX + "DISABLED_PLUGINS"],
-                            extra_plugins=extra_plugins)
+                            extra_plugins=extra_plugins,
+                            settings=PluginSettings(app.config[CONFIG_PREFIX + "PLUGINS"]))
     state = OMSState(registry=registry)
     app.extensions[EXTENSION_KEY] = state
 

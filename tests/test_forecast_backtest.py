@@ -6,9 +6,9 @@ import random
 
 import pytest
 
+from oms_core.default_plugins.seasonal_naive import SeasonalNaive
 from oms_core.forecasting import backtest, fallback
 from oms_core.protocols import SeriesForecast
-from oms_seasonal_naive import SeasonalNaive
 
 
 class Recording:

@@ -99,13 +99,13 @@ class ExtraObjectsPlugin:
 
     @hookimpl
     def register_payment_gateways(self):
-        from oms_manual_payment import OfflinePayment
+        from oms_core.default_plugins.manual_payment import OfflinePayment
 
         return [OfflinePayment("voucher", "Gift voucher", pays_on_delivery=False, needs_reference=True)]
 
     @hookimpl
     def register_carriers(self):
-        from oms_manual_carrier import ManualCarrier
+        from oms_core.default_plugins.manual_carrier import ManualCarrier
 
         class Courier(ManualCarrier):
             id = "courier"
@@ -115,7 +115,7 @@ class ExtraObjectsPlugin:
 
     @hookimpl
     def register_forecasters(self):
-        from oms_seasonal_naive import SeasonalNaive
+        from oms_core.default_plugins.seasonal_naive import SeasonalNaive
 
         class Flat(SeasonalNaive):
             id = "flat"

@@ -6,22 +6,20 @@ import importlib.metadata
 
 import pytest
 
+import oms_core
+from oms_core.constants import DISTRIBUTION_NAME, ENTRY_POINT_GROUP, EXTENSION_KEY
+from oms_core.db import db
 from oms_core.errors import NotFound, PluginError
 from oms_core.hookspecs import hookimpl
 from oms_core.models import Order
 from oms_core.plugins import load_plugins
 from oms_core.protocols import CarrierResult, PaymentResult
 from oms_core.services import orders, payments, shipments
-from oms_core.db import db
 from oms_core.testing import dispose, make_app
 
 from plugin_fixtures import fake_dists  # noqa: F401  (fixture)
 
-DEFAULT_PLUGINS = {
-    "manual_payment": "oms-manual-payment",
-    "manual_carrier": "oms-manual-carrier",
-    "seasonal_naive": "oms-seasonal-naive",
-}
+DEFAULT_PLUGINS = ("manual_payment", "manual_carrier", "seasonal_naive")
 
 
 def start(tmp_path, **config):
@@ -34,32 +32,33 @@ def start(tmp_path, **config):
 # ------------------------------------------------------------------ discovery
 
 
-def test_default_plugins_are_discovered_through_entry_points():
-    names = {ep.name for ep in importlib.metadata.entry_points(group="oms")}
-    assert set(DEFAULT_PLUGINS) <= names
+def test_the_default_plugins_come_with_the_core():
+    """No distribution of their own: installing the core alone gives a working shop."""
+    names = {ep.name for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+    assert not set(DEFAULT_PLUGINS) & names
 
-    registry = load_plugins()
+    registry = load_plugins(use_entry_points=False)
     assert {"bank_transfer", "cash_on_delivery"} <= set(registry.gateways)
     assert "manual" in registry.carriers
     assert "seasonal_naive" in registry.forecasters
     infos = {info.name: info for info in registry.plugins()}
-    for name, dist in DEFAULT_PLUGINS.items():
-        assert infos[name].distribution == dist
-        assert infos[name].version == importlib.metadata.version(dist)
+    for name in DEFAULT_PLUGINS:
+        assert infos[name].builtin
+        assert (infos[name].distribution, infos[name].version) == (DISTRIBUTION_NAME, oms_core.__version__)
     assert infos["manual_payment"].hooks == ["register_payment_gateways"]
 
 
-def test_without_entry_points_nothing_is_registered():
-    registry = load_plugins(use_entry_points=False)
+def test_without_defaults_or_entry_points_nothing_is_registered():
+    registry = load_plugins(use_entry_points=False, use_defaults=False)
     assert registry.gateways == registry.carriers == registry.forecasters == {}
     with pytest.raises(NotFound, match="No payment method 'bank_transfer' is installed"):
         registry.gateway("bank_transfer")
 
 
 def test_a_third_party_distribution_is_discovered(fake_dists, tmp_path):
-    fake_dists.add("oms-acme-post", "acme_post", "oms_test_acme_post", """
+    fake_dists.add("flask-oms-acme-post", "acme_post", "oms_test_acme_post", """
         from oms_core.hookspecs import hookimpl
-        from oms_manual_carrier import ManualCarrier
+        from oms_core.default_plugins.manual_carrier import ManualCarrier
 
         class AcmePost(ManualCarrier):
             id = "acme"
@@ -70,10 +69,10 @@ def test_a_third_party_distribution_is_discovered(fake_dists, tmp_path):
             return [AcmePost()]
     """)
     app = start(tmp_path)
-    registry = app.extensions["oms"].registry
+    registry = app.extensions[EXTENSION_KEY].registry
     assert registry.carrier("acme").label == "Acme Post"
     info = {i.name: i for i in registry.plugins()}["acme_post"]
-    assert (info.distribution, info.version, info.hooks) == ("oms-acme-post", "1.2.3", ["register_carriers"])
+    assert (info.distribution, info.version, info.hooks) == ("flask-oms-acme-post", "1.2.3", ["register_carriers"])
 
 
 # ------------------------------------------------------------------ disabling
@@ -85,7 +84,7 @@ class TestDisabledCarrier:
         return {"OMS_DISABLED_PLUGINS": ["manual_carrier"]}
 
     def test_disabled_plugin_is_not_loaded(self, app, runner):
-        registry = app.extensions["oms"].registry
+        registry = app.extensions[EXTENSION_KEY].registry
         assert "manual" not in registry.carriers
         assert "bank_transfer" in registry.gateways  # the others still load
         assert "manual_carrier" not in {info.name for info in registry.plugins()}
@@ -125,7 +124,7 @@ class DuplicateGateway:
 
     @hookimpl
     def register_payment_gateways(self):
-        from oms_manual_payment import OfflinePayment
+        from oms_core.default_plugins.manual_payment import OfflinePayment
 
         return [OfflinePayment("bank_transfer", "My bank", False, True)]
 
@@ -139,9 +138,9 @@ def test_duplicate_id_stops_start_up_naming_both_plugins(tmp_path):
 
 
 def test_duplicate_id_between_two_distributions(fake_dists, tmp_path):
-    fake_dists.add("oms-other-bank", "other_bank", "oms_test_other_bank", """
+    fake_dists.add("flask-oms-other-bank", "other_bank", "oms_test_other_bank", """
         from oms_core.hookspecs import hookimpl
-        from oms_manual_payment import OfflinePayment
+        from oms_core.default_plugins.manual_payment import OfflinePayment
 
         @hookimpl
         def register_payment_gateways():
@@ -153,7 +152,7 @@ def test_duplicate_id_between_two_distributions(fake_dists, tmp_path):
 
 
 def test_misspelled_hook_in_an_installed_plugin_stops_start_up(fake_dists, tmp_path):
-    fake_dists.add("oms-typo", "typo_plugin", "oms_test_typo", """
+    fake_dists.add("flask-oms-typo", "typo_plugin", "oms_test_typo", """
         from oms_core.hookspecs import hookimpl
 
         @hookimpl
@@ -167,7 +166,7 @@ def test_misspelled_hook_in_an_installed_plugin_stops_start_up(fake_dists, tmp_p
 
 
 def test_wrong_argument_name_in_an_installed_plugin_stops_start_up(fake_dists, tmp_path):
-    fake_dists.add("oms-bad-args", "bad_args", "oms_test_bad_args", """
+    fake_dists.add("flask-oms-bad-args", "bad_args", "oms_test_bad_args", """
         from oms_core.hookspecs import hookimpl
 
         @hookimpl
@@ -177,14 +176,14 @@ def test_wrong_argument_name_in_an_installed_plugin_stops_start_up(fake_dists, t
     with pytest.raises(PluginError) as info:
         start(tmp_path)
     message = str(info.value)
-    assert "'bad_args'" in message and "oms-bad-args" in message and "customer" in message
+    assert "'bad_args'" in message and "flask-oms-bad-args" in message and "customer" in message
 
 
 def test_a_plugin_that_fails_to_import_is_named(fake_dists, tmp_path):
-    fake_dists.add("oms-broken", "broken", "oms_test_broken", """
+    fake_dists.add("flask-oms-broken", "broken", "oms_test_broken", """
         import a_module_that_does_not_exist
     """)
-    with pytest.raises(PluginError, match="'broken'.*oms-broken.*failed to load"):
+    with pytest.raises(PluginError, match="'broken'.*flask-oms-broken.*failed to load"):
         start(tmp_path)
 
 
@@ -242,7 +241,7 @@ class NotAListPlugin:
 
     @hookimpl
     def register_forecasters(self):
-        from oms_seasonal_naive import SeasonalNaive
+        from oms_core.default_plugins.seasonal_naive import SeasonalNaive
 
         return SeasonalNaive()  # should be [SeasonalNaive()]
 
@@ -270,7 +269,7 @@ def test_an_object_without_an_id_is_refused():
 
         @hookimpl
         def register_forecasters(self):
-            from oms_seasonal_naive import SeasonalNaive
+            from oms_core.default_plugins.seasonal_naive import SeasonalNaive
 
             forecaster = SeasonalNaive()
             forecaster.id = ""
@@ -287,11 +286,10 @@ def test_flask_oms_plugins_lists_plugins_with_versions_and_hooks(app, runner):
     result = runner.invoke(args=["oms", "plugins"])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    for name, dist in DEFAULT_PLUGINS.items():
-        version = importlib.metadata.version(dist)
+    for name in DEFAULT_PLUGINS:
         hook = {"manual_payment": "register_payment_gateways", "manual_carrier": "register_carriers",
                 "seasonal_naive": "register_forecasters"}[name]
-        assert f"{name} {version} ({dist}): {hook}" in lines
+        assert f"{name} {oms_core.__version__} ({DISTRIBUTION_NAME}, built in): {hook}" in lines
     for registered in ("payment bank_transfer: Bank transfer", "payment cash_on_delivery",
                        "carrier manual:", "forecaster seasonal_naive:"):
         assert any(registered in line for line in lines), registered
@@ -335,7 +333,7 @@ def test_contracts_pass_for_the_default_plugins():
 ])
 def test_the_gateway_contract_catches_mistakes(changes, complaint):
     from oms_core.testing.contracts import check_payment_gateway
-    from oms_manual_payment import BANK_TRANSFER
+    from oms_core.default_plugins.manual_payment import BANK_TRANSFER
 
     with pytest.raises(AssertionError, match=complaint):
         check_payment_gateway(broken(BANK_TRANSFER, **changes))
@@ -350,7 +348,7 @@ def test_the_gateway_contract_catches_mistakes(changes, complaint):
 ])
 def test_the_carrier_contract_catches_mistakes(changes, complaint):
     from oms_core.testing.contracts import check_carrier
-    from oms_manual_carrier import ManualCarrier
+    from oms_core.default_plugins.manual_carrier import ManualCarrier
 
     with pytest.raises(AssertionError, match=complaint):
         check_carrier(broken(ManualCarrier(), **changes))
@@ -359,7 +357,7 @@ def test_the_carrier_contract_catches_mistakes(changes, complaint):
 def test_the_forecaster_contract_catches_an_interval_that_misses_the_point():
     from oms_core.protocols import SeriesForecast
     from oms_core.testing.contracts import check_forecaster
-    from oms_seasonal_naive import SeasonalNaive
+    from oms_core.default_plugins.seasonal_naive import SeasonalNaive
 
     def forecast(series, horizon, season_length, level=0.8):
         return {k: SeriesForecast([1.0] * horizon, [2.0] * horizon, [3.0] * horizon) for k in series}

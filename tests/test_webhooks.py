@@ -99,7 +99,7 @@ class SignedPlugins:
 @pytest.fixture
 def app_config():
     return {"extra_plugins": [SignedPlugins()],
-            "OMS_WEBHOOK_SECRETS": {"hmacpay": SECRET, "hmacship": SECRET}}
+            "OMS_PLUGINS": {"hmacpay": {"webhook_secret": SECRET}, "hmacship": {"webhook_secret": SECRET}}}
 
 
 def post(client, url, payload, *, secret=SECRET, raw: bytes | None = None):

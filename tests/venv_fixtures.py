@@ -5,8 +5,8 @@ packages) with the wheel installed.
 The wheel is built from a copy of the sources, so the build leaves nothing in the
 repository (the editable install lives in its build/ folder). Installs into the
 fresh virtualenv use only the wheelhouse (--no-index): the dependencies come from
-pip's cache or the index once per session, and a stray project named "oms" on an
-index can never replace the one under test.
+pip's cache or the index once per session, and a stray project of the same name on
+an index can never replace the one under test.
 """
 from __future__ import annotations
 
@@ -72,12 +72,6 @@ def copy_sources(target: Path) -> Path:
     return target
 
 
-def copy_plugin(name: str, target: Path) -> Path:
-    """A plugin's sources without its tests or the repository's build leftovers."""
-    return shutil.copytree(REPO / "plugins" / name, target,
-                           ignore=shutil.ignore_patterns("tests", "__pycache__", "*.egg-info", "build"))
-
-
 @pytest.fixture(scope="session")
 def oms_wheel(tmp_path_factory) -> Path:
     """The OMS wheel, built once per session from the working tree."""
@@ -86,7 +80,7 @@ def oms_wheel(tmp_path_factory) -> Path:
     dist = work / "dist"
     run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-cache-dir", "-w", dist, source],
         cwd=work)
-    [wheel] = dist.glob("oms-*.whl")
+    [wheel] = dist.glob("flask_oms-*.whl")
     return wheel
 
 

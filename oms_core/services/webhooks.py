@@ -16,6 +16,7 @@ from .. import runtime
 from ..db import db
 from ..errors import DomainError
 from ..models import Order
+from ..plugin_settings import WEBHOOK_SECRET
 from ..protocols import GatewayEvent, TrackingUpdate
 from . import payments, shipments
 
@@ -45,7 +46,7 @@ class WebhookReceipt:
 
 
 def _secret(plugin_id: str) -> str | None:
-    return (runtime.setting("WEBHOOK_SECRETS") or {}).get(plugin_id)
+    return runtime.registry().settings.get(plugin_id, WEBHOOK_SECRET)
 
 
 def _parsed(plugin, plugin_id: str, body: bytes, headers: Mapping[str, str], kind) -> list:

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import pytest
 
+from oms_core.default_plugins.manual_payment import (
+    BANK_TRANSFER, CASH_ON_DELIVERY, register_payment_gateways,
+)
 from oms_core.errors import IllegalTransition, PaymentRefused
 from oms_core.protocols import PaymentRequest
 from oms_core.testing.contracts import check_payment_gateway
-from oms_manual_payment import BANK_TRANSFER, CASH_ON_DELIVERY, register_payment_gateways
 
 
 def request(amount=500, currency="EUR", balance=1000, reference="REF-1", order_currency="EUR"):

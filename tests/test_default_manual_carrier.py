@@ -6,9 +6,9 @@ from urllib.parse import unquote
 
 import pytest
 
+from oms_core.default_plugins.manual_carrier import TRACKING_URLS, ManualCarrier, register_carriers
 from oms_core.protocols import ShipmentRequest
 from oms_core.testing.contracts import check_carrier
-from oms_manual_carrier import TRACKING_URLS, ManualCarrier, register_carriers
 
 CARRIER = ManualCarrier()
 

@@ -6,8 +6,9 @@ import random
 
 import pytest
 
+from oms_core.constants import PROJECT_NAME
+from oms_core.default_plugins.seasonal_naive import SeasonalNaive, forecast_one, register_forecasters
 from oms_core.testing.contracts import check_forecaster
-from oms_seasonal_naive import SeasonalNaive, forecast_one, register_forecasters
 
 FORECASTER = SeasonalNaive()
 WEEK = [10.0, 12.0, 14.0, 13.0, 20.0, 40.0, 30.0]
@@ -20,7 +21,7 @@ def test_contract():
 def test_the_hook_registers_it_as_the_fallback():
     [forecaster] = register_forecasters()
     assert forecaster.id == "seasonal_naive"
-    assert getattr(register_forecasters, "oms_impl")["trylast"] is True
+    assert getattr(register_forecasters, f"{PROJECT_NAME}_impl")["trylast"] is True
 
 
 def test_exact_on_a_purely_seasonal_series():
