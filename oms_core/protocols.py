@@ -52,6 +52,20 @@ class GatewayEvent:
     external_id: Optional[str] = None
 
 
+# How a gateway's or carrier's webhooks are authenticated: its `webhook_auth`
+# attribute (read with `webhook_auth(obj)`; docs/plugins.md says more).
+WEBHOOK_AUTH_SECRET = "secret"  # default: the plugin checks a signature made with its
+# `webhook_secret` setting; the core refuses every delivery while none is configured.
+WEBHOOK_AUTH_NONE = "none"  # no webhooks: the core refuses every delivery unread.
+WEBHOOK_AUTH_CUSTOM = "custom"  # the plugin authenticates another way it documents
+# (e.g. it fetches the event back from the sender's API); no secret is required.
+WEBHOOK_AUTH_KINDS = (WEBHOOK_AUTH_SECRET, WEBHOOK_AUTH_NONE, WEBHOOK_AUTH_CUSTOM)
+
+
+def webhook_auth(obj) -> str:
+    return getattr(obj, "webhook_auth", WEBHOOK_AUTH_SECRET)
+
+
 @dataclass(frozen=True)
 class WebhookResult:
     ok: bool
@@ -87,6 +101,10 @@ TRACKING_STATUSES = (
 class CarrierService:
     code: str
     label: str
+    # The company that carries the parcel, when it is not the carrier plugin's own
+    # label (a manual or multi-carrier plugin): what staff, emails and the public
+    # page show.
+    carrier_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -123,6 +141,8 @@ class TrackingUpdate:
     raw_code: str = ""
     message: str = ""
     location: str = ""
+    # The carrier's own id of this event, when it sends one: duplicates are told by it.
+    event_id: Optional[str] = None
 
 
 @runtime_checkable

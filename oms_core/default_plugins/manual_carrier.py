@@ -7,7 +7,9 @@ from typing import Optional
 from urllib.parse import quote
 
 from oms_core.hookspecs import hookimpl
-from oms_core.protocols import CarrierResult, CarrierService, ShipmentRequest, WebhookResult
+from oms_core.protocols import (
+    WEBHOOK_AUTH_NONE, CarrierResult, CarrierService, ShipmentRequest, WebhookResult,
+)
 
 # Carrier name -> its public tracking URL ({number} is replaced, URL-quoted).
 TRACKING_URLS = {
@@ -28,9 +30,10 @@ class ManualCarrier:
     id = "manual"
     label = "Manual (any carrier)"
     manual = True
+    webhook_auth = WEBHOOK_AUTH_NONE  # staff add the updates by hand
 
     def services(self) -> list[CarrierService]:
-        named = [CarrierService(code=name, label=name) for name in TRACKING_URLS]
+        named = [CarrierService(code=name, label=name, carrier_name=name) for name in TRACKING_URLS]
         return named + [CarrierService(code="Other", label="Other carrier")]
 
     def create_shipment(self, request: ShipmentRequest) -> CarrierResult:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from oms_core.hookspecs import hookimpl
 from oms_core.money import format_amount
-from oms_core.protocols import PaymentRequest, PaymentResult, WebhookResult
+from oms_core.protocols import WEBHOOK_AUTH_NONE, PaymentRequest, PaymentResult, WebhookResult
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,7 @@ class OfflinePayment:
     label: str
     pays_on_delivery: bool
     needs_reference: bool
+    webhook_auth = WEBHOOK_AUTH_NONE  # nothing to call back: staff record what arrived
 
     def verify_payment(self, request: PaymentRequest) -> PaymentResult:
         if request.currency != request.order_currency:
