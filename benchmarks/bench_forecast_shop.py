@@ -24,11 +24,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 from databases import temporary_postgres, temporary_sqlite  # noqa: E402
 from synthetic_shop import make_shop  # noqa: E402
 
-from oms_core import order_states  # noqa: E402
+from oms_core import order_states, runtime  # noqa: E402
 from oms_core.db import db  # noqa: E402
-from oms_core.forecasting import demand, runs  # noqa: E402
 from oms_core.models import Customer, Order, OrderLine, Product  # noqa: E402
-from oms_core.services import replenishment  # noqa: E402
+from oms_core.services import demand_history, forecast_runs, replenishment  # noqa: E402
 from oms_core.testing import dispose, make_app  # noqa: E402
 
 GOAL_SECONDS = 30.0
@@ -128,25 +127,25 @@ class StageTimes:
 
 def measure(label: str) -> None:
     """Time each stage of a forecast run, per installed forecaster, on the current app's shop."""
-    read_s, history = seconds(lambda: demand.build("week"))
+    read_s, history = seconds(lambda: demand_history.read("week"))
     series = sum(len(values) for values in history.series.values())
     print(f"\n{label}: {len(history.series)} SKUs with sales, {series:,} weekly values; "
           f"reading them from the orders took {read_s:.2f} s")
-    forecasters = sorted(runs.runtime.registry().forecasters, key=lambda f: f != runs.BASELINE)
+    forecasters = sorted(runtime.registry().forecasters, key=lambda f: f != forecast_runs.BASELINE)
     baseline = None
     print(f"  {'forecaster':<18}{'whole run s':>12}{'model s':>9}{'save s':>8}{'ratio':>8}"
           f"{'replenish s':>13}  goal")
     for forecaster_id in forecasters:
         times = StageTimes()
-        run_s, run = seconds(lambda: runs.run_forecast(forecaster_id=forecaster_id, progress=times))
+        run_s, run = seconds(lambda: forecast_runs.run_forecast(forecaster_id=forecaster_id, progress=times))
         stages = times.done()
         replenish_s, _ = seconds(lambda: replenishment.rows())
         baseline = baseline or run_s
-        goal = "" if forecaster_id == runs.BASELINE else (
+        goal = "" if forecaster_id == forecast_runs.BASELINE else (
             "PASS" if run_s < GOAL_SECONDS else "MISS") + f" (< {GOAL_SECONDS:.0f} s)"
         print(f"  {forecaster_id:<18}{run_s:>12.2f}{stages['Forecasting']:>9.2f}{stages['Saving']:>8.2f}"
               f"{run_s / baseline:>8.2f}{replenish_s:>13.2f}  {goal}")
-    backtest_s, tested = seconds(lambda: runs.run_backtest())
+    backtest_s, tested = seconds(lambda: forecast_runs.run_backtest())
     best = tested.summary.get("scores", {})
     figures = ", ".join(f"{fid} MASE {s['mase']:.3f} WAPE {s['wape'] * 100:.1f}% "
                         f"coverage {s['coverage'] * 100:.0f}%"

@@ -11,14 +11,12 @@ from pathlib import Path
 from typing import Callable
 
 from flask import Flask
-from sqlalchemy import select
 
 from oms_core import schema
 from oms_core.db import db
-from oms_core.forecasting import runs
-from oms_core.forecasting.schedule import ForecastSchedule
-from oms_core.models import ForecastRun, StaffUser
-from oms_core.services import notifications, outbox, users
+from oms_core.models import ForecastRun
+from oms_core.services import forecast_runs, notifications, outbox, users
+from oms_core.services.forecast_schedule import ForecastSchedule
 
 from . import demo_data, settings
 from .app import create_app
@@ -49,10 +47,10 @@ def prepare(*, database_url: str | None = None, data_dir=None, reset: bool = Fal
             schema.downgrade("base")
         schema.upgrade()
         summary = demo_data.generate(seed, days=history_days) if demo_data.is_empty() else None
-        if db.session.scalar(select(StaffUser.id).where(StaffUser.email == OWNER_EMAIL)) is None:
+        if users.find_by_email(OWNER_EMAIL) is None:
             users.create_user(email=OWNER_EMAIL, name="Demo Owner", password=OWNER_PASSWORD, role="owner")
         # The replenishment and forecast pages have something to show from the start.
-        forecast = runs.run_forecast() if runs.latest("forecast") is None else None
+        forecast = forecast_runs.run_forecast() if forecast_runs.latest("forecast") is None else None
         db.session.remove()
     return DemoSite(app=app, database_url=url, data_dir=folder, seeded=summary, forecast=forecast)
 

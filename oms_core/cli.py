@@ -80,8 +80,8 @@ def build_cli(registry: PluginRegistry) -> AppGroup:
     def worker(once, poll):
         """Send outbox messages (emails, carrier bookings) with retries, and re-forecast
         demand every FORECAST_EVERY_HOURS."""
-        from .forecasting.schedule import ForecastSchedule
         from .services import outbox
+        from .services.forecast_schedule import ForecastSchedule
 
         _require_schema()
         if once:
@@ -104,19 +104,18 @@ def build_cli(registry: PluginRegistry) -> AppGroup:
                   help="Use this forecaster instead of the config's FORECASTER.")
     def forecast(backtest, forecaster_id):
         """Forecast demand per product from the order history and store it."""
-        from .forecasting import runs
-        from .forecasting.report import echo_backtest, echo_forecast
+        from .services import forecast_runs
 
         _require_schema()
         if backtest and forecaster_id:
             raise click.UsageError("--backtest scores every installed forecaster; drop --forecaster.")
         with ProgressBars() as progress:
             try:
-                run = (runs.run_backtest(progress=progress) if backtest
-                       else runs.run_forecast(forecaster_id=forecaster_id, progress=progress))
+                run = (forecast_runs.run_backtest(progress=progress) if backtest
+                       else forecast_runs.run_forecast(forecaster_id=forecaster_id, progress=progress))
             except DomainError as exc:
                 raise click.ClickException(str(exc)) from None
-        (echo_backtest if backtest else echo_forecast)(run, click.echo)
+        (_echo_backtest if backtest else _echo_forecast)(run)
 
     @oms.command("check-stock")
     def check_stock():
@@ -134,3 +133,41 @@ def build_cli(registry: PluginRegistry) -> AppGroup:
 
     registry.hook.register_commands(cli=oms)
     return oms
+
+
+# ------------------------------------------------------------ forecast summaries
+
+
+def _percent(value) -> str:
+    return "-" if value is None else f"{value * 100:.1f}%"
+
+
+def _number(value) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _echo_forecast(run) -> None:
+    summary = run.summary
+    click.echo(f"Forecast #{run.id}: {run.series_count} products, {run.horizon} {run.frequency}s ahead "
+               f"from {run.first_period.isoformat()}, {int(run.level * 100)}% intervals.")
+    click.echo(f"  {summary.get('modelled', 0)} with {run.forecaster_id} ({run.chosen_by}), "
+               f"{summary.get('fallback', 0)} with too little history: their average.")
+    click.echo(f"  Took {run.seconds:.1f} s.")
+
+
+def _echo_backtest(run) -> None:
+    summary = run.summary
+    scores = summary.get("scores", {})
+    click.echo(f"Back-test #{run.id}: the last {summary.get('holdout')} {run.frequency}s held out; "
+               f"{run.series_count} products scored, {summary.get('skipped', 0)} with too little history.")
+    if not scores:
+        click.echo("  Nothing to score yet.")
+        return
+    click.echo(f"  {'forecaster':<24}{'MASE':>8}{'WAPE':>9}{'bias':>9}{'coverage':>10}")
+    for forecaster_id, s in scores.items():
+        mark = "  <- best" if forecaster_id == run.forecaster_id else ""
+        click.echo(f"  {forecaster_id:<24}{_number(s['mase']):>8}{_percent(s['wape']):>9}"
+                   f"{_percent(s['bias']):>9}{_percent(s['coverage']):>10}{mark}")
+    for forecaster_id, reason in summary.get("failed", {}).items():
+        click.echo(f"  {forecaster_id}: failed, left out: {reason}")
+    click.echo(f"  Coverage is of the {int(run.level * 100)}% intervals. Took {run.seconds:.1f} s.")

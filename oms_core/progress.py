@@ -5,7 +5,7 @@ import click
 
 
 class ProgressBars:
-    """A `forecasting.runs.Progress` drawing each stage as its own click progress bar.
+    """A `services.forecast_runs.Progress` drawing each stage as its own click progress bar.
 
     Off a terminal click prints each stage's label once instead of redrawing a bar.
     """

@@ -9,7 +9,7 @@ import pytest
 
 from forecast_history import FORECAST_CONFIG, seasonal, sell_weekly
 from oms_core.db import db
-from oms_core.forecasting import runs
+from oms_core.services import forecast_runs
 from oms_core.models import Product
 from oms_core.services import forecasts
 
@@ -44,7 +44,7 @@ def fresh(product_id) -> Product:
 
 
 def test_forecast_page_shows_chart_method_plan_backtest_and_table(staff_client, teas):
-    run = runs.run_forecast()
+    run = forecast_runs.run_forecast()
     page = forecast_page(staff_client, teas["EARL"])
     chart = page.split('<svg')[1].split("</svg>")[0]
     assert 'role="img"' in chart and "Sales and forecast: Earl tea" in chart
@@ -67,7 +67,7 @@ def test_forecast_page_shows_chart_method_plan_backtest_and_table(staff_client, 
 
 
 def test_short_histories_say_they_use_the_fallback(staff_client, teas):
-    runs.run_forecast()
+    forecast_runs.run_forecast()
     page = forecast_page(staff_client, teas["NEW"])
     assert "Average of the sales so far" in page
     assert "Only 3 weeks of sales: fewer than the 8 a model needs" in page
@@ -79,7 +79,7 @@ def test_short_histories_say_they_use_the_fallback(staff_client, teas):
 def test_less_than_a_season_is_said_even_with_a_model(staff_client, make_product, place):
     product = make_product(sku="YOUNG", on_hand=500)
     sell_weekly(place, {"YOUNG": [3, 4, 5, 3, 4, 5, 3, 4, 5, 3]})
-    runs.run_forecast()
+    forecast_runs.run_forecast()
     page = forecast_page(staff_client, product)
     assert "Less than a season (52 weeks) of sales" in page
 
@@ -116,7 +116,7 @@ def test_staff_set_lead_time_and_service_level(staff_client, teas, htmx):
     product = fresh(earl.id)
     assert (product.lead_time_days, product.service_level) == (21, 0.975)
 
-    runs.run_forecast()
+    forecast_runs.run_forecast()
     panel = forecast_page(staff_client, earl).split('id="plan-panel"')[1].split("</section>")[0]
     assert "21 days" in panel and "97.5%" in panel and "(shop default)" not in panel
 

@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 
 from forecast_history import FORECAST_CONFIG, seasonal, sell_weekly
 from oms_core.db import db
-from oms_core.forecasting import runs
+from oms_core.services import forecast_runs
 from oms_core.models import ForecastRun
 from oms_core.services import replenishment
 
@@ -45,7 +45,7 @@ def shop(make_product, place):
 
 @pytest.fixture
 def forecast(shop):
-    return runs.run_forecast()
+    return forecast_runs.run_forecast()
 
 
 def table_skus(page: str) -> list[str]:
@@ -96,9 +96,9 @@ def test_header_names_the_run_and_warns_when_missing_or_old(staff_client, shop):
     page = html.unescape(staff_client.get(PAGE).get_data(as_text=True))
     assert "No forecast has been made yet." in page and 'id="forecast-warning"' in page
     assert "Nothing to plan without a forecast." in page
-    run = runs.run_forecast()
+    run = forecast_runs.run_forecast()
     page = html.unescape(staff_client.get(PAGE).get_data(as_text=True))
-    tested = runs.latest("backtest")
+    tested = forecast_runs.latest("backtest")
     assert f"Forecast #{run.id} made" in page and f"auto: best in back-test #{tested.id}" in page
     assert "Seasonal naive" in page and 'id="forecast-warning"' not in page
     # Older than twice the worker's schedule (24 h): the worker is probably not running.
@@ -111,9 +111,9 @@ def test_header_names_the_run_and_warns_when_missing_or_old(staff_client, shop):
 
 @pytest.mark.parametrize("htmx", [False, True])
 def test_owner_runs_a_forecast_now(owner_client, shop, htmx):
-    assert runs.latest("forecast") is None
+    assert forecast_runs.latest("forecast") is None
     response = owner_client.post(RUN_NOW, data={"show": "all"}, htmx=htmx)
-    run = runs.latest("forecast")
+    run = forecast_runs.latest("forecast")
     assert run is not None and run.series_count == 4  # IDLE has nothing to forecast
     if htmx:
         body = response.get_data(as_text=True)
@@ -128,7 +128,7 @@ def test_owner_runs_a_forecast_now(owner_client, shop, htmx):
 def test_staff_cannot_run_a_forecast(staff_client, shop):
     assert 'id="run-forecast-form"' not in staff_client.get(PAGE).get_data(as_text=True)
     assert staff_client.post(RUN_NOW).status_code == 403
-    assert runs.latest("forecast") is None
+    assert forecast_runs.latest("forecast") is None
 
 
 @pytest.mark.parametrize("htmx", [False, True])
@@ -139,12 +139,12 @@ def test_a_refused_forecast_run_is_shown_and_changes_nothing(app, owner_client, 
         response = owner_client.get(response.headers["Location"])
     body = response.get_data(as_text=True)
     assert "No forecast was made" in html.unescape(body) and "no_such_forecaster" in body
-    assert runs.latest("forecast").id == forecast.id
+    assert forecast_runs.latest("forecast").id == forecast.id
 
 
 def test_run_now_needs_the_csrf_token(owner_client, shop):
     assert owner_client.client.post(RUN_NOW, headers={"HX-Request": "true"}).status_code == 400
-    assert runs.latest("forecast") is None
+    assert forecast_runs.latest("forecast") is None
 
 
 def test_purchase_list_csv(staff_client, forecast):
@@ -166,7 +166,7 @@ def test_purchase_list_csv(staff_client, forecast):
 def test_csv_cells_that_spreadsheets_would_run_are_quoted(staff_client, make_product, place):
     product = make_product(sku="=cmd|'/c calc'!A1", name="@SUM(1+1)*cmd", on_hand=sum(seasonal(WEEKS)))
     sell_weekly(place, {product.sku: seasonal(WEEKS)})
-    runs.run_forecast()
+    forecast_runs.run_forecast()
     download = staff_client.get(f"{ADMIN}/replenishment.csv").get_data(as_text=True)
     rows = list(csv.reader(io.StringIO(download)))
     assert rows[1][:2] == ["'=cmd|'/c calc'!A1", "'@SUM(1+1)*cmd"]
@@ -175,7 +175,7 @@ def test_csv_cells_that_spreadsheets_would_run_are_quoted(staff_client, make_pro
 def test_product_names_are_escaped(owner_client, make_product, place):
     product = make_product(sku="EVIL", name=f"Mug {SCRIPT}", on_hand=sum(seasonal(WEEKS)))
     sell_weekly(place, {"EVIL": seasonal(WEEKS)})
-    runs.run_forecast()
+    forecast_runs.run_forecast()
     for url in (PAGE, f"{ADMIN}/", f"{ADMIN}/products/{product.id}/forecast"):
         page = owner_client.get(url).get_data(as_text=True)
         assert "EVIL" in page and SCRIPT not in page and "&lt;script&gt;" in page, url
@@ -207,5 +207,5 @@ def test_expected_stockouts_are_the_plans_whose_order_by_date_has_come(forecast)
 def test_dashboard_has_no_stockout_panel_without_any(staff_client, make_product, place):
     make_product(sku="CALM", on_hand=10_000)
     sell_weekly(place, {"CALM": seasonal(WEEKS)})
-    runs.run_forecast()
+    forecast_runs.run_forecast()
     assert 'id="expected-stockouts"' not in staff_client.get(f"{ADMIN}/").get_data(as_text=True)

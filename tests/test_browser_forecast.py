@@ -9,7 +9,7 @@ import pytest
 
 from forecast_history import FORECAST_CONFIG, seasonal, sell_weekly
 from oms_core.db import db
-from oms_core.forecasting import runs
+from oms_core.services import forecast_runs
 from oms_core.services.replenishment import CSV_HEADER
 from test_browser import OWNER, browser, live_shop  # noqa: F401  (fixtures)
 
@@ -27,7 +27,7 @@ def teapot(live_shop, make_product, place):  # noqa: F811
     units = seasonal(WEEKS)
     product = make_product(sku="TEAPOT-1", name="Cast iron teapot", on_hand=sum(units) + 1)
     sell_weekly(place, {product.sku: units})
-    runs.run_forecast()
+    forecast_runs.run_forecast()
     return product
 
 
@@ -74,11 +74,11 @@ def test_forecast_chart_run_now_and_purchase_list(browser, live_shop, teapot):  
     page.evaluate("window.__no_reload_mark = 'still here'")
     documents = []
     page.on("request", lambda r: documents.append(r.url) if r.resource_type == "document" else None)
-    before = runs.latest("forecast").id
+    before = forecast_runs.latest("forecast").id
     page.click("#run-forecast-form button[type=submit]")
     page.locator("#replenishment-body [role=status]", has_text="made with").wait_for()
     db.session.rollback()  # a new read transaction, to see what the server wrote
-    latest = runs.latest("forecast").id
+    latest = forecast_runs.latest("forecast").id
     assert latest > before and f"Forecast #{latest} made" in page.locator("#forecast-run").inner_text()
     assert page.evaluate("window.__no_reload_mark") == "still here" and documents == []
 

@@ -8,6 +8,7 @@ from sqlalchemy import update
 
 from oms_core.db import db
 from oms_core.forecasting import demand, periods
+from oms_core.services import demand_history
 from oms_core.models import Order
 
 NOW = datetime(2026, 3, 18, 15, 0, tzinfo=timezone.utc)  # a Wednesday; its week began Monday 16 March
@@ -31,7 +32,7 @@ def test_weekly_units_with_zero_weeks_up_to_the_last_complete_week(make_product,
     sold(tea, 3, date(2026, 2, 8))   # its Sunday: same week
     sold(tea, 4, date(2026, 2, 23))  # two weeks later, after a week with no sale
     sold(tea, 5, date(2026, 3, 17))  # the current week: not complete, left out
-    history = demand.build("week", as_of=NOW)
+    history = demand_history.read("week", as_of=NOW)
     assert history.next_period == date(2026, 3, 16)
     assert history.series[tea.id] == [5.0, 0.0, 0.0, 4.0, 0.0, 0.0]
     assert history.period_starts(tea.id)[0] == date(2026, 2, 2)
@@ -45,7 +46,7 @@ def test_cancelled_and_unconfirmed_orders_are_not_demand_returned_ones_are(make_
     sold(cup, 9, date(2026, 3, 4), status="placed")
     sold(cup, 2, date(2026, 3, 5), status="refunded")  # returned: the demand happened
     sold(cup, 4, date(2026, 3, 6), status="delivered")
-    assert demand.build("week", as_of=NOW).series[cup.id] == [7.0, 0.0]
+    assert demand_history.read("week", as_of=NOW).series[cup.id] == [7.0, 0.0]
 
 
 def test_each_series_starts_at_its_first_sale_and_all_end_together(make_product, sold):
@@ -53,7 +54,7 @@ def test_each_series_starts_at_its_first_sale_and_all_end_together(make_product,
     never = make_product(sku="NEVER", on_hand=500)
     sold(old, 1, date(2026, 1, 5))
     sold(new, 6, date(2026, 3, 10))
-    history = demand.build("week", as_of=NOW)
+    history = demand_history.read("week", as_of=NOW)
     assert len(history.series[old.id]) == 10
     assert history.series[new.id] == [6.0]
     assert never.id not in history.series  # nothing sold: no series at all
@@ -64,7 +65,7 @@ def test_inactive_products_are_not_forecast(make_product, sold):
     sold(gone, 1, date(2026, 3, 2))
     gone.active = False
     db.session.commit()
-    assert demand.build("week", as_of=NOW).series == {}
+    assert demand_history.read("week", as_of=NOW).series == {}
 
 
 def test_monthly_periods(make_product, sold):
@@ -72,7 +73,7 @@ def test_monthly_periods(make_product, sold):
     sold(tea, 2, date(2025, 12, 31))
     sold(tea, 3, date(2026, 2, 1))
     sold(tea, 8, date(2026, 3, 1))  # this month: not complete
-    history = demand.build("month", as_of=NOW)
+    history = demand_history.read("month", as_of=NOW)
     assert history.next_period == date(2026, 3, 1)
     assert history.series[tea.id] == [2.0, 0.0, 3.0]
     assert history.period_starts(tea.id) == [date(2025, 12, 1), date(2026, 1, 1), date(2026, 2, 1)]
@@ -82,12 +83,12 @@ def test_only_the_products_asked_for(make_product, sold):
     a, b = make_product(sku="A", on_hand=50), make_product(sku="B", on_hand=50)
     sold(a, 1, date(2026, 3, 2))
     sold(b, 1, date(2026, 3, 2))
-    assert set(demand.build("week", as_of=NOW, product_ids=[b.id]).series) == {b.id}
+    assert set(demand_history.read("week", as_of=NOW, product_ids=[b.id]).series) == {b.id}
 
 
 def test_unknown_frequency_is_refused(app):
     with pytest.raises(ValueError, match="frequency"):
-        demand.build("day", as_of=NOW)
+        demand_history.read("day", as_of=NOW)
 
 
 @pytest.mark.parametrize("day, frequency, start", [
@@ -106,3 +107,13 @@ def test_period_arithmetic_across_years():
     assert periods.count_between(date(2024, 12, 1), date(2026, 2, 1), "month") == 14
     assert periods.count_between(date(2025, 12, 29), date(2026, 1, 12), "week") == 2
     assert periods.period_days(date(2028, 2, 1), "month") == 29
+
+
+def test_series_are_zero_filled_from_the_first_sale_and_end_together():
+    """The pure half: units per period become series that all end before `next_period`."""
+    history = demand.from_units({7: {date(2026, 2, 2): 3, date(2026, 2, 16): 1}, 9: {date(2026, 3, 2): 2},
+                                 11: {}}, frequency="week", next_period=date(2026, 3, 9))
+    assert history.series == {7: [3.0, 0.0, 1.0, 0.0, 0.0], 9: [2.0]}
+    assert history.period_starts(9) == [date(2026, 3, 2)] and history.season_length == 52
+    with pytest.raises(ValueError, match="frequency"):
+        demand.from_units({}, frequency="day", next_period=date(2026, 3, 9))

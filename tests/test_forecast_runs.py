@@ -10,8 +10,8 @@ from sqlalchemy import func, select, update
 
 from oms_core.db import db
 from oms_core.errors import ValidationError
-from oms_core.forecasting import runs
-from oms_core.forecasting.schedule import ForecastSchedule
+from oms_core.services import forecast_runs
+from oms_core.services.forecast_schedule import ForecastSchedule, is_due
 from oms_core.models import ForecastRun, ForecastSeries, Order
 from oms_core.protocols import SeriesForecast
 from oms_core.testing.fakes import plugin_registering
@@ -74,9 +74,9 @@ def noisy_shop(make_product, monthly_sales):
 
 
 def test_auto_picks_the_best_forecaster_in_a_backtest_and_stores_both_runs(noisy_shop):
-    run = runs.run_forecast(now=NOW, forecaster_id=None)
+    run = forecast_runs.run_forecast(now=NOW, forecaster_id=None)
     assert run.kind == "forecast" and run.forecaster_id == "flat_mean"
-    tested = runs.latest("backtest")
+    tested = forecast_runs.latest("backtest")
     assert run.chosen_by == f"auto: best in back-test #{tested.id}"
     scores = tested.summary["scores"]
     assert set(scores) == {"seasonal_naive", "flat_mean"}
@@ -91,27 +91,27 @@ def test_auto_picks_the_best_forecaster_in_a_backtest_and_stores_both_runs(noisy
 
 def test_a_forecaster_named_in_the_config_is_used_without_a_backtest(app, noisy_shop):
     app.config["OMS_FORECASTER"] = "seasonal_naive"
-    run = runs.run_forecast(now=NOW)
+    run = forecast_runs.run_forecast(now=NOW)
     assert (run.forecaster_id, run.chosen_by) == ("seasonal_naive", "named in the config")
-    assert runs.latest("backtest") is None
+    assert forecast_runs.latest("backtest") is None
 
 
 def test_an_unknown_forecaster_is_refused_and_nothing_is_stored(noisy_shop):
     with pytest.raises(ValidationError, match="No forecaster 'prophet'.*Installed: "):
-        runs.run_forecast(now=NOW, forecaster_id="prophet")
+        forecast_runs.run_forecast(now=NOW, forecaster_id="prophet")
     assert db.session.scalar(select(func.count()).select_from(ForecastRun)) == 0
 
 
 def test_a_plugin_answer_of_the_wrong_length_is_refused_naming_it(noisy_shop):
     with pytest.raises(ValidationError, match="'broken'"):
-        runs.run_forecast(now=NOW, forecaster_id="broken")
-    assert runs.latest("forecast") is None
+        forecast_runs.run_forecast(now=NOW, forecaster_id="broken")
+    assert forecast_runs.latest("forecast") is None
 
 
 def test_products_with_little_history_get_the_average(make_product, monthly_sales, noisy_shop):
     newcomer = make_product(sku="NEW", on_hand=100)
     monthly_sales(newcomer, [4, 6, 5])
-    run = runs.run_forecast(now=NOW, forecaster_id="seasonal_naive")
+    run = forecast_runs.run_forecast(now=NOW, forecaster_id="seasonal_naive")
     series = db.session.scalars(select(ForecastSeries).where(
         ForecastSeries.run_id == run.id, ForecastSeries.product_id == newcomer.id)).one()
     assert series.method == "fallback_mean" and series.history_periods == 3
@@ -121,7 +121,7 @@ def test_products_with_little_history_get_the_average(make_product, monthly_sale
 
 
 def test_backtest_scores_each_product_per_forecaster(noisy_shop):
-    run = runs.run_backtest(now=NOW)
+    run = forecast_runs.run_backtest(now=NOW)
     assert run.kind == "backtest" and run.horizon == 12
     assert run.summary["holdout"] == 12 and run.summary["skipped"] == 0
     rows = db.session.scalars(select(ForecastSeries).where(ForecastSeries.run_id == run.id)).all()
@@ -133,7 +133,7 @@ def test_backtest_scores_each_product_per_forecaster(noisy_shop):
 
 def test_old_runs_are_pruned(app, noisy_shop):
     app.config["OMS_FORECAST_KEEP_RUNS"] = 2
-    made = [runs.run_forecast(now=NOW, forecaster_id="seasonal_naive").id for _ in range(3)]
+    made = [forecast_runs.run_forecast(now=NOW, forecaster_id="seasonal_naive").id for _ in range(3)]
     kept = db.session.scalars(select(ForecastRun.id).where(ForecastRun.kind == "forecast")).all()
     assert sorted(kept) == made[1:]
     assert db.session.scalar(select(func.count()).select_from(ForecastSeries).where(
@@ -141,19 +141,19 @@ def test_old_runs_are_pruned(app, noisy_shop):
 
 
 def test_a_shop_without_sales_gets_an_empty_run(app):
-    run = runs.run_forecast(now=NOW)
+    run = forecast_runs.run_forecast(now=NOW)
     assert run.series_count == 0
     assert run.chosen_by == "auto: too little history to back-test, so the baseline"
 
 
 def test_due_when_never_run_or_older_than_the_setting(app, noisy_shop):
     app.config["OMS_FORECAST_EVERY_HOURS"] = 24
-    assert runs.is_due()
-    run = runs.run_forecast(now=NOW, forecaster_id="seasonal_naive")
-    assert not runs.is_due(now=run.created_at + timedelta(hours=23))
-    assert runs.is_due(now=run.created_at + timedelta(hours=24))
+    assert is_due()
+    run = forecast_runs.run_forecast(now=NOW, forecaster_id="seasonal_naive")
+    assert not is_due(now=run.created_at + timedelta(hours=23))
+    assert is_due(now=run.created_at + timedelta(hours=24))
     app.config["OMS_FORECAST_EVERY_HOURS"] = 0
-    assert not runs.is_due(now=run.created_at + timedelta(days=30))
+    assert not is_due(now=run.created_at + timedelta(days=30))
 
 
 def test_the_worker_schedule_runs_when_due_and_checks_at_most_once_a_minute(app, noisy_shop):
@@ -177,7 +177,7 @@ def test_a_failing_scheduled_forecast_is_logged_and_the_worker_goes_on(app, nois
     app.config["OMS_FORECASTER"] = "broken"
     ForecastSchedule(echo=lambda line: None)()
     assert "scheduled forecast failed" in caplog.text
-    assert runs.latest("forecast") is None
+    assert forecast_runs.latest("forecast") is None
 
 
 def test_cli_forecast_shows_progress_and_a_summary(runner, noisy_shop):

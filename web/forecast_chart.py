@@ -15,7 +15,7 @@ from typing import Sequence
 
 from markupsafe import Markup, escape
 
-from oms_core.forecasting import periods
+from oms_core.services.forecasts import month_starts as months_within
 
 WIDTH, HEIGHT = 760, 300
 LEFT, RIGHT, TOP, BOTTOM = 48, 16, 36, 30  # room for y labels, -, the legend, x labels
@@ -61,11 +61,7 @@ def nice_ticks(top: float, count: int = 4) -> list[float]:
 
 def month_starts(first: date, last: date, most: int = MAX_MONTH_LABELS) -> list[date]:
     """First days of months within [first, last], thinned to at most `most`, on round months."""
-    months = []
-    day = first if first.day == 1 else periods.shift(periods.period_start(first, "month"), 1, "month")
-    while day <= last:
-        months.append(day)
-        day = periods.shift(day, 1, "month")
+    months = months_within(first, last)
     step = max(1, math.ceil(len(months) / most))
     # Steps of 2, 3, 4 or 6 months land on January when they can; others on any month.
     step = next((s for s in (1, 2, 3, 4, 6, 12) if s >= step), step)

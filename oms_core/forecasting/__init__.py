@@ -1,1 +1,3 @@
-"""Demand forecasting in the core: demand series, back-test scores, and the runs that use them."""
+"""Demand forecasting maths: periods, demand series, back-test scores, the fallback and
+replenishment arithmetic. Pure: no database, no Flask; reading the order history and
+storing runs are services (`oms_core.services.demand_history`, `forecast_runs`)."""

@@ -1,30 +1,20 @@
-"""Demand series from the order history: units per product per period.
-
-What counts as demand: the units of every order that was confirmed (its stock was
-reserved), dated when the order was placed. Orders still waiting for confirmation
-are not demand yet; cancelled orders are not demand at all, whenever they were
-cancelled. Returns are not subtracted: the customer's demand happened, and
-returned units come back through the stock ledger when they are restocked, so
-netting them here as well would count them twice.
+"""Demand series: units per product per period, oldest first.
 
 Each product's series runs from the period of its first sale to the last complete
 period (the current one is still filling up and would look like a slump); periods
 without a sale are zeros. So all series end at the same period, as the forecaster
 contract expects, and a new product simply has a shorter series.
+
+Pure: which orders count as demand and how they are read is
+`oms_core.services.demand_history`.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timezone
+from datetime import date
+from typing import Mapping
 
-from sqlalchemy import func, literal_column, select
-
-from ..db import db
-from ..models import Order, OrderLine, Product
-from ..order_states import CANCELLED, PLACED
 from . import periods
-
-NOT_DEMAND = (PLACED, CANCELLED)
 
 
 @dataclass
@@ -45,44 +35,16 @@ class DemandHistory:
         return periods.starts(first, len(values), self.frequency)
 
 
-def _period_of(column, frequency: str, dialect: str):
-    """SQL for the first day of the column's period (UTC), as text on SQLite, a date on PostgreSQL."""
-    if dialect == "sqlite":
-        if frequency == "week":  # to the coming Sunday (or today), then back to its Monday
-            return func.date(column, "weekday 0", "-6 days")
-        return func.strftime("%Y-%m-01", column)
-    unit = literal_column("'week'" if frequency == "week" else "'month'")
-    return func.date_trunc(unit, func.timezone("UTC", column)).cast(db.Date)
-
-
-def _as_date(value) -> date:
-    return date.fromisoformat(value) if isinstance(value, str) else value
-
-
-def build(frequency: str = "week", *, as_of: datetime | None = None,
-          product_ids: list[int] | None = None) -> DemandHistory:
-    """Demand of every active product (or of `product_ids`) up to the last complete period."""
-    periods.check_frequency(frequency)
-    today = (as_of or datetime.now(timezone.utc)).astimezone(timezone.utc).date()
-    next_period = periods.period_start(today, frequency)
-    cutoff = datetime.combine(next_period, time.min, tzinfo=timezone.utc)
-    period = _period_of(Order.created_at, frequency, db.session.get_bind().dialect.name).label("period")
-    query = (
-        select(OrderLine.product_id, period, func.sum(OrderLine.quantity))
-        .join(Order, Order.id == OrderLine.order_id)
-        .join(Product, Product.id == OrderLine.product_id)
-        .where(Order.status.not_in(NOT_DEMAND), Order.created_at < cutoff, Product.active.is_(True))
-        .group_by(OrderLine.product_id, period)
-    )
-    if product_ids is not None:
-        query = query.where(OrderLine.product_id.in_(product_ids))
-    by_product: dict[int, dict[date, float]] = {}
-    for product_id, start, units in db.session.execute(query):
-        by_product.setdefault(product_id, {})[_as_date(start)] = float(units)
-    history = DemandHistory(frequency=frequency, next_period=next_period)
-    for product_id, units_by_period in sorted(by_product.items()):
+def from_units(units: Mapping[int, Mapping[date, float]], *, frequency: str,
+               next_period: date) -> DemandHistory:
+    """Series from units sold per product and period start (periods before `next_period`),
+    with zeros for the periods without a sale."""
+    history = DemandHistory(frequency=periods.check_frequency(frequency), next_period=next_period)
+    for product_id, units_by_period in sorted(units.items()):
+        if not units_by_period:
+            continue
         first = min(units_by_period)
         count = periods.count_between(first, next_period, frequency)
         history.series[product_id] = [
-            units_by_period.get(start, 0.0) for start in periods.starts(first, count, frequency)]
+            float(units_by_period.get(start, 0.0)) for start in periods.starts(first, count, frequency)]
     return history

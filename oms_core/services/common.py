@@ -10,13 +10,18 @@ from ..models import Order
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
+def fetch(model, row_id: int, what: str, **options):
+    """The `model` row with this id, or NotFound ("No order 12."); `options` go to Session.get."""
+    row = db.session.get(model, row_id, **options)
+    if row is None:
+        raise NotFound(f"No {what} {row_id}.")
+    return row
+
+
 def lock_order(order_id: int) -> Order:
     """Load an order for change inside a write transaction: a row lock on PostgreSQL
     (SQLite's BEGIN IMMEDIATE already serialises writers) and fresh column values."""
-    order = db.session.get(Order, order_id, with_for_update=True, populate_existing=True)
-    if order is None:
-        raise NotFound(f"No order {order_id}.")
-    return order
+    return fetch(Order, order_id, "order", with_for_update=True, populate_existing=True)
 
 
 def clean_email(email: str) -> str:

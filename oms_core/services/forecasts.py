@@ -7,13 +7,12 @@ from datetime import date, datetime, time, timezone
 
 from sqlalchemy import select
 
-from .. import runtime
 from ..db import db
-from ..errors import NotFound
-from ..forecasting import demand, fallback, periods, runs
+from ..forecasting import fallback, periods
 from ..forecasting.replenishment import Plan
 from ..models import ForecastRun, ForecastSeries, Product
-from . import replenishment
+from . import catalog, demand_history, forecast_runs, replenishment
+from .forecast_runs import BASELINE, forecaster_label
 
 
 @dataclass
@@ -31,7 +30,10 @@ class ScoreRow:
 @dataclass
 class ProductForecast:
     product: Product
+    today: date
     frequency: str
+    level: float  # of the run's intervals (the configured level before any run)
+    min_history: int  # periods of sales a product needs for a model instead of the fallback
     # The current, incomplete period: the history ends just before it.
     current_period: date
     history_starts: list[date]
@@ -71,18 +73,11 @@ class ProductForecast:
 
     def score_rows(self) -> list[ScoreRow]:
         """The back-test's forecasters, the baseline first."""
-        ids = sorted(set(self.shop_scores) | set(self.product_scores), key=lambda f: (f != runs.BASELINE, f))
+        ids = sorted(set(self.shop_scores) | set(self.product_scores), key=lambda f: (f != BASELINE, f))
         chosen = self.backtest.forecaster_id if self.backtest is not None else None
         return [ScoreRow(forecaster_id=fid, label=forecaster_label(fid), product=self.product_scores.get(fid),
-                         shop=self.shop_scores.get(fid), baseline=fid == runs.BASELINE, chosen=fid == chosen)
+                         shop=self.shop_scores.get(fid), baseline=fid == BASELINE, chosen=fid == chosen)
                 for fid in ids]
-
-
-def forecaster_label(method: str) -> str:
-    if method == fallback.METHOD:
-        return fallback.LABEL
-    forecaster = runtime.registry().forecasters.get(method)
-    return forecaster.label if forecaster else f"{method} (no longer installed)"
 
 
 def _series_of(run: ForecastRun | None, product_id: int) -> ForecastSeries | None:
@@ -93,24 +88,35 @@ def _series_of(run: ForecastRun | None, product_id: int) -> ForecastSeries | Non
 
 
 def for_product(product_id: int, today: date | None = None) -> ProductForecast:
-    product = db.session.get(Product, product_id)
-    if product is None:
-        raise NotFound(f"No product {product_id}.")
+    product = catalog.get_product(product_id)
     today = today or datetime.now(timezone.utc).date()
-    run = runs.latest("forecast")
-    frequency = run.frequency if run else runs.settings()["frequency"]
-    history = demand.build(frequency, as_of=datetime.combine(today, time.min, tzinfo=timezone.utc),
-                           product_ids=[product_id])
+    conf = forecast_runs.settings()
+    run = forecast_runs.latest("forecast")
+    frequency = run.frequency if run else conf["frequency"]
+    history = demand_history.read(frequency, as_of=datetime.combine(today, time.min, tzinfo=timezone.utc),
+                                  product_ids=[product_id])
     values = history.series.get(product_id, [])
-    view = ProductForecast(product=product, frequency=frequency, current_period=history.next_period,
-                           history=values, history_starts=history.period_starts(product_id), run=run)
+    view = ProductForecast(product=product, today=today, frequency=frequency,
+                           level=run.level if run else conf["level"], min_history=conf["min_history"],
+                           current_period=history.next_period, history=values,
+                           history_starts=history.period_starts(product_id), run=run)
     view.series = _series_of(run, product_id)
     if view.series is not None:
         view.forecast_starts = periods.starts(run.first_period, len(view.series.point), run.frequency)
         view.plan = replenishment.plan_for(product, run, view.series, today)
-    view.backtest = runs.latest("backtest")
+    view.backtest = forecast_runs.latest("backtest")
     if view.backtest is not None:
         tested = _series_of(view.backtest, product_id)
         view.product_scores = tested.scores if tested else {}
         view.shop_scores = view.backtest.summary.get("scores", {})
     return view
+
+
+def month_starts(first: date, last: date) -> list[date]:
+    """The first days of the months within [first, last], for a chart's time axis."""
+    month = periods.period_start(first, "month")
+    if month < first:
+        month = periods.shift(month, 1, "month")
+    if month > last:
+        return []
+    return periods.starts(month, periods.count_between(month, last, "month") + 1, "month")

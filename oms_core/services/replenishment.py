@@ -15,10 +15,11 @@ from sqlalchemy import select
 
 from .. import runtime
 from ..db import db, write_transaction
-from ..errors import NotFound, ValidationError
-from ..forecasting import fallback, runs
+from ..errors import ValidationError
+from ..forecasting import fallback
 from ..forecasting.replenishment import ForecastPath, Plan, plan
 from ..models import ForecastRun, ForecastSeries, Product
+from . import catalog, forecast_runs, forecast_schedule
 
 log = logging.getLogger(__name__)
 MAX_LEAD_TIME_DAYS = 365
@@ -62,22 +63,11 @@ def set_replenishment_settings(product_id: int, *, lead_time_days: int | None,
         raise ValidationError(f"Service level must be between {low:.0%} and {high:.1%}, "
                               f"not {service_level * 100:g}%.")
     with write_transaction():
-        product = db.session.get(Product, product_id)
-        if product is None:
-            raise NotFound(f"No product #{product_id}.")
+        product = catalog.get_product(product_id)
         product.lead_time_days, product.service_level = lead_time_days, service_level
     log.info("%s set the replenishment settings of %s: lead time %s days, service level %s",
              actor, product.sku, lead_time_days, service_level)
     return product
-
-
-def is_stale(run: ForecastRun | None, now: datetime | None = None) -> bool:
-    """No forecast, or one older than twice the worker's FORECAST_EVERY_HOURS: the
-    worker is probably not running it."""
-    if run is None:
-        return True
-    hours = runs.schedule_hours()
-    return hours > 0 and runs.age_hours(run, now) > 2 * hours
 
 
 def path_of(run: ForecastRun, series: ForecastSeries) -> ForecastPath:
@@ -89,6 +79,10 @@ def plan_for(product: Product, run: ForecastRun, series: ForecastSeries, today: 
     return plan(path_of(run, series), available=product.available, lead_time_days=lead_time_days(product),
                 service_level=service_level(product),
                 review_days=int(runtime.setting("REPLENISH_REVIEW_DAYS")), today=today)
+
+
+def _today() -> date:
+    return datetime.now(timezone.utc).date()
 
 
 def _urgency(row: Row):
@@ -112,8 +106,8 @@ def _forecasts(run: ForecastRun | None) -> list[tuple[Product, ForecastSeries | 
 def rows(today: date | None = None, *, run: ForecastRun | None = None) -> list[Row]:
     """Every active product with its plan, most urgent first: those to reorder, by the
     last day to order; then the others by stock-out date; products without a forecast last."""
-    today = today or datetime.now(timezone.utc).date()
-    run = run or runs.latest("forecast")
+    today = today or _today()
+    run = run or forecast_runs.latest("forecast")
     result = [Row(product=product, forecast=series,
                   plan=plan_for(product, run, series, today) if series else None)
               for product, series in _forecasts(run)]
@@ -127,8 +121,8 @@ def expected_stockouts(today: date | None = None) -> list[Row]:
     the end of their lead time reaches their stock (a unit of slack for rounding)
     get a whole plan; the others cannot run out that soon.
     """
-    today = today or datetime.now(timezone.utc).date()
-    run = runs.latest("forecast")
+    today = today or _today()
+    run = forecast_runs.latest("forecast")
     result = []
     for product, series in _forecasts(run):
         if series is None:
@@ -142,16 +136,50 @@ def expected_stockouts(today: date | None = None) -> list[Row]:
     return sorted(result, key=_urgency)
 
 
+@dataclass
+class ReplenishmentPage:
+    """Everything the replenishment page shows."""
+
+    today: date
+    run: ForecastRun | None
+    run_label: str  # the forecaster that made `run`
+    stale: bool  # no run, or older than the worker's schedule allows
+    every_hours: float  # the worker's FORECAST_EVERY_HOURS
+    show_all: bool
+    rows: list[Row]  # all active products, or those to reorder; most urgent first
+    total: int  # active products
+    to_order: int  # products to reorder now
+
+
+def page(*, show_all: bool = False, today: date | None = None) -> ReplenishmentPage:
+    today = today or _today()
+    run = forecast_runs.latest("forecast")
+    every = rows(today, run=run)
+    reorder = [row for row in every if row.plan and row.plan.needs_reorder]
+    return ReplenishmentPage(
+        today=today, run=run, run_label=forecast_runs.forecaster_label(run.forecaster_id) if run else "",
+        stale=forecast_schedule.is_stale(run), every_hours=forecast_schedule.schedule_hours(),
+        show_all=show_all, rows=every if show_all else reorder, total=len(every), to_order=len(reorder))
+
+
 CSV_HEADER = ["sku", "name", "quantity", "available", "reorder_point", "lead_time_days",
               "stockout_date", "order_by"]
 
 
-def purchase_list_csv(rows_to_order: list[Row]) -> str:
-    """The products to reorder with their suggested quantities, for a supplier or a spreadsheet."""
+@dataclass(frozen=True)
+class PurchaseList:
+    day: date
+    csv: str
+
+
+def purchase_list(today: date | None = None) -> PurchaseList:
+    """The products to reorder now with their suggested quantities, most urgent first,
+    as CSV for a supplier or a spreadsheet."""
+    today = today or _today()
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_HEADER)
-    for row in rows_to_order:
+    for row in rows(today):
         p = row.plan
         if p is None or not p.needs_reorder:
             continue
@@ -159,7 +187,7 @@ def purchase_list_csv(rows_to_order: list[Row]) -> str:
                          p.available, round(p.reorder_point, 1), p.lead_time_days,
                          p.stockout_date.isoformat() if p.stockout_date else "",
                          p.order_by.isoformat() if p.order_by else ""])
-    return out.getvalue()
+    return PurchaseList(day=today, csv=out.getvalue())
 
 
 def _safe_cell(text: str) -> str:

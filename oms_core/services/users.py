@@ -37,3 +37,7 @@ def authenticate(email: str, password: str) -> StaffUser | None:
 
 def get_user(user_id: int) -> StaffUser | None:
     return db.session.get(StaffUser, user_id)
+
+
+def find_by_email(email: str) -> StaffUser | None:
+    return db.session.scalar(select(StaffUser).where(StaffUser.email == (email or "").strip().lower()))

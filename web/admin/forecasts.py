@@ -2,11 +2,8 @@
 forecast was made, its reorder plan, the back-test figures and the forecast table."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from flask import render_template
 
-from oms_core.forecasting import runs
 from oms_core.services import forecasts
 
 from ..forecast_chart import ChartData, demand_chart
@@ -22,13 +19,10 @@ def chart_of(view: forecasts.ProductForecast):
         history_starts=history_starts, history=history,
         forecast_starts=view.forecast_starts, point=series.point if series else [],
         lower=series.lower if series else [], upper=series.upper if series else [],
-        now=view.current_period, frequency=view.frequency,
-        level=view.run.level if view.run else runs.settings()["level"], label=view.product.name))
+        now=view.current_period, frequency=view.frequency, level=view.level, label=view.product.name))
 
 
 @blueprint.route("/products/<int:product_id>/forecast")
 def product_forecast(product_id: int):
-    today = datetime.now(timezone.utc).date()
-    view = forecasts.for_product(product_id, today)
-    return render_template("oms/admin/products/forecast.html", view=view, chart=chart_of(view), today=today,
-                           min_history=runs.settings()["min_history"])
+    view = forecasts.for_product(product_id)
+    return render_template("oms/admin/products/forecast.html", view=view, chart=chart_of(view))

@@ -1,5 +1,8 @@
 """Forecast and back-test runs: read the history, pick a forecaster, store the result.
 
+The maths (back-test scores, the fallback, periods) is `oms_core.forecasting`;
+this module reads, chooses and stores.
+
 The heavy work (reading the history, fitting models) happens outside any write
 transaction; only the result is written, in one short transaction, so the shop
 keeps taking orders while a forecast runs.
@@ -20,11 +23,13 @@ from sqlalchemy import delete, insert, select
 from .. import runtime
 from ..db import db, write_transaction
 from ..errors import NotFound, ValidationError
+from ..forecasting import backtest as backtesting
+from ..forecasting import fallback, periods
+from ..forecasting.demand import DemandHistory
 from ..models import ForecastRun, ForecastSeries
 from ..models._base import utcnow
 from ..protocols import Forecaster, SeriesForecast
-from . import backtest as backtesting
-from . import demand, fallback, periods
+from . import demand_history
 
 AUTO = "auto"
 BASELINE = "seasonal_naive"
@@ -97,15 +102,15 @@ def _store(run: ForecastRun, rows: list[dict], progress: Progress) -> ForecastRu
     return run
 
 
-def _new_run(kind: str, conf: dict, history: demand.DemandHistory, started: float, **fields) -> ForecastRun:
+def _new_run(kind: str, conf: dict, history: DemandHistory, started: float, **fields) -> ForecastRun:
     return ForecastRun(kind=kind, frequency=conf["frequency"], season_length=conf["season_length"],
                        level=conf["level"], first_period=history.next_period,
                        seconds=round(time.perf_counter() - started, 3), finished_at=utcnow(), **fields)
 
 
-def _read_history(conf: dict, now: datetime | None, progress: Progress) -> demand.DemandHistory:
+def _read_history(conf: dict, now: datetime | None, progress: Progress) -> DemandHistory:
     progress.stage("Reading the order history", 1)
-    history = demand.build(conf["frequency"], as_of=now)
+    history = demand_history.read(conf["frequency"], as_of=now)
     progress.advance()
     return history
 
@@ -115,7 +120,7 @@ def _score_dict(scores) -> dict:
 
 
 def run_backtest(*, now: datetime | None = None, progress: Progress | None = None,
-                 history: demand.DemandHistory | None = None) -> ForecastRun:
+                 history: DemandHistory | None = None) -> ForecastRun:
     """Hold out the last season, score every installed forecaster on it, store the figures."""
     progress = progress or _Quiet()
     conf, started = settings(), time.perf_counter()
@@ -185,24 +190,14 @@ def run_forecast(*, forecaster_id: str | None = None, now: datetime | None = Non
     return _store(run, rows, progress)
 
 
+def forecaster_label(method: str) -> str:
+    """What staff read for a series' method or a run's forecaster id."""
+    if method == fallback.METHOD:
+        return fallback.LABEL
+    forecaster = runtime.registry().forecasters.get(method)
+    return forecaster.label if forecaster else f"{method} (no longer installed)"
+
+
 def latest(kind: str = "forecast") -> ForecastRun | None:
     return db.session.scalars(select(ForecastRun).where(ForecastRun.kind == kind)
                               .order_by(ForecastRun.id.desc()).limit(1)).first()
-
-
-def schedule_hours() -> float:
-    """FORECAST_EVERY_HOURS: how often the worker re-forecasts (0: only by hand)."""
-    return float(runtime.setting("FORECAST_EVERY_HOURS") or 0)
-
-
-def age_hours(run: ForecastRun, now: datetime | None = None) -> float:
-    return ((now or utcnow()) - run.created_at).total_seconds() / 3600
-
-
-def is_due(now: datetime | None = None) -> bool:
-    """Whether the worker should run a forecast: never run, or older than FORECAST_EVERY_HOURS."""
-    hours = schedule_hours()
-    if hours <= 0:
-        return False
-    last = latest("forecast")
-    return last is None or age_hours(last, now) >= hours

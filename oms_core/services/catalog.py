@@ -1,0 +1,112 @@
+"""The catalogue: creating, reading and listing products.
+
+For the back-office (a product, a page of products, a search) and for a host
+shop's own pages (what is on sale, a name or price by SKU). Stock moves are
+`stock`; what the shopper sees of stock is `storefront.stock_badge`.
+
+From Python (inside the app context):
+
+    from oms_core.services import catalog
+    product = catalog.create_product(sku="MUG-1", name="Stoneware mug", price_minor=1450,
+                                     currency="EUR", on_hand=12, actor="script:import")
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+from sqlalchemy import select
+
+from ..db import db, read_connection, write_transaction
+from ..errors import ValidationError
+from ..money import check_currency
+from ..models import Product
+from . import stock
+from .common import fetch
+
+
+def create_product(*, sku: str, name: str, price_minor: int, currency: str, on_hand: int = 0,
+                   low_stock_threshold: int = 3, description: str = "", actor: str) -> Product:
+    """A new active product; its opening stock (if any) is the first ledger row."""
+    sku = sku.strip()
+    if not sku or not name.strip():
+        raise ValidationError("A product needs a SKU and a name.")
+    if price_minor < 0 or on_hand < 0:
+        raise ValidationError("Price and stock cannot be negative.")
+    currency = check_currency(currency)
+    with write_transaction():
+        if db.session.scalar(select(Product.id).where(Product.sku == sku)) is not None:
+            raise ValidationError(f"SKU {sku} exists already.")
+        product = Product(sku=sku, name=name.strip(), price_minor=price_minor, currency=currency,
+                          on_hand=on_hand, reserved=0, low_stock_threshold=low_stock_threshold,
+                          description=description)
+        db.session.add(product)
+        db.session.flush()
+        if on_hand:
+            stock.record_opening_stock(product.id, on_hand, actor=actor)
+    return product
+
+
+def get_product(product_id: int) -> Product:
+    return fetch(Product, product_id, "product")
+
+
+@dataclass
+class ProductPage:
+    products: list[Product]
+    next_after: str | None  # pass as `after` (a SKU) for the next page
+
+
+def product_page(*, after: str | None = None, search: str = "", limit: int = 100) -> ProductPage:
+    """Products by SKU, keyset paginated; `search` is a SKU or name prefix."""
+    query = select(Product)
+    term = (search or "").strip()
+    if term:
+        query = query.where((Product.sku >= term) & (Product.sku < term + "\uffff")
+                            | Product.name.ilike(term.replace("%", r"\%").replace("_", r"\_") + "%",
+                                                 escape="\\"))
+    if after:
+        query = query.where(Product.sku > after)
+    rows = list(db.session.scalars(query.order_by(Product.sku).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return ProductPage(products=rows, next_after=rows[-1].sku if more and rows else None)
+
+
+_ORDERINGS = {"name": (Product.name, Product.sku), "sku": (Product.sku,)}
+
+
+def products_on_sale(*, by: str = "name") -> list[Product]:
+    """Active products (the ones an order may hold), by name or by SKU."""
+    if by not in _ORDERINGS:
+        raise ValueError(f"order products by one of {', '.join(_ORDERINGS)}, not {by!r}")
+    return list(db.session.scalars(select(Product).where(Product.active.is_(True)).order_by(*_ORDERINGS[by])))
+
+
+@dataclass(frozen=True)
+class CatalogItem:
+    """What a shop page shows of a product on sale."""
+
+    sku: str
+    name: str
+    price_minor: int
+    currency: str
+
+
+def items_on_sale(skus: Iterable[str]) -> list[CatalogItem]:
+    """The active products among `skus`, by name; unknown or inactive SKUs are left out."""
+    wanted = list(skus)
+    if not wanted:
+        return []
+    with read_connection() as connection:  # a shop's cart reads this on every page: keep it light
+        rows = connection.execute(
+            select(Product.sku, Product.name, Product.price_minor, Product.currency)
+            .where(Product.sku.in_(wanted), Product.active.is_(True)).order_by(Product.name, Product.sku)
+        ).all()
+    return [CatalogItem(*row) for row in rows]
+
+
+def name_by_sku(sku: str) -> str | None:
+    """The name of the product on sale under `sku`, or None."""
+    found = items_on_sale([sku])
+    return found[0].name if found else None
