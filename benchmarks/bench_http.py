@@ -56,14 +56,14 @@ def prepare_database(url: str, data_dir: str) -> list[str]:
     from oms_demo.app import create_app
 
     from oms_core import schema, tracking_codes
-    from oms_core.services import stock
+    from oms_core.services import catalog
     from oms_core.services.orders import NewOrder, place_order
 
     app = create_app(url, data_dir=data_dir)
     with app.app_context():
         schema.upgrade()
-        stock.create_product(sku=BENCH_SKU, name="Benchmark mug", price_minor=1500, currency="EUR",
-                             on_hand=10_000_000, actor="bench")
+        catalog.create_product(sku=BENCH_SKU, name="Benchmark mug", price_minor=1500, currency="EUR",
+                               on_hand=10_000_000, actor="bench")
         codes = []
         for i in range(20):
             order = place_order(NewOrder(email=f"bench{i}@example.com", name="Bench Buyer",
@@ -146,10 +146,10 @@ def run(label: str, url: str, seconds: float, clients: int) -> None:
         server = serve(url, data_dir, port)
         base = f"http://127.0.0.1:{port}"
         try:
+            scenarios = (("hello-world", Hello()), ("checkout (order placed)", Checkout()),
+                         ("tracking page", Tracking(codes)), ("hello-world (again)", Hello()))
             results = [run_load(name, scenario, base, clients=clients, seconds=seconds)
-                       for name, scenario in (("hello-world", Hello()), ("checkout (order placed)", Checkout()),
-                                              ("tracking page", Tracking(codes)),
-                                              ("hello-world (again)", Hello()))]
+                       for name, scenario in scenarios]
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=30)
@@ -163,7 +163,8 @@ def run(label: str, url: str, seconds: float, clients: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--postgres-url", default="")
@@ -175,6 +176,7 @@ def main() -> None:
     if args.postgres_url:
         with temporary_postgres(args.postgres_url) as url:
             run("PostgreSQL", url, args.seconds, args.clients)
+
 
 if __name__ == "__main__":
     main()

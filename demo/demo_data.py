@@ -47,7 +47,7 @@ from oms_core.models import (
 )
 from oms_core.money import format_amount
 
-from .catalog import shipping_for
+from .pricing import shipping_for
 
 DEFAULT_SEED = 2024
 STAFF = ("staff:owner@demo.shop", "staff:sam@demo.shop")

@@ -7,23 +7,25 @@ from flask import (Blueprint, abort, flash, redirect, render_template, request, 
 from flask_htmx import HTMX
 
 from oms_core import tracking_codes
-from oms_core.errors import DomainError, OutOfStock
-from oms_core.services import orders, storefront
+from oms_core.errors import DomainError, NotFound, OutOfStock
+from oms_core.services import catalog, orders, storefront
 from oms_web.storefront import checkout_payment_methods, place_checkout_order
 
-from . import cart, catalog
+from . import cart, pricing
 
 blueprint = Blueprint("shop", __name__)
 htmx = HTMX()  # reads the HX-* request headers; the OMS extension set up the app side
 LAST_ORDER_KEY = "last_order_id"
-ADDRESS_FIELDS = ("line1", "postal_code", "city", "country")
+# This shop ships everything, so it asks for the whole address (but a second line).
+ADDRESS_FIELDS = [key for key in orders.ADDRESS_FIELDS if key != "line2"]
+LABELS = {"name": "Full name", "email": "Email", **orders.ADDRESS_FIELDS}
 COUNTRIES = (("NL", "Netherlands"), ("BE", "Belgium"), ("DE", "Germany"), ("FR", "France"),
              ("LU", "Luxembourg"))
 
 
 @blueprint.get("/")
 def products():
-    return render_template("products.html", products=catalog.products_on_sale())
+    return render_template("products.html", products=catalog.products_on_sale(by="sku"))
 
 
 @blueprint.post("/cart/add")
@@ -33,7 +35,7 @@ def add_to_cart():
     badge = storefront.stock_badge(sku)
     if badge.state == storefront.UNAVAILABLE:
         abort(404)
-    name = catalog.product_name(sku)
+    name = catalog.name_by_sku(sku)
     if badge.available < wanted:
         message, category = (f"Sorry, only {badge.available} of {name} left." if badge.available
                              else f"Sorry, {name} is out of stock."), "error"
@@ -48,7 +50,7 @@ def add_to_cart():
 
 @blueprint.get("/cart")
 def view_cart():
-    return render_template("cart.html", cart=catalog.cart_view(cart.quantities()))
+    return render_template("cart.html", cart=pricing.cart_view(cart.quantities()))
 
 
 @blueprint.post("/cart/update")
@@ -64,8 +66,9 @@ def remove_from_cart():
 
 
 def _checkout_page(form: dict, error: str = "", status: int = 200):
-    return render_template("checkout.html", cart=catalog.cart_view(cart.quantities()), form=form,
-                           error=error, methods=checkout_payment_methods(), countries=COUNTRIES), status
+    return render_template("checkout.html", cart=pricing.cart_view(cart.quantities()), form=form,
+                           error=error, methods=checkout_payment_methods(), countries=COUNTRIES,
+                           labels=LABELS), status
 
 
 @blueprint.route("/checkout", methods=["GET", "POST"])
@@ -78,10 +81,10 @@ def checkout():
         return _checkout_page({"country": "NL"})
     form = {key: request.form.get(key, "").strip()
             for key in ("name", "email", "payment_method", *ADDRESS_FIELDS)}
-    missing = [key.replace("_", " ") for key in ("name", "email", *ADDRESS_FIELDS) if not form[key]]
+    missing = [LABELS[key].lower() for key in ("name", "email", *ADDRESS_FIELDS) if not form[key]]
     if missing:
         return _checkout_page(form, f"Please fill in: {', '.join(missing)}.", 400)
-    priced = catalog.cart_view(quantities)
+    priced = pricing.cart_view(quantities)
     try:
         order = place_checkout_order(
             email=form["email"], name=form["name"], payment_method=form["payment_method"],
@@ -106,7 +109,11 @@ def confirmation():
     order_id = session.get(LAST_ORDER_KEY)
     if not order_id:
         return redirect(url_for("shop.products"))
-    order = orders.get_order(order_id)
+    try:
+        order = orders.get_order(order_id)
+    except NotFound:  # the shop's data was reset since
+        session.pop(LAST_ORDER_KEY, None)
+        return redirect(url_for("shop.products"))
     code = tracking_codes.display(order.tracking_code) if order.tracking_code else ""
     return render_template("confirmation.html", order=order, tracking_code=code)
 

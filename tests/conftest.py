@@ -114,15 +114,15 @@ def backend(app):
 
 @pytest.fixture
 def make_product(app):
-    from oms_core.services import stock
+    from oms_core.services import catalog
 
     counter = iter(range(1, 10_000))
 
     def factory(*, sku=None, on_hand=10, price_minor=1250, currency="EUR", name=None, **kw):
         n = next(counter)
-        return stock.create_product(sku=sku or f"SKU-{n}", name=name or f"Product {n}",
-                                    price_minor=price_minor, currency=currency, on_hand=on_hand,
-                                    actor="test", **kw)
+        return catalog.create_product(sku=sku or f"SKU-{n}", name=name or f"Product {n}",
+                                      price_minor=price_minor, currency=currency, on_hand=on_hand,
+                                      actor="test", **kw)
     return factory
 
 

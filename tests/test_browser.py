@@ -45,13 +45,13 @@ def browser():
 def live_shop(database_url, tmp_path):
     """The demo shop on a free port, in a thread, on the test's database."""
     from oms_core.db import db
-    from oms_core.services import stock, users
+    from oms_core.services import catalog, users
     from oms_demo.app import create_app
 
     app = create_app(database_url, data_dir=tmp_path / "demo-data", OMS_SMTP_PORT=1)
     with app.app_context():
-        stock.create_product(sku="MUG-1", name="Stoneware mug", price_minor=1450, currency="EUR",
-                             on_hand=8, actor="test")
+        catalog.create_product(sku="MUG-1", name="Stoneware mug", price_minor=1450, currency="EUR",
+                               on_hand=8, actor="test")
         users.create_user(email=OWNER[0], name="Olive Owner", password=OWNER[1], role="owner")
         db.session.remove()
     server = make_server("127.0.0.1", 0, app, threaded=True)

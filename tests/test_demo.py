@@ -35,7 +35,7 @@ from oms_core.models import (
     StockMove,
     TimelineEvent,
 )
-from oms_core.services import notifications, orders, outbox, stock, users
+from oms_core.services import catalog, notifications, orders, outbox, stock, users
 from oms_core.testing import dispose, make_app
 
 NOW = datetime(2025, 3, 14, 15, 30, tzinfo=timezone.utc)
@@ -69,8 +69,8 @@ def browser(shop):
 
 
 def add_product(sku, on_hand, price_minor=1200, name=None):
-    return stock.create_product(sku=sku, name=name or f"Demo {sku}", price_minor=price_minor,
-                                currency="EUR", on_hand=on_hand, actor="test")
+    return catalog.create_product(sku=sku, name=name or f"Demo {sku}", price_minor=price_minor,
+                                  currency="EUR", on_hand=on_hand, actor="test")
 
 
 def test_hello_and_no_favicon(browser):

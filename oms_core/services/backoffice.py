@@ -1,8 +1,5 @@
-"""Read-side views for the back-office: what an order page, the products page and the
-dashboard show, and which actions staff may take on an order now.
-
-Read-only: nothing here writes. The lists use keyset pagination on indexed columns
-and never count all rows, like `queries.list_orders`.
+"""Read-side views for the back-office: what an order page and a product page show,
+and which actions staff may take on an order now. Read-only: nothing here writes.
 """
 from __future__ import annotations
 
@@ -13,11 +10,10 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from .. import order_states
 from ..db import db
-from ..errors import NotFound, ValidationError
-from ..models import Order, OutboxMessage, Payment, Product, Shipment, StockMove, TimelineEvent
-from . import dashboard, outbox
+from ..errors import NotFound
+from ..models import Order, Payment, Product, Shipment, StockMove, TimelineEvent
+from . import catalog, stock
 from .payments import PAYABLE_STATES
-from .queries import OrderPage, keyset_page
 
 # --------------------------------------------------------------- order page
 
@@ -75,76 +71,7 @@ def order_detail(order_id: int) -> OrderDetail:
                        actions=order_actions(order, shipments))
 
 
-# --------------------------------------------------------------- attention lists
-
-# The orders behind the dashboard's counts (dashboard.attention_clause is the one definition).
-ATTENTION_LISTS = {
-    "unconfirmed": "Not confirmed yet",
-    "unpaid": "Confirmed, waiting for payment",
-    "late": "Ready but not shipped in time",
-    "shipment_problems": "Shipment problems",
-}
-
-
-def _attention_clause(kind: str):
-    if kind not in ATTENTION_LISTS:
-        raise ValidationError(f"Unknown list '{kind}'.")
-    return dashboard.attention_clause(kind)
-
-
-def attention_orders(kind: str, *, before: int | None = None, limit: int = 50) -> OrderPage:
-    """One page (newest first) of the orders a dashboard count stands for."""
-    query = select(Order).options(joinedload(Order.customer)).where(_attention_clause(kind))
-    return keyset_page(query, before=before, limit=limit)
-
-
-# --------------------------------------------------------------- dashboard
-
-
-@dataclass
-class DashboardView:
-    attention: dashboard.Attention
-    outbox_problems: list[OutboxMessage]
-
-
-def dashboard_view() -> DashboardView:
-    return DashboardView(attention=dashboard.attention(), outbox_problems=outbox.problems())
-
-
-def outbox_problems() -> list[OutboxMessage]:
-    return outbox.problems()
-
-
-# --------------------------------------------------------------- products
-
-
-@dataclass
-class ProductPage:
-    products: list[Product]
-    next_after: str | None  # pass as `after` (a SKU) for the next page
-
-
-def product_page(*, after: str | None = None, search: str = "", limit: int = 100) -> ProductPage:
-    """Products by SKU, keyset paginated; `search` is a SKU or name prefix."""
-    query = select(Product)
-    term = (search or "").strip()
-    if term:
-        query = query.where((Product.sku >= term) & (Product.sku < term + "\uffff")
-                            | Product.name.ilike(term.replace("%", r"\%").replace("_", r"\_") + "%",
-                                                 escape="\\"))
-    if after:
-        query = query.where(Product.sku > after)
-    rows = list(db.session.scalars(query.order_by(Product.sku).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return ProductPage(products=rows, next_after=rows[-1].sku if more and rows else None)
-
-
-def get_product(product_id: int) -> Product:
-    product = db.session.get(Product, product_id)
-    if product is None:
-        raise NotFound(f"No product #{product_id}.")
-    return product
+# --------------------------------------------------------------- product page
 
 
 @dataclass
@@ -154,13 +81,5 @@ class ProductDetail:
 
 
 def product_detail(product_id: int, *, limit: int = 200) -> ProductDetail:
-    from .stock import ledger
-
-    product = get_product(product_id)
-    return ProductDetail(product=product, ledger=ledger(product_id, limit=limit))
-
-
-def products_for_order_form() -> list[Product]:
-    """Active products staff can put on a hand-entered order, by name."""
-    return list(db.session.scalars(
-        select(Product).where(Product.active.is_(True)).order_by(Product.name, Product.sku)))
+    return ProductDetail(product=catalog.get_product(product_id),
+                         ledger=stock.ledger(product_id, limit=limit))

@@ -1,18 +1,30 @@
-"""What needs the staff's attention now. Each count is defined once, as a condition
-on orders (`attention_clause`), which the dashboard counts and the back-office lists."""
+"""What needs the staff's attention now: the dashboard and the order lists behind
+its counts. Each count is defined once, as a condition on orders
+(`attention_clause`), which the dashboard counts and `attention_orders` lists."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import func, select, union
+from sqlalchemy.orm import joinedload
 
 from .. import order_states, runtime
 from ..db import db
+from ..errors import ValidationError
 from ..models import Order, OutboxMessage, Product, Shipment
 from ..models._base import utcnow
+from . import outbox, replenishment
+from .queries import OrderPage, keyset_page
 
 ATTENTION_SHIPMENT_STATUSES = ("exception", "delivery_attempted", "returned_to_sender")
+# The order lists behind the dashboard's counts, with their titles.
+ATTENTION_LISTS = {
+    "unconfirmed": "Not confirmed yet",
+    "unpaid": "Confirmed, waiting for payment",
+    "late": "Ready but not shipped in time",
+    "shipment_problems": "Shipment problems",
+}
 
 
 @dataclass
@@ -67,3 +79,23 @@ def attention() -> Attention:
         outbox_failures=db.session.scalar(select(func.count(OutboxMessage.id)).where(
             OutboxMessage.status != "sent", OutboxMessage.attempts > 0)) or 0,
     )
+
+
+def attention_orders(kind: str, *, before: int | None = None, limit: int = 50) -> OrderPage:
+    """One page (newest first) of the orders a dashboard count stands for."""
+    if kind not in ATTENTION_LISTS:
+        raise ValidationError(f"Unknown list '{kind}'.")
+    query = select(Order).options(joinedload(Order.customer)).where(attention_clause(kind))
+    return keyset_page(query, before=before, limit=limit)
+
+
+@dataclass
+class DashboardView:
+    attention: Attention
+    outbox_problems: list[OutboxMessage]
+    stockouts: list[replenishment.Row]  # expected to run out before a reorder could arrive
+
+
+def dashboard_view() -> DashboardView:
+    return DashboardView(attention=attention(), outbox_problems=outbox.problems(),
+                         stockouts=replenishment.expected_stockouts())

@@ -9,15 +9,42 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from .. import order_states, runtime, tracking_codes
 from ..db import db, write_transaction
-from ..errors import NotFound, ValidationError
+from ..errors import ValidationError
 from ..models import Customer, Order, OrderLine, Product
 from ..models._base import utcnow
 from . import stock, timeline
-from .common import clean_email, lock_order, optional_text, required_text
+from .common import clean_email, fetch, lock_order, optional_text, required_text
 from .status import change
 
 MAX_QUANTITY = 1000
-CHANNELS = ("web", "phone", "shop")
+
+
+@dataclass(frozen=True)
+class Channel:
+    label: str
+    staff: bool  # offered on the back-office form for orders taken by hand
+
+
+# How an order came in.
+CHANNELS = {
+    "web": Channel("Web shop", staff=False),
+    "phone": Channel("Phone", staff=True),
+    "shop": Channel("In the shop", staff=True),
+}
+# The shipping address an order carries, with the label of each part; all optional
+# here (an order collected in the shop has none), the country an ISO 3166 code.
+ADDRESS_FIELDS = {
+    "line1": "Street and number",
+    "line2": "Address line 2",
+    "postal_code": "Postal code",
+    "city": "City",
+    "country": "Country",
+}
+
+
+def staff_channels() -> list[tuple[str, str]]:
+    """(id, label) of the channels staff enter orders for."""
+    return [(key, channel.label) for key, channel in CHANNELS.items() if channel.staff]
 
 
 @dataclass
@@ -29,7 +56,7 @@ class NewOrder:
     lines: list[tuple[str, int]]  # (sku, quantity)
     payment_method: str
     phone: str = ""
-    address: dict = field(default_factory=dict)  # line1, line2, postal_code, city, country
+    address: dict = field(default_factory=dict)  # keys of ADDRESS_FIELDS
     channel: str = "web"
     note: str = ""
     shipping_minor: int = 0
@@ -68,8 +95,7 @@ def place_order(new: NewOrder, *, actor: str, confirm: bool | None = None) -> Or
         raise ValidationError(f"Unknown channel '{new.channel}'.")
     if new.shipping_minor < 0:
         raise ValidationError("Shipping cannot be negative.")
-    address = {k: optional_text(new.address.get(k), k.replace("_", " ").capitalize(), 200)
-               for k in ("line1", "line2", "postal_code", "city", "country")}
+    address = {key: optional_text(new.address.get(key), label, 200) for key, label in ADDRESS_FIELDS.items()}
     address["country"] = address["country"].upper()
     # Cutting a name to two letters would ship "Germany" to GE (Georgia): refuse it.
     if address["country"] and not (len(address["country"]) == 2 and address["country"].isalpha()):
@@ -130,7 +156,7 @@ def _customer_for(email: str, name: str, phone: str) -> Customer:
 def _confirm(order: Order, *, actor: str, tx) -> None:
     order_states.check(order, order_states.CONFIRMED)
     # Lock products in id order so two confirmations never deadlock on PostgreSQL.
-    for line in sorted(order.lines, key=lambda l: l.product_id):
+    for line in sorted(order.lines, key=lambda line: line.product_id):
         product = db.session.get(Product, line.product_id)
         stock.reserve(product, line.quantity, order=order, actor=actor)
     order.tracking_code = tracking_codes.generate()
@@ -175,10 +201,7 @@ def add_note(order_id: int, text: str, *, actor: str) -> Order:
 
 
 def get_order(order_id: int) -> Order:
-    order = db.session.get(Order, order_id)
-    if order is None:
-        raise NotFound(f"No order {order_id}.")
-    return order
+    return fetch(Order, order_id, "order")
 
 
 def find_by_tracking_code(code: str) -> Order | None:

@@ -8,6 +8,9 @@ from ..db import db, write_transaction
 from ..errors import NotFound, OutOfStock, ValidationError
 from ..models import Product, StockMove
 
+# Why staff change stock by hand, with the labels they pick from.
+ADJUST_REASONS = {"receipt": "Goods received", "adjustment": "Count adjustment"}
+
 
 def _move(product_id: int, *, on_hand: int = 0, reserved: int = 0, reason: str, actor: str,
           note: str = "", order_id: int | None = None, order=None) -> None:
@@ -58,7 +61,7 @@ def deduct_shipped(product_id: int, quantity: int, *, order_id: int, actor: str)
 def adjust(product_id: int, delta: int, *, reason: str, note: str, actor: str) -> Product:
     """Count correction or goods received. A reason is required; stock held for
     confirmed orders cannot be adjusted away."""
-    if reason not in ("receipt", "adjustment", "initial"):
+    if reason not in (*ADJUST_REASONS, "initial"):
         raise ValidationError("Pick a reason: goods received or count adjustment.")
     if reason == "adjustment" and not note.strip():
         raise ValidationError("Say why the count changes (damaged, found, recount...).")
@@ -88,27 +91,10 @@ def adjust(product_id: int, delta: int, *, reason: str, note: str, actor: str) -
     return product
 
 
-def create_product(*, sku: str, name: str, price_minor: int, currency: str, on_hand: int = 0,
-                   low_stock_threshold: int = 3, description: str = "", actor: str) -> Product:
-    from ..money import check_currency
-
-    sku = sku.strip()
-    if not sku or not name.strip():
-        raise ValidationError("A product needs a SKU and a name.")
-    if price_minor < 0 or on_hand < 0:
-        raise ValidationError("Price and stock cannot be negative.")
-    currency = check_currency(currency)
-    with write_transaction():
-        if db.session.scalar(select(Product.id).where(Product.sku == sku)) is not None:
-            raise ValidationError(f"SKU {sku} exists already.")
-        product = Product(sku=sku, name=name.strip(), price_minor=price_minor, currency=currency,
-                          on_hand=on_hand, reserved=0, low_stock_threshold=low_stock_threshold,
-                          description=description)
-        db.session.add(product)
-        db.session.flush()
-        if on_hand:
-            _move(product.id, on_hand=on_hand, reason="initial", actor=actor)
-    return product
+def record_opening_stock(product_id: int, quantity: int, *, actor: str) -> None:
+    """The ledger row of a new product's first count (`catalog.create_product`);
+    the product row already holds it. Caller's transaction."""
+    _move(product_id, on_hand=quantity, reason="initial", actor=actor)
 
 
 def available_for_sale(skus: list[str]) -> dict[str, int]:

@@ -48,7 +48,7 @@ def oms_runner(oms_app):
 @pytest.fixture
 def oms_product(oms_app):
     """A product with 10 units on hand at 12.50 EUR."""
-    from ..services import stock
+    from ..services import catalog
 
-    return stock.create_product(sku="TEST-1", name="Test product", price_minor=1250,
-                                currency="EUR", on_hand=10, actor="test")
+    return catalog.create_product(sku="TEST-1", name="Test product", price_minor=1250,
+                                  currency="EUR", on_hand=10, actor="test")

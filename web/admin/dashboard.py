@@ -2,7 +2,8 @@
 from flask import render_template, url_for
 
 from oms_core.errors import DomainError
-from oms_core.services import backoffice, outbox, replenishment
+from oms_core.services import dashboard as dashboard_service
+from oms_core.services import outbox
 
 from . import blueprint
 from .responses import action_result, wants_fragment
@@ -10,8 +11,7 @@ from .responses import action_result, wants_fragment
 
 @blueprint.route("/")
 def dashboard():
-    return render_template("oms/admin/dashboard.html", view=backoffice.dashboard_view(),
-                           stockouts=replenishment.expected_stockouts())
+    return render_template("oms/admin/dashboard.html", view=dashboard_service.dashboard_view())
 
 
 @blueprint.route("/outbox/<int:message_id>/retry", methods=["POST"])
@@ -22,5 +22,5 @@ def outbox_retry(message_id: int):
     except DomainError as exc:
         note, error = None, str(exc)
     return action_result(fragment="oms/admin/_outbox_panel.html",
-                         context={"problems": backoffice.outbox_problems() if wants_fragment() else []},
+                         context={"problems": outbox.problems() if wants_fragment() else []},
                          redirect_to=url_for("oms_admin.dashboard"), message=note, error=error)

@@ -6,8 +6,8 @@ from flask import flash, redirect, render_template, request
 
 from oms_core import runtime
 from oms_core.errors import DomainError, ValidationError
-from oms_core.services import backoffice
-from oms_core.services.orders import NewOrder, place_order
+from oms_core.services import catalog
+from oms_core.services.orders import ADDRESS_FIELDS, NewOrder, place_order, staff_channels
 
 from . import blueprint, forms
 from .access import actor
@@ -15,8 +15,6 @@ from .orders import order_url
 
 START_LINES = 5
 MAX_LINES = 50
-CHANNELS = (("phone", "Phone"), ("shop", "In the shop"))
-ADDRESS_FIELDS = ("line1", "line2", "postal_code", "city", "country")
 
 
 def _form_lines(form) -> list[tuple[str, str]]:
@@ -28,15 +26,16 @@ def _render(*, values=None, lines=None, error=None, status=200):
     lines = lines or [("", "1")] * START_LINES
     return render_template(
         "oms/admin/orders/new.html", values=values or {}, lines=lines[:MAX_LINES], error=error,
-        products=backoffice.products_for_order_form(), channels=CHANNELS,
+        products=catalog.products_on_sale(), channels=staff_channels(), address_labels=ADDRESS_FIELDS,
         gateways=list(runtime.registry().gateways.values()),
         currency=runtime.setting("DEFAULT_CURRENCY"), max_lines=MAX_LINES), status
 
 
 def _new_order(form) -> tuple[NewOrder, bool]:
     channel = forms.text(form, "channel")
-    if channel not in dict(CHANNELS):
-        raise ValidationError("Unknown channel: pick phone or in the shop.")
+    offered = dict(staff_channels())
+    if channel not in offered:
+        raise ValidationError(f"Unknown channel: pick {' or '.join(offered.values()).lower()}.")
     lines = []
     for sku, quantity in _form_lines(form):
         if sku.strip():
@@ -74,4 +73,4 @@ def new_order():
 def new_order_line():
     """One more empty line for the form (htmx appends it)."""
     return render_template("oms/admin/orders/_new_line.html", sku="", quantity="1",
-                           products=backoffice.products_for_order_form())
+                           products=catalog.products_on_sale())

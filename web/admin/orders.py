@@ -7,7 +7,7 @@ from markupsafe import Markup
 
 from oms_core import order_states, runtime
 from oms_core.protocols import TRACKING_STATUSES
-from oms_core.services import backoffice, queries
+from oms_core.services import backoffice, dashboard, queries
 
 from . import blueprint
 from .responses import vary_on_htmx, wants_fragment
@@ -18,16 +18,16 @@ def orders():
     status = request.args.get("status", "")
     status = status if status in order_states.STATUSES else ""
     attention = request.args.get("attention", "")
-    attention = attention if attention in backoffice.ATTENTION_LISTS else ""
+    attention = attention if attention in dashboard.ATTENTION_LISTS else ""
     search = request.args.get("q", "").strip()[:200]
     before = request.args.get("before", type=int)
     limit = runtime.setting("PAGE_SIZE")
     if attention:
-        page = backoffice.attention_orders(attention, before=before, limit=limit)
+        page = dashboard.attention_orders(attention, before=before, limit=limit)
     else:
         page = queries.list_orders(status=status or None, search=search, before=before, limit=limit)
     context = dict(page=page, status=status, attention=attention, search=search, before=before,
-                   statuses=order_states.STATUSES, attention_lists=backoffice.ATTENTION_LISTS)
+                   statuses=order_states.STATUSES, attention_lists=dashboard.ATTENTION_LISTS)
     template = "oms/admin/orders/_results.html" if wants_fragment() else "oms/admin/orders/list.html"
     return vary_on_htmx(make_response(render_template(template, **context)))
 

@@ -7,19 +7,19 @@ from flask_login import current_user
 
 from oms_core import money, runtime
 from oms_core.errors import DomainError
-from oms_core.services import backoffice, stock
+from oms_core.services import backoffice, catalog, stock
 
 from . import blueprint, forms
 from .access import actor, owner_required
 from .responses import action_result, vary_on_htmx, wants_fragment
 
-ADJUST_REASONS = (("receipt", "Goods received"), ("adjustment", "Count adjustment"))
+ADJUST_REASONS = tuple(stock.ADJUST_REASONS.items())
 
 
 def _list_context(**extra) -> dict:
     search = request.args.get("q", "").strip()[:100]
     after = request.args.get("after", "") or None
-    page = backoffice.product_page(after=after, search=search)
+    page = catalog.product_page(after=after, search=search)
     return dict(page=page, search=search, after=after, reasons=ADJUST_REASONS,
                 currency=runtime.setting("DEFAULT_CURRENCY"), values={}, **extra)
 
@@ -53,7 +53,7 @@ def product_adjust(product_id: int):
     # The list swaps one table row; the product page swaps its stock panel and ledger.
     if form.get("view") == "row":
         fragment, redirect_to = "oms/admin/products/_row.html", url_for("oms_admin.products")
-        context = {"product": backoffice.get_product(product_id)} if wants_fragment() else {}
+        context = {"product": catalog.get_product(product_id)} if wants_fragment() else {}
     else:
         fragment = "oms/admin/products/_detail_body.html"
         redirect_to = url_for("oms_admin.product", product_id=product_id)
@@ -69,7 +69,7 @@ def product_create():
     currency = forms.text(form, "currency") or runtime.setting("DEFAULT_CURRENCY")
     try:
         currency = money.check_currency(currency)
-        product = stock.create_product(
+        product = catalog.create_product(
             sku=forms.text(form, "sku"), name=forms.text(form, "name"),
             price_minor=forms.amount(form.get("price"), currency, "Price"), currency=currency,
             on_hand=forms.whole_number(form.get("on_hand") or "0", "Stock on hand"),
