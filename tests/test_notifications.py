@@ -5,6 +5,8 @@ down means later, not lost; user text is escaped in the HTML."""
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
 from email import message_from_bytes, policy
 
@@ -174,3 +176,46 @@ def test_no_email_for_steps_the_customer_is_not_told_about(app, place):
     orders.cancel_order(order.id, actor=ACTOR, reason="Duplicate")
     db.session.remove()
     assert db.session.scalar(select(OutboxMessage.id)) is None
+
+
+WORKER_ONLY_APP = '''
+import sys
+
+sys.modules["oms_web"] = None  # only the core in this process: importing the web package fails
+
+from flask import Flask
+
+from oms_core.setup import init_core
+
+app = Flask("worker_only")
+app.config.update({config!r})
+init_core(app)
+'''
+
+
+def test_a_worker_with_only_the_core_sends_the_email(app, place, smtp, tmp_path):
+    """`flask oms worker` in a process without the web package (no OMS extension, no
+    oms_web templates) renders and sends the customer's email."""
+    order = place(confirm=True, name="Ann <Example>")
+    config = {key: value for key, value in app.config.items()
+              if key.startswith("OMS_") and isinstance(value, (str, int, bool))}
+    config["SQLALCHEMY_DATABASE_URI"] = app.config["SQLALCHEMY_DATABASE_URI"]
+    (tmp_path / "worker_only.py").write_text(WORKER_ONLY_APP.format(config=config))
+    db.session.remove()
+    worker = [sys.executable, "-m", "flask", "--app", "worker_only", "oms", "worker", "--once"]
+    result = subprocess.run(worker, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("1 sent, 0 failed")
+    [(_, recipients, message)] = smtp.inbox.received
+    assert recipients == ["ann@example.com"] and message["Subject"] == f"Order {order.number} confirmed"
+    text, html = parts(message)
+    assert "Hello Ann <Example>," in text and "Hello Ann &lt;Example&gt;," in html
+    assert tracking_codes.display(order.tracking_code) in text
+
+
+def test_the_worker_only_app_really_lacks_the_web_package(tmp_path):
+    """The check above proves something only if its app cannot import oms_web."""
+    (tmp_path / "probe.py").write_text(WORKER_ONLY_APP.format(config={}).split("from flask")[0]
+                                       + "import oms_web\n")
+    result = subprocess.run([sys.executable, "probe.py"], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode != 0 and "ModuleNotFoundError" in result.stderr

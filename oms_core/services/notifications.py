@@ -4,6 +4,10 @@ The outbox row (written in the state change's transaction) says only which order
 and which status the email is about; the worker renders it when it sends, so the
 checkout does no template work and the outbox holds no copies of HTML. Its
 Message-ID is the outbox idempotency key, so a resend is recognisable.
+
+The core renders them with its own template loader (oms_core/email_templates/),
+not Flask's, so a process that runs only the core (`flask oms worker`) sends mail
+without the web package. HTML is autoescaped; plain text is shown as typed.
 """
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from email.message import EmailMessage
 from email.utils import formataddr
 from urllib.parse import urlsplit
 
-from flask import render_template
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from .. import runtime, tracking_codes
 from ..db import db
@@ -27,6 +31,14 @@ SUBJECTS = {
     "shipped": "Order {number} is on its way",
     "delivered": "Order {number} has been delivered",
 }
+_TEMPLATES = Environment(loader=PackageLoader("oms_core", "email_templates"),
+                         autoescape=select_autoescape(["html"], default_for_string=False),
+                         undefined=StrictUndefined, keep_trailing_newline=True)
+
+
+def render(name: str, **context) -> str:
+    """One of the core's email templates (status.txt, status.html), filled in."""
+    return _TEMPLATES.get_template(name).render(**context)
 
 
 def tracking_url(code: str) -> str:
@@ -59,8 +71,8 @@ def compose(message) -> dict:
         "to": order.customer.email,
         "to_name": order.customer.name,
         "subject": SUBJECTS[status].format(number=order.number),
-        "text": render_template("oms/email/status.txt", **context),
-        "html": render_template("oms/email/status.html", **context),
+        "text": render("status.txt", **context),
+        "html": render("status.html", **context),
         "message_id": f"<{message.idempotency_key}@{host}>",
     }
 
