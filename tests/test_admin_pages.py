@@ -2,6 +2,7 @@
 attention and retries failed outbox messages; owner-only pages refuse staff."""
 from __future__ import annotations
 
+import html
 import re
 from datetime import timedelta
 
@@ -32,7 +33,8 @@ def some_of_everything(place, make_product):
 
 def test_every_page_renders(staff_client, some_of_everything):
     product = some_of_everything["product"]
-    pages = [f"{ADMIN}/", f"{ADMIN}/orders", f"{ADMIN}/orders?status=paid", f"{ADMIN}/orders?attention=unpaid",
+    pages = [f"{ADMIN}/", f"{ADMIN}/orders", f"{ADMIN}/orders?status=paid",
+             f"{ADMIN}/orders?attention=unpaid",
              f"{ADMIN}/orders/new", f"{ADMIN}/products", f"{ADMIN}/products/{product.id}"]
     pages += [f"{ADMIN}/orders/{o.id}" for k, o in some_of_everything.items() if k != "product"]
     for url in pages:
@@ -74,8 +76,8 @@ def _count(page, key):
 def test_dashboard_counts_and_links(staff_client, some_of_everything, make_product):
     low = make_product(sku="LOW", name="Nearly gone", on_hand=2, low_stock_threshold=3)
     shipment = Shipment.query.filter_by(order_id=some_of_everything["shipped"].id).one()
-    shipments.add_tracking_update(shipment.id, shipments.TrackingUpdate("1Z9", "exception", utcnow(),
-                                                                        message="Address unknown"), source="t")
+    problem = shipments.TrackingUpdate("1Z9", "exception", utcnow(), message="Address unknown")
+    shipments.add_tracking_update(shipment.id, problem, source="t")
     db.session.execute(update(Order).where(Order.id == some_of_everything["paid"].id)
                        .values(status_changed_at=utcnow() - timedelta(days=3)))
     db.session.commit()
@@ -127,3 +129,45 @@ def test_outbox_failure_listed_and_retried(staff_client, failed_message, htmx):
 def test_retry_of_unknown_message(staff_client):
     response = staff_client.post(f"{ADMIN}/outbox/999/retry", htmx=True)
     assert "No outbox message 999" in response.get_data(as_text=True)
+
+
+# ------------------------------------------------------------------ errors in the back-office
+
+
+def in_layout(page: str) -> bool:
+    return "<html" in page and 'class="top"' in page and "Sam Staff" in page
+
+
+@pytest.mark.parametrize("url, status, text", [
+    (f"{ADMIN}/orders/999999", 404, "No order 999999."),                  # a service's NotFound
+    (f"{ADMIN}/products/999999/forecast", 404, "No product 999999."),
+    (f"{ADMIN}/no/such/page", 404, "Not found"),                         # matches no view at all
+    (f"{ADMIN}/orders/not-a-number", 404, "Not found"),
+    (f"{ADMIN}/carrier-services?carrier_id=nope", 404, "No carrier 'nope' is installed."),
+    (f"{ADMIN}/plugins", 403, "Not allowed"),                            # owners only
+])
+def test_errors_render_in_the_back_office_layout(staff_client, url, status, text):
+    response = staff_client.get(url)
+    page = response.get_data(as_text=True)
+    assert response.status_code == status
+    assert in_layout(page) and 'id="error-page"' in page and text in html.unescape(page)
+    fragment = staff_client.get(url, headers={"HX-Request": "true"})
+    assert fragment.status_code == status
+    body = fragment.get_data(as_text=True)
+    assert body.lstrip().startswith('<p class="error" role="alert">') and "<html" not in body
+
+
+def test_an_unknown_post_under_the_prefix_is_a_404_in_the_layout(staff_client):
+    response = staff_client.post(f"{ADMIN}/no/such/action")
+    assert response.status_code == 404 and in_layout(response.get_data(as_text=True))
+
+
+def test_unknown_back_office_urls_need_a_login_first(client):
+    response = client.get(f"{ADMIN}/no/such/page")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_error_messages_are_escaped(staff_client):
+    response = staff_client.get(f"{ADMIN}/carrier-services?carrier_id=<script>x</script>")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 404 and "<script>x</script>" not in page and "&lt;script&gt;" in page

@@ -16,7 +16,6 @@ from oms_core.constants import CONFIG_PREFIX
 from oms_core.setup import init_core
 
 from . import admin, assets, public, storefront, webhooks
-from .errors import register_error_handlers
 from .schema_guard import install_schema_guard
 
 
@@ -53,7 +52,6 @@ class OMS:
         csrf.exempt(webhooks.blueprint)  # authenticated by the sender's signature instead
         app.register_blueprint(storefront.blueprint, url_prefix=config[CONFIG_PREFIX + "STOREFRONT_PREFIX"])
         storefront.install_jinja_helpers(app)
-        register_error_handlers(app)
         install_schema_guard(app)
 
 

@@ -12,6 +12,8 @@ from flask import Blueprint, render_template, request
 
 from oms_core.services import tracking_view
 
+from .errors import answer_domain_errors_inline
+
 PRIVATE_PAGE_HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",
@@ -21,6 +23,7 @@ PRIVATE_PAGE_HEADERS = {
 
 def make_blueprint(limiter, limit: str) -> Blueprint:
     blueprint = Blueprint("oms_public", __name__)
+    answer_domain_errors_inline(blueprint)
 
     @blueprint.route("")
     @limiter.limit(limit, exempt_when=lambda: not request.args.get("code", "").strip())

@@ -16,7 +16,10 @@ from markupsafe import Markup
 from oms_core.models import Order
 from oms_core.services import orders, storefront
 
+from .errors import answer_domain_errors_inline
+
 blueprint = Blueprint("oms_storefront", __name__)
+answer_domain_errors_inline(blueprint)
 
 ACTOR = "storefront"
 

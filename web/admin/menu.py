@@ -24,6 +24,6 @@ def menu_items() -> list[MenuItem]:
     return [item for item in items if not item.owner_only or current_user.is_owner]
 
 
-@blueprint.app_context_processor
+@blueprint.context_processor
 def _menu():
     return {"oms_admin_menu": menu_items}
