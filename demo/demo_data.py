@@ -20,7 +20,6 @@ transaction.
 """
 from __future__ import annotations
 
-import hashlib
 import heapq
 import math
 import random
@@ -44,8 +43,10 @@ from oms_core.models import (
     ShipmentEvent,
     StockMove,
     TimelineEvent,
+    order_number,
 )
-from oms_core.money import format_amount
+from oms_core.protocols import PaymentRequest, TrackingUpdate
+from oms_core.services import shipments, stock, timeline
 
 from .pricing import shipping_for
 
@@ -211,7 +212,8 @@ class _Shop:
         n = len(self.customers) + 1
         postal = (f"{postal_prefix}{r.randint(10, 99)} {r.choice('ABCDEFGHJKLMNPRSTVWXZ')}"
                   f"{r.choice('ABCDEFGHJKLMNPRSTVWXZ')}" if country == "NL"
-                  else f"{postal_prefix}{r.randint(10, 99)}" + ("" if country == "BE" else f"{r.randint(0, 9)}"))
+                  else f"{postal_prefix}{r.randint(10, 99)}"
+                  + ("" if country == "BE" else f"{r.randint(0, 9)}"))
         self.customers.append({
             "name": f"{first} {last}",
             "email": f"{_ascii(first)}.{_ascii(last)}.{n}@example.{r.choice(['com', 'org', 'net'])}",
@@ -314,8 +316,8 @@ class _Shop:
         """Run every step in time order: stock is reserved, released and shipped
         as it happens, and the supplier restocks what runs low."""
         for p in range(len(CATALOGUE)):
-            self._move(p, self.start - timedelta(days=1), on_hand=self._batch(p), reason="initial",
-                       actor=STAFF[0], note="Opening stock")
+            self._move(p, self.start - timedelta(days=1), on_hand=self._batch(p), reason=stock.INITIAL,
+                       actor=STAFF[0])
         queue: list[tuple[datetime, int, int, str]] = []
         for order in self.orders:
             for n, (what, at) in enumerate(order.steps):
@@ -339,7 +341,7 @@ class _Shop:
 
     def _receive(self, at: datetime, p: int, quantity: int) -> None:
         self.reorder_due[p] = None
-        self._move(p, at, on_hand=quantity, reason="receipt", actor=STAFF[1],
+        self._move(p, at, on_hand=quantity, reason=stock.RECEIPT, actor=STAFF[1],
                    note=f"Supplier delivery {at:%Y-%m-%d}")
 
     def _move(self, p: int, at: datetime, *, on_hand=0, reserved=0, reason, actor, note="", order=None):
@@ -356,19 +358,19 @@ class _Shop:
                 order.dropped = True  # sold out at checkout: the shop never saw this order
                 return
             for p, q in order.lines:
-                self._move(p, at, reserved=q, reason="reservation", actor=self._actor(order, at),
+                self._move(p, at, reserved=q, reason=stock.RESERVATION, actor=self._actor(order, at),
                            order=order.index)
                 self._maybe_reorder(p, at, receipts)
             order.status = S.CONFIRMED
         elif what in ("cancel_customer", "cancel_unpaid"):
             for p, q in order.lines:
-                self._move(p, at, reserved=-q, reason="release", actor=STAFF[0], order=order.index)
+                self._move(p, at, reserved=-q, reason=stock.RELEASE, actor=STAFF[0], order=order.index)
             order.status = S.CANCELLED
         elif what == "pay":
             order.status = S.PAID
         elif what == "ship":
             for p, q in order.lines:
-                self._move(p, at, on_hand=-q, reserved=-q, reason="shipment", actor=STAFF[1],
+                self._move(p, at, on_hand=-q, reserved=-q, reason=stock.SHIPMENT, actor=STAFF[1],
                            order=order.index)
             order.status = S.SHIPPED
         elif what == "deliver":
@@ -395,92 +397,100 @@ class _Shop:
             delta = target - (self.on_hand[p] - self.reserved[p])
             if delta:
                 self._move(p, self.now - timedelta(hours=self.rng.uniform(2, 20)), on_hand=delta,
-                           reason="adjustment", actor=STAFF[0],
+                           reason=stock.ADJUSTMENT, actor=STAFF[0],
                            note="Stocktake: damaged in storage" if delta < 0 else "Stocktake: found")
 
 
 # ---------------------------------------------------------------- writing
 
 
-def _timeline_and_money(shop: _Shop, order: _Order, order_id: int, total: int, tracking: dict) -> tuple:
-    """Timeline rows, payments, shipment and its events of one order."""
+def _timeline_and_money(shop: _Shop, order: _Order, order_id: int, total: int, carrier_plugin) -> tuple:
+    """Timeline rows, payments, shipment and its events of one order, in the words,
+    kinds and keys the services write (a test compares them with a real order's)."""
     r = shop.rng
     events, payment_rows, shipment = [], [], None
     status = S.PLACED
 
-    def status_event(to, at, actor, reason):
+    def event(kind, at, actor, message="", *, public=False, to=None):
         nonlocal status
-        events.append({"order_id": order_id, "kind": "status_changed", "from_status": status if to != S.PLACED else None,
-                       "to_status": to, "message": reason, "actor": actor, "public": True, "created_at": at})
-        status = to
+        changed = kind == timeline.STATUS_CHANGED
+        events.append({"order_id": order_id, "kind": kind, "message": message, "actor": actor,
+                       "public": public, "from_status": status if changed and to != S.PLACED else None,
+                       "to_status": to, "created_at": at})
+        status = to if changed else status
+        return events[-1]
+
+    def status_event(to, at, actor, reason):
+        event(timeline.STATUS_CHANGED, at, actor, reason, public=True, to=to)
+
+    def payment(method, at, reference):
+        payment_rows.append(_payment_row(order_id, method, total, reference, at))
+        event(timeline.PAYMENT_RECORDED, at, STAFF[0],
+              timeline.payment_message(total, "EUR", method, reference))
 
     status_event(S.PLACED, order.placed_at, shop._actor(order, order.placed_at),
-                 f"Order placed ({order.channel}).")
+                 timeline.placed_reason(order.channel))
     reached = order.reached
     if "confirm" in reached:
-        status_event(S.CONFIRMED, reached["confirm"], shop._actor(order, reached["confirm"]), "Stock reserved.")
+        status_event(S.CONFIRMED, reached["confirm"], shop._actor(order, reached["confirm"]),
+                     timeline.STOCK_RESERVED)
     if r.random() < 0.03:
-        events.append({"order_id": order_id, "kind": "note", "from_status": None, "to_status": None,
-                       "message": r.choice(NOTES), "actor": STAFF[1], "public": False,
-                       "created_at": order.placed_at + timedelta(hours=r.uniform(0.2, 3))})
+        event(timeline.NOTE, order.placed_at + timedelta(hours=r.uniform(0.2, 3)), STAFF[1], r.choice(NOTES))
     for reason in ("cancel_customer", "cancel_unpaid"):
         if reason in reached:
             status_event(S.CANCELLED, reached[reason], STAFF[0],
                          "Customer cancelled by email." if reason == "cancel_customer"
                          else "Not paid within 14 days.")
     if "pay" in reached:
-        at = reached["pay"]
-        reference = f"NL{r.randint(10, 99)}BANK{r.randint(10**9, 10**10 - 1)}"
-        payment_rows.append({"order_id": order_id, "gateway_id": "bank_transfer", "amount_minor": total,
-                             "currency": "EUR", "reference": reference, "status": "recorded",
-                             "flag_reason": "", "external_id": reference, "event_id": None,
-                             "actor": STAFF[0], "created_at": at})
-        events.append({"order_id": order_id, "kind": "payment_recorded", "from_status": None, "to_status": None,
-                       "message": f"{format_amount(total, 'EUR')} via bank_transfer (ref {reference})",
-                       "actor": STAFF[0], "public": False, "created_at": at})
-        status_event(S.PAID, at, STAFF[0], "Paid in full.")
+        payment(order.method, reached["pay"], order_number(order_id))  # the reference customers are asked for
+        status_event(S.PAID, reached["pay"], STAFF[0], timeline.PAID_IN_FULL)
     if "ship" in reached:
         at = reached["ship"]
         carrier = r.choices(list(CARRIERS), weights=[c[0] for c in CARRIERS.values()])[0]
         number = CARRIERS[carrier][1](r)
-        shipment = {"order_id": order_id, "carrier_id": "manual", "carrier_name": carrier, "service": carrier,
-                    "tracking_number": number, "tracking_url": tracking["url"](number, carrier),
+        shipment = {"order_id": order_id, "carrier_id": carrier_plugin.id, "carrier_name": carrier,
+                    "service": carrier, "tracking_number": number,
+                    "tracking_url": carrier_plugin.tracking_url(number, carrier),
                     "external_id": None, "status": "pre_transit", "booking_error": "",
                     "created_at": at, "updated_at": at, "events": []}
-        status_event(S.FULFILLING, at - timedelta(minutes=r.uniform(1, 5)), STAFF[1], "Shipment created.")
-        events.append({"order_id": order_id, "kind": "shipment_created", "from_status": None, "to_status": None,
-                       "message": f"Shipment with {carrier} ({carrier})", "actor": STAFF[1], "public": False,
-                       "created_at": at})
-        status_event(S.SHIPPED, at, STAFF[1], f"Handed to {carrier}.")
-        for step, status_code, raw, label in (("in_transit", "in_transit", "TRN", "In transit"),
-                                             ("deliver", "delivered", "DLV", "Delivered")):
+        status_event(S.FULFILLING, at - timedelta(minutes=r.uniform(1, 5)), STAFF[1],
+                     timeline.FULFILMENT_STARTED)
+        # Its message names the shipment's id, known once the shipment is written.
+        shipment["timeline_event"] = event(timeline.SHIPMENT_CREATED, at, STAFF[1])
+        status_event(S.SHIPPED, at, STAFF[1], timeline.handed_to(carrier))
+        for step, status_code, raw in (("in_transit", "in_transit", "TRN"), ("deliver", "delivered", "DLV")):
             if step not in reached:
                 continue
-            when = reached[step]
+            label = shipments.STATUS_LABELS[status_code]
             where = r.choice(HUBS) if step == "in_transit" else shop.customers[order.customer]["city"]
-            source = f"staff:{STAFF[1].split(':', 1)[1]}"
-            shipment["events"].append({"status": status_code, "raw_code": raw, "message": label,
-                                       "location": where, "occurred_at": when, "source": source,
-                                       "dedupe_key": hashlib.sha256(f"{status_code}|{raw}|{when.isoformat()}|{where}".encode()).hexdigest()[:40],
-                                       "created_at": when})
+            update = TrackingUpdate(tracking_number=number, status=status_code, occurred_at=reached[step],
+                                    raw_code=raw, message=label, location=where)
+            shipment["events"].append({"status": update.status, "raw_code": update.raw_code,
+                                       "message": update.message, "location": update.location,
+                                       "occurred_at": update.occurred_at, "source": STAFF[1],
+                                       "dedupe_key": shipments.event_dedupe_key(update),
+                                       "created_at": update.occurred_at})
             shipment["status"] = status_code
-            shipment["updated_at"] = when
-            events.append({"order_id": order_id, "kind": "tracking_update", "from_status": None, "to_status": None,
-                           "message": f"{label} - {where}", "actor": source, "public": True, "created_at": when})
+            shipment["updated_at"] = update.occurred_at
+            event(timeline.TRACKING_UPDATE, update.occurred_at, STAFF[1],
+                  timeline.tracking_message(label, where), public=True)
         if "deliver" in reached:
-            at = reached["deliver"]
-            if order.method == "cash_on_delivery":
-                payment_rows.append({"order_id": order_id, "gateway_id": "cash_on_delivery", "amount_minor": total,
-                                     "currency": "EUR", "reference": f"COD-{carrier}", "status": "recorded",
-                                     "flag_reason": "", "external_id": None, "event_id": None,
-                                     "actor": STAFF[0], "created_at": at + timedelta(hours=1)})
-                events.append({"order_id": order_id, "kind": "payment_recorded", "from_status": None,
-                               "to_status": None, "message": f"{format_amount(total, 'EUR')} via cash_on_delivery",
-                               "actor": STAFF[0], "public": False, "created_at": at + timedelta(hours=1)})
-            status_event(S.DELIVERED, at, shipment["events"][-1]["source"], "Carrier reports delivery.")
+            status_event(S.DELIVERED, reached["deliver"], STAFF[1], timeline.CARRIER_DELIVERED)
+            if runtime.registry().gateway(order.method).pays_on_delivery:  # booked the next hour
+                payment(order.method, reached["deliver"] + timedelta(hours=1), "")
     if "close" in reached:
-        status_event(S.CLOSED, reached["close"], STAFF[0], "Order completed.")
+        status_event(S.CLOSED, reached["close"], STAFF[0], timeline.ORDER_COMPLETED)
     return events, payment_rows, shipment
+
+
+def _payment_row(order_id: int, method: str, amount: int, reference: str, at: datetime) -> dict:
+    """A payment staff recorded, with the external id its payment method gives it."""
+    verified = runtime.registry().gateway(method).verify_payment(PaymentRequest(
+        order_id=order_id, order_number=order_number(order_id), amount_minor=amount, currency="EUR",
+        order_currency="EUR", balance_minor=amount, reference=reference))
+    return {"order_id": order_id, "gateway_id": method, "amount_minor": amount, "currency": "EUR",
+            "reference": reference, "status": "recorded", "flag_reason": "",
+            "external_id": verified.external_id, "event_id": None, "actor": STAFF[0], "created_at": at}
 
 
 def _insert_returning_ids(model, rows: list[dict]) -> list[int]:
@@ -495,14 +505,6 @@ def _insert(model, rows: list[dict]) -> None:
     # render_nulls: rows with and without NULLs go in one batch, not one by one.
     if rows:
         db.session.execute(insert(model).execution_options(render_nulls=True), rows)
-
-
-def _tracking_url_maker():
-    try:
-        carrier = runtime.registry().carrier("manual")
-    except Exception:  # the manual carrier plugin is not installed: no links
-        return lambda number, service: None
-    return carrier.tracking_url
 
 
 def is_empty() -> bool:
@@ -521,7 +523,7 @@ def generate(seed: int = DEFAULT_SEED, *, now: datetime | None = None, days: int
     shop.replay()
     shop.stocktake()
     kept = [o for o in shop.orders if not o.dropped]
-    tracking = {"url": _tracking_url_maker()}
+    carrier = runtime.registry().carrier("manual")  # staff typed the tracking numbers
     product_created = shop.start - timedelta(days=2)
 
     with write_transaction():
@@ -539,19 +541,24 @@ def generate(seed: int = DEFAULT_SEED, *, now: datetime | None = None, days: int
             customer = shop.customers[order.customer]
             subtotal = sum(CATALOGUE[p][2] * q for p, q in order.lines)
             shipping = shipping_for(subtotal)
-            last_change = max([order.placed_at, *order.reached.values()])
-            paid = ("pay" in order.reached) or ("deliver" in order.reached and order.method == "cash_on_delivery")
+            gateway = runtime.registry().gateway(order.method)
+            # Tracking updates before delivery change the shipment, not the order.
+            status_changed = max([order.placed_at, *(at for step, at in order.reached.items()
+                                                     if step != "in_transit")])
+            paid_at_door = gateway.pays_on_delivery and "deliver" in order.reached
+            paid = "pay" in order.reached or paid_at_door
             order_rows.append({
                 "status": order.status, "customer_id": customer_ids[order.customer], "channel": order.channel,
                 "currency": "EUR", "subtotal_minor": subtotal, "shipping_minor": shipping,
                 "total_minor": subtotal + shipping, "paid_minor": subtotal + shipping if paid else 0,
                 "payment_method": order.method, "payment_status": "paid" if paid else "unpaid",
-                "pays_on_delivery": order.method == "cash_on_delivery",
+                "pays_on_delivery": gateway.pays_on_delivery,
                 "tracking_code": tracking_codes.generate() if "confirm" in order.reached else None,
                 "ship_name": customer["name"], "ship_line1": customer["line1"], "ship_line2": "",
                 "ship_postal_code": customer["postal_code"], "ship_city": customer["city"],
                 "ship_country": customer["country"], "note": "", "created_at": order.placed_at,
-                "updated_at": last_change, "status_changed_at": last_change,
+                "status_changed_at": status_changed,
+                "updated_at": status_changed + timedelta(hours=1) if paid_at_door else status_changed,
             })
         order_ids = _insert_returning_ids(Order, order_rows)
         id_of = {order.index: oid for order, oid in zip(kept, order_ids)}
@@ -561,18 +568,20 @@ def generate(seed: int = DEFAULT_SEED, *, now: datetime | None = None, days: int
             lines.extend({"order_id": oid, "product_id": product_ids[p], "sku": CATALOGUE[p][0],
                           "name": CATALOGUE[p][1], "unit_price_minor": CATALOGUE[p][2], "quantity": q}
                          for p, q in order.lines)
-            e, pay, shipment = _timeline_and_money(shop, order, oid, row["total_minor"], tracking)
+            e, pay, shipment = _timeline_and_money(shop, order, oid, row["total_minor"], carrier)
             events.extend(e)
             payment_rows.extend(pay)
             if shipment:
                 shipment_rows.append(shipment)
         _insert(OrderLine, lines)
-        _insert(TimelineEvent, sorted(events, key=lambda e: (e["created_at"], e["order_id"])))
         _insert(Payment, payment_rows)
         shipment_ids = _insert_returning_ids(Shipment, [
-            {k: v for k, v in s.items() if k != "events"} for s in shipment_rows])
+            {k: v for k, v in s.items() if k not in ("events", "timeline_event")} for s in shipment_rows])
         _insert(ShipmentEvent, [dict(e, shipment_id=sid) for s, sid in zip(shipment_rows, shipment_ids)
                                 for e in s["events"]])
+        for s, sid in zip(shipment_rows, shipment_ids):
+            s["timeline_event"]["message"] = timeline.shipment_message(sid, s["carrier_name"], s["service"])
+        _insert(TimelineEvent, sorted(events, key=lambda e: (e["created_at"], e["order_id"])))
         moves = [m for m in shop.moves if m["order"] is None or m["order"] in id_of]
         _insert(StockMove, [
             {"product_id": product_ids[m["product"]], "on_hand_delta": m["on_hand_delta"],

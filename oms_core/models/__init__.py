@@ -1,7 +1,7 @@
 """All tables of the OMS. Import from here."""
 from .catalog import Product, StockMove
 from .forecasts import ForecastRun, ForecastSeries
-from .orders import Customer, Order, OrderLine, TimelineEvent
+from .orders import Customer, Order, OrderLine, TimelineEvent, order_number
 from .outbox import OutboxMessage
 from .payments import Payment
 from .shipments import Shipment, ShipmentEvent
@@ -10,5 +10,5 @@ from .staff import ROLES, StaffUser
 __all__ = [
     "Customer", "ForecastRun", "ForecastSeries", "Order", "OrderLine", "OutboxMessage", "Payment", "Product",
     "ROLES",
-    "Shipment", "ShipmentEvent", "StaffUser", "StockMove", "TimelineEvent",
+    "Shipment", "ShipmentEvent", "StaffUser", "StockMove", "TimelineEvent", "order_number",
 ]

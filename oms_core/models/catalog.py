@@ -59,8 +59,6 @@ class StockMove(db.Model):
     __tablename__ = "oms_stock_move"
     __table_args__ = (Index("ix_oms_stock_move_product_id_id", "product_id", "id"),)
 
-    REASONS = ("initial", "receipt", "adjustment", "reservation", "release", "shipment", "return")
-
     id: Mapped[int] = mapped_column(primary_key=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("oms_product.id"), nullable=False)
     on_hand_delta: Mapped[int] = mapped_column(Integer, default=0, nullable=False)

@@ -11,6 +11,11 @@ from ..db import db
 from ._base import UTCDateTime, created_at_column, utcnow
 
 
+def order_number(order_id: int) -> str:
+    """The order number staff and customers quote: the id, at least six digits."""
+    return f"{order_id:06d}"
+
+
 class Customer(db.Model):
     __tablename__ = "oms_customer"
 
@@ -67,8 +72,7 @@ class Order(db.Model):
 
     @property
     def number(self) -> str:
-        """The order number staff and customers quote."""
-        return f"{self.id:06d}"
+        return order_number(self.id)
 
     @property
     def balance_minor(self) -> int:

@@ -132,7 +132,7 @@ def place_order(new: NewOrder, *, actor: str, confirm: bool | None = None) -> Or
                                  unit_price_minor=products[s].price_minor, quantity=q)
                        for s, q in wanted.items()]
         db.session.add(order)
-        timeline.record(order, "status_changed", actor, f"Order placed ({new.channel}).",
+        timeline.record(order, timeline.STATUS_CHANGED, actor, timeline.placed_reason(new.channel),
                         public=True, to_status=order_states.PLACED)
         if confirm:
             _confirm(order, actor=actor, tx=tx)
@@ -160,7 +160,7 @@ def _confirm(order: Order, *, actor: str, tx) -> None:
         product = db.session.get(Product, line.product_id)
         stock.reserve(product, line.quantity, order=order, actor=actor)
     order.tracking_code = tracking_codes.generate()
-    change(order, order_states.CONFIRMED, actor=actor, reason="Stock reserved.", tx=tx)
+    change(order, order_states.CONFIRMED, actor=actor, reason=timeline.STOCK_RESERVED, tx=tx)
 
 
 def confirm_order(order_id: int, *, actor: str) -> Order:
@@ -187,7 +187,7 @@ def cancel_order(order_id: int, *, actor: str, reason: str) -> Order:
 def close_order(order_id: int, *, actor: str) -> Order:
     with write_transaction() as tx:
         order = lock_order(order_id)
-        change(order, order_states.CLOSED, actor=actor, reason="Order completed.", tx=tx)
+        change(order, order_states.CLOSED, actor=actor, reason=timeline.ORDER_COMPLETED, tx=tx)
     return order
 
 
@@ -196,7 +196,7 @@ def add_note(order_id: int, text: str, *, actor: str) -> Order:
     text = required_text(text, "Note", 2000)
     with write_transaction():
         order = lock_order(order_id)
-        timeline.record(order, "note", actor, text)
+        timeline.record(order, timeline.NOTE, actor, text)
     return order
 
 

@@ -43,13 +43,10 @@ def _apply(order: Order, payment: Payment, *, actor: str, tx) -> None:
     """Count a good payment: update the balance, reach `paid` when nothing is due."""
     order.paid_minor += payment.amount_minor
     order.payment_status = "paid" if order.balance_minor == 0 else "partially_paid"
-    from ..money import format_amount
-
-    timeline.record(order, "payment_recorded", actor,
-                    f"{format_amount(payment.amount_minor, payment.currency)} via "
-                    f"{payment.gateway_id}" + (f" (ref {payment.reference})" if payment.reference else ""))
+    timeline.record(order, timeline.PAYMENT_RECORDED, actor, timeline.payment_message(
+        payment.amount_minor, payment.currency, payment.gateway_id, payment.reference))
     if order.payment_status == "paid" and order.status == order_states.CONFIRMED:
-        change(order, order_states.PAID, actor=actor, reason="Paid in full.", tx=tx)
+        change(order, order_states.PAID, actor=actor, reason=timeline.PAID_IN_FULL, tx=tx)
 
 
 def record_payment(order_id: int, *, gateway_id: str, amount_minor: int, currency: str,
@@ -103,7 +100,7 @@ def apply_gateway_event(gateway_id: str, event: GatewayEvent) -> Payment | None:
                           status="flagged" if problem else "recorded", flag_reason=problem or "")
         db.session.add(payment)
         if problem:
-            timeline.record(order, "payment_flagged", actor, f"Payment flagged: {problem}")
+            timeline.record(order, timeline.PAYMENT_FLAGGED, actor, f"Payment flagged: {problem}")
         else:
             _apply(order, payment, actor=actor, tx=tx)
         tx.after_commit(lambda: runtime.registry().hook.on_payment_recorded(order=order, payment=payment))

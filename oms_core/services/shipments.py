@@ -38,7 +38,7 @@ def _ship(order: Order, shipment: Shipment, *, actor: str, tx) -> None:
     for line in order.lines:
         stock.deduct_shipped(line.product_id, line.quantity, order_id=order.id, actor=actor)
     change(order, order_states.SHIPPED, actor=actor,
-           reason=f"Handed to {shipment.carrier_name}.", tx=tx)
+           reason=timeline.handed_to(shipment.carrier_name), tx=tx)
 
 
 def create_shipment(order_id: int, *, carrier_id: str, service: str = "", carrier_name: str = "",
@@ -52,15 +52,15 @@ def create_shipment(order_id: int, *, carrier_id: str, service: str = "", carrie
     with write_transaction() as tx:
         order = lock_order(order_id)
         if order.status in (order_states.PAID, order_states.CONFIRMED):
-            change(order, order_states.FULFILLING, actor=actor, reason="Shipment created.", tx=tx)
+            change(order, order_states.FULFILLING, actor=actor, reason=timeline.FULFILMENT_STARTED, tx=tx)
         elif order.status != order_states.FULFILLING:
             order_states.check(order, order_states.FULFILLING)  # raises the clear error
         shipment = Shipment(order=order, carrier_id=carrier.id, carrier_name=carrier_name,
                             service=service, status="unknown")
         db.session.add(shipment)
         db.session.flush()
-        timeline.record(order, "shipment_created", actor,
-                        f"Shipment #{shipment.id} with {carrier_name}" + (f" ({service})" if service else ""))
+        timeline.record(order, timeline.SHIPMENT_CREATED, actor,
+                        timeline.shipment_message(shipment.id, carrier_name, service))
         if carrier.manual:
             shipment.tracking_number = tracking_number
             shipment.tracking_url = carrier.tracking_url(tracking_number, service)
@@ -104,12 +104,13 @@ def apply_booking(shipment_id: int, result: CarrierResult) -> Shipment:
         else:
             # A further parcel of an order that has shipped already: its stock left
             # with the first parcel, so only the booking is recorded.
-            timeline.record(order, "shipment_booked", f"carrier:{shipment.carrier_id}",
+            timeline.record(order, timeline.SHIPMENT_BOOKED, f"carrier:{shipment.carrier_id}",
                             f"Shipment #{shipment.id} booked: {shipment.tracking_number}")
     return shipment
 
 
-def _dedupe_key(update: TrackingUpdate) -> str:
+def event_dedupe_key(update: TrackingUpdate) -> str:
+    """What tells a repeated carrier event from a new one (also used by the demo data)."""
     raw = "|".join([update.status, update.raw_code, update.occurred_at.isoformat(),
                     update.location, update.message])
     return hashlib.sha256(raw.encode()).hexdigest()[:40]
@@ -123,7 +124,7 @@ def add_tracking_update(shipment_id: int, update: TrackingUpdate, *, source: str
         raise ValidationError("Tracking event times need a timezone.")
     if update.occurred_at > utcnow() + timedelta(days=1):
         raise ValidationError("A tracking event cannot be in the future.")
-    key = _dedupe_key(update)
+    key = event_dedupe_key(update)
     with write_transaction() as tx:
         shipment, order = _lock_shipment(shipment_id)
         if db.session.scalar(select(ShipmentEvent.id).where(
@@ -138,11 +139,10 @@ def add_tracking_update(shipment_id: int, update: TrackingUpdate, *, source: str
             select(ShipmentEvent).where(ShipmentEvent.shipment_id == shipment.id)
             .order_by(ShipmentEvent.occurred_at.desc(), ShipmentEvent.id.desc()).limit(1))
         shipment.status = latest.status
-        label = STATUS_LABELS[update.status]
-        timeline.record(order, "tracking_update", source,
-                        f"{label}" + (f" - {update.location}" if update.location else ""), public=True)
+        timeline.record(order, timeline.TRACKING_UPDATE, source,
+                        timeline.tracking_message(STATUS_LABELS[update.status], update.location), public=True)
         if order.status == order_states.SHIPPED and _all_parcels_delivered(order.id):
-            change(order, order_states.DELIVERED, actor=source, reason="Carrier reports delivery.", tx=tx)
+            change(order, order_states.DELIVERED, actor=source, reason=timeline.CARRIER_DELIVERED, tx=tx)
         tx.after_commit(lambda: runtime.registry().hook.on_shipment_updated(
             order=order, shipment=shipment, event=event))
     return event

@@ -22,7 +22,7 @@ def change(order: Order, target: str, *, actor: str, reason: str = "", tx: Trans
     old = order.status
     order.status = target
     order.status_changed_at = utcnow()
-    timeline.record(order, "status_changed", actor, reason, public=True,
+    timeline.record(order, timeline.STATUS_CHANGED, actor, reason, public=True,
                     from_status=old, to_status=target)
     if target in NOTIFY_ON:
         notifications.queue_status_email(order, target)

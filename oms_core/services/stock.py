@@ -5,11 +5,15 @@ from __future__ import annotations
 from sqlalchemy import func, select, update
 
 from ..db import db, write_transaction
-from ..errors import NotFound, OutOfStock, ValidationError
+from ..errors import OutOfStock, ValidationError
 from ..models import Product, StockMove
+from .common import fetch
 
+# Why stock changed: the reasons of ledger rows.
+INITIAL, RECEIPT, ADJUSTMENT = "initial", "receipt", "adjustment"
+RESERVATION, RELEASE, SHIPMENT = "reservation", "release", "shipment"
 # Why staff change stock by hand, with the labels they pick from.
-ADJUST_REASONS = {"receipt": "Goods received", "adjustment": "Count adjustment"}
+ADJUST_REASONS = {RECEIPT: "Goods received", ADJUSTMENT: "Count adjustment"}
 
 
 def _move(product_id: int, *, on_hand: int = 0, reserved: int = 0, reason: str, actor: str,
@@ -34,7 +38,7 @@ def reserve(product: Product, quantity: int, *, order, actor: str) -> None:
         db.session.refresh(product)
         raise OutOfStock(product.sku, quantity, product.available)
     db.session.expire(product, ["reserved"])  # changed in the database, not on the object
-    _move(product.id, reserved=quantity, reason="reservation", actor=actor, order=order)
+    _move(product.id, reserved=quantity, reason=RESERVATION, actor=actor, order=order)
 
 
 def release(product_id: int, quantity: int, *, order_id: int, actor: str) -> None:
@@ -44,7 +48,7 @@ def release(product_id: int, quantity: int, *, order_id: int, actor: str) -> Non
         .values(reserved=Product.reserved - quantity)
         .execution_options(synchronize_session=False)
     )
-    _move(product_id, reserved=-quantity, reason="release", actor=actor, order_id=order_id)
+    _move(product_id, reserved=-quantity, reason=RELEASE, actor=actor, order_id=order_id)
 
 
 def deduct_shipped(product_id: int, quantity: int, *, order_id: int, actor: str) -> None:
@@ -54,26 +58,24 @@ def deduct_shipped(product_id: int, quantity: int, *, order_id: int, actor: str)
         .values(on_hand=Product.on_hand - quantity, reserved=Product.reserved - quantity)
         .execution_options(synchronize_session=False)
     )
-    _move(product_id, on_hand=-quantity, reserved=-quantity, reason="shipment", actor=actor,
+    _move(product_id, on_hand=-quantity, reserved=-quantity, reason=SHIPMENT, actor=actor,
           order_id=order_id)
 
 
 def adjust(product_id: int, delta: int, *, reason: str, note: str, actor: str) -> Product:
     """Count correction or goods received. A reason is required; stock held for
     confirmed orders cannot be adjusted away."""
-    if reason not in (*ADJUST_REASONS, "initial"):
+    if reason not in (*ADJUST_REASONS, INITIAL):
         raise ValidationError("Pick a reason: goods received or count adjustment.")
-    if reason == "adjustment" and not note.strip():
+    if reason == ADJUSTMENT and not note.strip():
         raise ValidationError("Say why the count changes (damaged, found, recount...).")
     if delta == 0:
         raise ValidationError("The change must not be zero.")
-    if reason != "adjustment" and delta < 0:
+    if reason != ADJUSTMENT and delta < 0:
         # Otherwise picking "receipt" would take stock away without the note.
         raise ValidationError("Goods received add stock; a decrease is a count adjustment.")
     with write_transaction():
-        product = db.session.get(Product, product_id)
-        if product is None:
-            raise NotFound(f"No product #{product_id}.")
+        product = fetch(Product, product_id, "product")
         result = db.session.execute(
             update(Product)
             .where(Product.id == product_id, Product.on_hand + delta >= Product.reserved)
@@ -94,7 +96,7 @@ def adjust(product_id: int, delta: int, *, reason: str, note: str, actor: str) -
 def record_opening_stock(product_id: int, quantity: int, *, actor: str) -> None:
     """The ledger row of a new product's first count (`catalog.create_product`);
     the product row already holds it. Caller's transaction."""
-    _move(product_id, on_hand=quantity, reason="initial", actor=actor)
+    _move(product_id, on_hand=quantity, reason=INITIAL, actor=actor)
 
 
 def available_for_sale(skus: list[str]) -> dict[str, int]:

@@ -1,8 +1,51 @@
-"""The order timeline: every status change, payment, shipment and note."""
+"""The order timeline: every status change, payment, shipment and note.
+
+The kinds of events and the words the services write on them are defined here
+once, so everything that writes timeline rows (the services, the demo data)
+writes the same ones.
+"""
 from __future__ import annotations
 
 from ..db import db
 from ..models import Order, TimelineEvent
+from ..money import format_amount
+
+# Kinds of events.
+STATUS_CHANGED = "status_changed"
+NOTE = "note"
+PAYMENT_RECORDED = "payment_recorded"
+PAYMENT_FLAGGED = "payment_flagged"
+SHIPMENT_CREATED = "shipment_created"
+SHIPMENT_BOOKED = "shipment_booked"
+TRACKING_UPDATE = "tracking_update"
+
+# Reasons of the status changes the services make themselves.
+STOCK_RESERVED = "Stock reserved."
+PAID_IN_FULL = "Paid in full."
+FULFILMENT_STARTED = "Shipment created."
+CARRIER_DELIVERED = "Carrier reports delivery."
+ORDER_COMPLETED = "Order completed."
+
+
+def placed_reason(channel: str) -> str:
+    return f"Order placed ({channel})."
+
+
+def handed_to(carrier_name: str) -> str:
+    return f"Handed to {carrier_name}."
+
+
+def payment_message(amount_minor: int, currency: str, gateway_id: str, reference: str) -> str:
+    return (f"{format_amount(amount_minor, currency)} via {gateway_id}"
+            + (f" (ref {reference})" if reference else ""))
+
+
+def shipment_message(shipment_id: int, carrier_name: str, service: str) -> str:
+    return f"Shipment #{shipment_id} with {carrier_name}" + (f" ({service})" if service else "")
+
+
+def tracking_message(status_label: str, location: str) -> str:
+    return status_label + (f" - {location}" if location else "")
 
 
 def record(order: Order, kind: str, actor: str, message: str = "", *, public: bool = False,
@@ -11,12 +54,3 @@ def record(order: Order, kind: str, actor: str, message: str = "", *, public: bo
                           from_status=from_status, to_status=to_status)
     db.session.add(event)
     return event
-
-
-def public_events(order_id: int) -> list[TimelineEvent]:
-    """Events the tracking-code holder may see, oldest first."""
-    return list(db.session.scalars(
-        db.select(TimelineEvent)
-        .where(TimelineEvent.order_id == order_id, TimelineEvent.public.is_(True))
-        .order_by(TimelineEvent.id)
-    ))
