@@ -12,6 +12,7 @@ from flask import Blueprint, render_template, request
 
 from oms_core.services import tracking_view
 
+from .badges import tone
 from .errors import answer_domain_errors_inline
 
 PRIVATE_PAGE_HEADERS = {
@@ -29,7 +30,8 @@ def make_blueprint(limiter, limit: str) -> Blueprint:
     @limiter.limit(limit, exempt_when=lambda: not request.args.get("code", "").strip())
     def track():
         result = tracking_view.lookup(request.args.get("code", ""))
-        return render_template("oms/public/track.html", result=result)
+        status_tone = tone("order", result.order.status) if result.order else ""
+        return render_template("oms/public/track.html", result=result, status_tone=status_tone)
 
     @blueprint.errorhandler(429)
     def too_many_lookups(_error):

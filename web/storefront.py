@@ -16,6 +16,7 @@ from markupsafe import Markup
 from oms_core.models import Order
 from oms_core.services import orders, storefront
 
+from .badges import tone
 from .errors import answer_domain_errors_inline
 
 blueprint = Blueprint("oms_storefront", __name__)
@@ -41,8 +42,9 @@ def checkout_payment_methods() -> list[tuple[str, str]]:
 
 
 def render_stock_badge(sku: str) -> Markup:
-    return Markup(render_template("oms/storefront/stock_badge.html",
-                                  badge=storefront.stock_badge(sku)))
+    badge = storefront.stock_badge(sku)
+    return Markup(render_template("oms/storefront/stock_badge.html", badge=badge,
+                                  tone=tone("stock", badge.state)))
 
 
 @blueprint.route("/stock/<path:sku>")

@@ -37,10 +37,15 @@ def stock_badge(sku: str) -> StockBadge:
         ).first()
     if row is None:
         return StockBadge(sku, UNAVAILABLE, 0)
-    available, threshold = max(row[0], 0), row[1]
-    if available == 0:
-        return StockBadge(sku, OUT, 0)
-    return StockBadge(sku, LOW if available <= threshold else IN_STOCK, available)
+    available = max(row[0], 0)
+    return StockBadge(sku, stock_state(available, row[1]), available)
+
+
+def stock_state(available: int, low_stock_threshold: int) -> str:
+    """IN_STOCK, LOW (at or below the threshold) or OUT, for staff and shoppers alike."""
+    if available <= 0:
+        return OUT
+    return LOW if available <= low_stock_threshold else IN_STOCK
 
 
 def payment_methods() -> list[tuple[str, str]]:

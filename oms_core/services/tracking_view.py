@@ -14,7 +14,9 @@ from sqlalchemy import Integer, bindparam, cast, literal_column, null, select, u
 
 from .. import order_states, tracking_codes
 from ..db import read_connection
-from ..models import Order, OrderLine, Shipment, TimelineEvent
+from ..links import web_link
+from ..models import Order, OrderLine, Shipment, TimelineEvent, order_number
+from . import timeline
 from .shipments import STATUS_LABELS as SHIPMENT_LABELS
 
 # Outcomes of a lookup.
@@ -112,7 +114,7 @@ def _project(rows) -> PublicOrder:
         kinds[row.row_kind].append(row)
     order = kinds["order"][0]
     return PublicOrder(
-        number=f"{order.seq:06d}",
+        number=order_number(order.seq),
         status=order.a,
         status_label=order_states.PUBLIC_LABELS.get(order.a, order.a),
         placed_at=order.at,
@@ -124,18 +126,16 @@ def _project(rows) -> PublicOrder:
 
 def _public_shipment(carrier_name, status, tracking_number, tracking_url) -> PublicShipment:
     label = SHIPMENT_LABELS.get(status, status) if tracking_number else BOOKING_LABEL
-    # Only web links: a URL is shown as a link, so nothing like javascript: gets through.
-    url = tracking_url if tracking_url and tracking_url.startswith(("https://", "http://")) else None
     return PublicShipment(carrier_name=carrier_name, status=status, status_label=label,
-                          tracking_number=tracking_number, tracking_url=url)
+                          tracking_number=tracking_number, tracking_url=web_link(tracking_url))
 
 
 def _public_event(created_at, kind, to_status, message) -> PublicEvent:
-    if kind == "status_changed" and to_status:
+    if kind == timeline.STATUS_CHANGED and to_status:
         # Status changes show their label only: the reason is typed by staff (a
         # cancellation reason, for one) and may say things meant for the shop alone.
         return PublicEvent(at=created_at, label=order_states.PUBLIC_LABELS.get(to_status, to_status),
                            message="")
-    if kind == "tracking_update":
+    if kind == timeline.TRACKING_UPDATE:
         return PublicEvent(at=created_at, label="Carrier update", message=message)
     return PublicEvent(at=created_at, label=kind.replace("_", " ").capitalize(), message=message)

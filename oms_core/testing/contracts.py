@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from ..links import is_web_url
 from ..protocols import (
     Carrier, CarrierResult, CarrierService, Forecaster, PaymentGateway, PaymentRequest,
     PaymentResult, SeriesForecast, ShipmentRequest, WebhookResult, missing_attributes,
@@ -63,7 +64,7 @@ def check_carrier(carrier: Carrier) -> None:
     else:
         assert first.error, "a failed booking must say why"
     url = carrier.tracking_url("TRACK123", services[0].code)
-    assert url is None or (isinstance(url, str) and url.startswith("https://")), \
+    assert url is None or is_web_url(url, schemes=("https",)), \
         "tracking_url must be None or an https URL"
     bad = carrier.parse_webhook(b"{not json", {}, "secret")
     assert isinstance(bad, WebhookResult) and not bad.ok and bad.error, \

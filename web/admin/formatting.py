@@ -5,20 +5,13 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from types import SimpleNamespace
 
-from oms_core import money, order_states, tracking_codes
+from oms_core import links, money, tracking_codes
+from oms_core.models import order_number
+from oms_core.services import storefront
 from oms_core.services.shipments import STATUS_LABELS as TRACKING_LABELS
 
+from ..badges import tone
 from . import blueprint
-
-_STATUS_TONES = {
-    order_states.PLACED: "warn", order_states.CONFIRMED: "", order_states.PAID: "",
-    order_states.FULFILLING: "", order_states.SHIPPED: "ok", order_states.DELIVERED: "ok",
-    order_states.CLOSED: "ok", order_states.CANCELLED: "bad", order_states.RETURN_REQUESTED: "warn",
-    order_states.RETURN_REJECTED: "bad",
-}
-_PAYMENT_TONES = {"unpaid": "warn", "partially_paid": "warn", "paid": "ok"}
-_TRACKING_TONES = {"delivered": "ok", "exception": "bad", "returned_to_sender": "bad",
-                   "delivery_attempted": "warn", "cancelled": "bad", "expired": "warn"}
 
 
 def amount(minor: int, currency: str) -> str:
@@ -41,10 +34,8 @@ def words(value: str | None) -> str:
     return (value or "").replace("_", " ")
 
 
-def badge_class(kind: str, value: str | None) -> str:
-    tones = {"order": _STATUS_TONES, "payment": _PAYMENT_TONES, "tracking": _TRACKING_TONES}[kind]
-    tone = tones.get(value or "", "")
-    return f"badge badge-{tone}" if tone else "badge"
+def stock_state(product) -> str:
+    return storefront.stock_state(product.available, product.low_stock_threshold)
 
 
 def units(value: float | None) -> str:
@@ -73,7 +64,8 @@ def tracking_code(code: str | None) -> str:
 
 HELPERS = SimpleNamespace(amount=amount, amount_input=amount_input, when=when, words=words, units=units,
                           percent=percent, ratio=ratio, day=day,
-                          badge_class=badge_class, tracking_code=tracking_code,
+                          tone=tone, stock_state=stock_state, tracking_code=tracking_code,
+                          order_number=order_number, web_link=links.web_link,
                           tracking_label=lambda status: TRACKING_LABELS.get(status, words(status)),
                           status_label=lambda status: words(status).capitalize())
 

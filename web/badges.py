@@ -1,0 +1,23 @@
+"""The tone of a status badge (ok, warn, bad or none): one colour per state for every
+page that shows one, back-office, tracking page and storefront alike. The markup is
+the `badge` macro of templates/oms/_badge.html."""
+from __future__ import annotations
+
+from oms_core import order_states
+from oms_core.services import storefront
+
+TONES = {
+    "order": {
+        order_states.PLACED: "warn", order_states.SHIPPED: "ok", order_states.DELIVERED: "ok",
+        order_states.CLOSED: "ok", order_states.CANCELLED: "bad", order_states.RETURN_REQUESTED: "warn",
+        order_states.RETURN_REJECTED: "bad",
+    },
+    "payment": {"unpaid": "warn", "partially_paid": "warn", "paid": "ok"},
+    "tracking": {"delivered": "ok", "exception": "bad", "returned_to_sender": "bad",
+                 "delivery_attempted": "warn", "cancelled": "bad", "expired": "warn"},
+    "stock": {storefront.IN_STOCK: "ok", storefront.LOW: "warn", storefront.OUT: "bad"},
+}
+
+
+def tone(kind: str, value: str | None) -> str:
+    return TONES[kind].get(value or "", "")
