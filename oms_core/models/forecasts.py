@@ -21,10 +21,8 @@ class ForecastRun(db.Model):
     __tablename__ = "oms_forecast_run"
     __table_args__ = (Index("ix_oms_forecast_run_kind_id", "kind", "id"),)
 
-    KINDS = ("forecast", "backtest")
-
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(20), nullable=False)
+    kind: Mapped[str] = mapped_column(String(20), nullable=False)  # "forecast" or "backtest"
     # The forecaster whose figures the run holds (for a back-test: the best one).
     forecaster_id: Mapped[str] = mapped_column(String(64), nullable=False)
     # How it was chosen: "config", "auto: back-test", or the reason for a fallback.

@@ -17,8 +17,6 @@ from .payments import PAYABLE_STATES
 
 # --------------------------------------------------------------- order page
 
-ACTIONS = ("confirm", "payment", "shipment", "tracking", "cancel", "close", "note")
-
 
 @dataclass
 class OrderDetail:
@@ -26,7 +24,8 @@ class OrderDetail:
     payments: list[Payment]
     shipments: list[Shipment]
     events: list[TimelineEvent]  # all of them, private notes included, oldest first
-    actions: frozenset[str]      # names from ACTIONS that apply in the order's state
+    # What applies in the order's state: confirm, payment, shipment, tracking, cancel, close, note.
+    actions: frozenset[str]
 
     @property
     def trackable_shipments(self) -> list[Shipment]:

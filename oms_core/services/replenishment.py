@@ -41,14 +41,25 @@ class Row:
         return ""
 
 
+@dataclass(frozen=True)
+class ShopDefaults:
+    """What a product without its own settings uses (REPLENISH_* config)."""
+
+    lead_time_days: int
+    service_level: float
+
+
+def shop_defaults() -> ShopDefaults:
+    return ShopDefaults(lead_time_days=int(runtime.setting("REPLENISH_LEAD_TIME_DAYS")),
+                        service_level=float(runtime.setting("REPLENISH_SERVICE_LEVEL")))
+
+
 def lead_time_days(product: Product) -> int:
-    return product.lead_time_days if product.lead_time_days is not None else int(
-        runtime.setting("REPLENISH_LEAD_TIME_DAYS"))
+    return product.lead_time_days if product.lead_time_days is not None else shop_defaults().lead_time_days
 
 
 def service_level(product: Product) -> float:
-    return product.service_level if product.service_level is not None else float(
-        runtime.setting("REPLENISH_SERVICE_LEVEL"))
+    return product.service_level if product.service_level is not None else shop_defaults().service_level
 
 
 def set_replenishment_settings(product_id: int, *, lead_time_days: int | None,

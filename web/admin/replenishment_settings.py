@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import request, url_for
 
-from oms_core import runtime
 from oms_core.errors import DomainError
 from oms_core.services import backoffice, replenishment
 
@@ -33,7 +32,4 @@ def product_replenishment_settings(product_id: int):
 
 @blueprint.context_processor
 def _replenishment_defaults():
-    def defaults() -> dict:
-        return {"lead_time_days": int(runtime.setting("REPLENISH_LEAD_TIME_DAYS")),
-                "service_level": float(runtime.setting("REPLENISH_SERVICE_LEVEL"))}
-    return {"replenishment_defaults": defaults}
+    return {"replenishment_defaults": replenishment.shop_defaults}
