@@ -15,8 +15,8 @@ supplier, and every change is a ledger row, so the ledger invariant holds
 
 Everything is drawn from one `random.Random(seed)`, so the same seed and the same
 `now` give the same shop, except tracking codes: those always come from `secrets`
-(DESIGN invariant 5), demo or not. The rows go in with bulk INSERTs in one
-transaction.
+(docs/architecture.md, invariant 5), demo or not. The rows go in with bulk INSERTs
+in one transaction, written with the services' own words, keys and formats.
 """
 from __future__ import annotations
 

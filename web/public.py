@@ -1,5 +1,5 @@
 """The public tracking page: a customer types the code from their confirmation and
-sees where the order is, without logging in (DESIGN invariant 6).
+sees where the order is, without logging in (docs/architecture.md, invariant 6).
 
 The view only parses the code and renders the projection built by
 `oms_core.services.tracking_view`; it never touches an ORM object. Lookups are

@@ -1,4 +1,4 @@
-"""Recording and verifying payments (DESIGN invariant 3).
+"""Recording and verifying payments (docs/architecture.md, invariant 3).
 
 Staff record offline payments; gateways report payments by webhook. A payment
 that does not fit the order's balance or currency is refused (staff) or flagged

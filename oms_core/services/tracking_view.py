@@ -1,4 +1,4 @@
-"""What the public tracking page may show (DESIGN invariant 6).
+"""What the public tracking page may show (docs/architecture.md, invariant 6).
 
 The page gets a frozen projection built from selected columns only, never an ORM
 object, so a template cannot reach the customer's email, phone, address or name,
