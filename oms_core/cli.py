@@ -7,9 +7,10 @@ import click
 from flask.cli import AppGroup
 
 from . import schema
+from .constants import CONFIG_PREFIX
 from .errors import DomainError, SchemaOutdated
 from .progress import ProgressBars
-from .plugins import PluginRegistry
+from .plugins import KINDS, PluginRegistry
 
 
 def _require_schema() -> None:
@@ -64,15 +65,22 @@ def build_cli(registry: PluginRegistry) -> AppGroup:
 
     @oms.command("plugins")
     def plugins():
-        """List loaded plugins with versions and hooks, and what they registered."""
+        """List loaded plugins with versions and hooks, and what they registered; a
+        gateway, carrier or forecaster missing required settings is NOT CONFIGURED,
+        with the names of those settings (never their values)."""
         for info in registry.plugins():
             version = f" {info.version}" if info.version else ""
-            dist = f" ({info.distribution}{', built in' if info.builtin else ''})" if info.distribution else ""
+            built_in = ", built in" if info.builtin else ""
+            dist = f" ({info.distribution}{built_in})" if info.distribution else ""
             click.echo(f"{info.name}{version}{dist}: {', '.join(info.hooks)}")
-        for kind, objects in (("payment", registry.gateways), ("carrier", registry.carriers),
-                              ("forecaster", registry.forecasters)):
-            for obj_id, obj in sorted(objects.items()):
-                click.echo(f"  {kind} {obj_id}: {obj.label}")
+        for kind in KINDS:
+            for status in registry.status(kind):
+                obj = status.obj
+                flag = "" if status.configured else " (NOT CONFIGURED)"
+                click.echo(f"  {kind} {obj.id}: {obj.label}{flag}")
+                for name, variable in zip(status.missing, status.environment_names):
+                    click.echo(f"      missing setting {name}: set {CONFIG_PREFIX}PLUGINS['{obj.id}']"
+                               f"['{name}'] or {variable}")
 
     @oms.command("worker")
     @click.option("--once", is_flag=True, help="Send what is due now, then exit.")
