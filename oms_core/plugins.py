@@ -20,14 +20,13 @@ from .errors import NotFound, PluginError, PluginNotConfigured
 from .plugin_settings import SETTING_NAME, PluginSettings, environment_name
 from .protocols import Carrier, Forecaster, PaymentGateway, missing_attributes
 
-# What a registry holds, by kind: how listings name the kind, how a missing one is
-# named to users, the hook that registers it, its protocol, and how errors name it.
+# What a registry holds, by kind (the word listings use): how users are told of
+# one, the hook that registers it, its protocol, and how plugin errors name it.
 GATEWAY, CARRIER, FORECASTER = "payment", "carrier", "forecaster"
 
 
 @dataclass(frozen=True)
 class _Kind:
-    name: str
     noun: str
     hook: str
     protocol: type
@@ -35,9 +34,9 @@ class _Kind:
 
 
 _KINDS = {
-    GATEWAY: _Kind(GATEWAY, "payment method", "register_payment_gateways", PaymentGateway, "payment gateway"),
-    CARRIER: _Kind(CARRIER, "carrier", "register_carriers", Carrier, "carrier"),
-    FORECASTER: _Kind(FORECASTER, "forecaster", "register_forecasters", Forecaster, "forecaster"),
+    GATEWAY: _Kind("payment method", "register_payment_gateways", PaymentGateway, "payment gateway"),
+    CARRIER: _Kind("carrier", "register_carriers", Carrier, "carrier"),
+    FORECASTER: _Kind("forecaster", "register_forecasters", Forecaster, "forecaster"),
 }
 KINDS = tuple(_KINDS)
 
@@ -101,10 +100,12 @@ class PluginRegistry:
     def objects(self, kind: str) -> dict:
         return {GATEWAY: self.gateways, CARRIER: self.carriers, FORECASTER: self.forecasters}[kind]
 
+    def _status(self, kind: str, obj) -> SetupStatus:
+        return SetupStatus(kind, obj, tuple(self.settings.missing(obj)))
+
     def status(self, kind: str) -> list[SetupStatus]:
         """Every object of a kind with its configuration status, by id."""
-        return [SetupStatus(kind, obj, tuple(self.settings.missing(obj)))
-                for _, obj in sorted(self.objects(kind).items())]
+        return [self._status(kind, obj) for _, obj in sorted(self.objects(kind).items())]
 
     def usable(self, kind: str) -> list:
         """The objects of a kind that can be chosen (their settings are complete), by id."""
@@ -114,7 +115,7 @@ class PluginRegistry:
         obj = self.objects(kind).get(object_id)
         if obj is None:
             raise NotFound(f"No {_KINDS[kind].noun} '{object_id}' is installed.")
-        status = SetupStatus(kind, obj, tuple(self.settings.missing(obj)))
+        status = self._status(kind, obj)
         if not status.configured:
             raise PluginNotConfigured(status.problem())
         return obj
