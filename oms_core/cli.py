@@ -2,14 +2,17 @@
 from __future__ import annotations
 
 import signal
+from pathlib import Path
 
 import click
 from flask.cli import AppGroup
 
-from . import schema
+from . import scaffold, schema
+from .constants import CONFIG_PREFIX, ENTRY_POINT_GROUP
 from .errors import DomainError, SchemaOutdated
 from .progress import ProgressBars
-from .plugins import PluginRegistry
+from .plugin_settings import ENVIRONMENT_PREFIX
+from .plugins import KINDS, PluginRegistry
 
 
 def _require_schema() -> None:
@@ -64,15 +67,43 @@ def build_cli(registry: PluginRegistry) -> AppGroup:
 
     @oms.command("plugins")
     def plugins():
-        """List loaded plugins with versions and hooks, and what they registered."""
+        """List loaded plugins with versions and hooks, and what they registered; a
+        gateway, carrier or forecaster missing required settings is NOT CONFIGURED,
+        with the names of those settings (never their values)."""
         for info in registry.plugins():
             version = f" {info.version}" if info.version else ""
-            dist = f" ({info.distribution}{', built in' if info.builtin else ''})" if info.distribution else ""
+            built_in = ", built in" if info.builtin else ""
+            dist = f" ({info.distribution}{built_in})" if info.distribution else ""
             click.echo(f"{info.name}{version}{dist}: {', '.join(info.hooks)}")
-        for kind, objects in (("payment", registry.gateways), ("carrier", registry.carriers),
-                              ("forecaster", registry.forecasters)):
-            for obj_id, obj in sorted(objects.items()):
-                click.echo(f"  {kind} {obj_id}: {obj.label}")
+        for kind in KINDS:
+            for status in registry.status(kind):
+                obj = status.obj
+                flag = "" if status.configured else " (NOT CONFIGURED)"
+                click.echo(f"  {kind} {obj.id}: {obj.label}{flag}")
+                for name, variable in zip(status.missing, status.environment_names):
+                    click.echo(f"      missing setting {name}: set {CONFIG_PREFIX}PLUGINS['{obj.id}']"
+                               f"['{name}'] or {variable}")
+
+    @oms.command("new-plugin", with_appcontext=False)
+    @click.option("--kind", type=click.Choice(scaffold.KINDS), required=True,
+                  help="What the plugin registers.")
+    @click.option("--directory", type=click.Path(file_okay=False, path_type=Path), default=".",
+                  show_default=True, help="Where to write its folder.")
+    @click.argument("name")
+    def new_plugin(kind, directory, name):
+        """Write a ready plugin distribution flask-oms-NAME: pyproject.toml with its entry
+        point, a working example module, a README, and tests using the test kit."""
+        try:
+            names = scaffold.plugin_names(name)
+            root = scaffold.write(kind, names, directory, taken=scaffold.taken_names(registry))
+        except DomainError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"Wrote {root} ({kind} '{names.object_id}', entry point in {ENTRY_POINT_GROUP}):")
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            click.echo(f"  {path.relative_to(root)}")
+        click.echo(f"Next: cd {root} && pip install -e '.[test]' && pytest\n"
+                   f"Then `flask oms plugins` lists it; set its settings in {CONFIG_PREFIX}PLUGINS"
+                   f"['{names.object_id}'] or as {ENVIRONMENT_PREFIX}{names.object_id.upper()}_<NAME>.")
 
     @oms.command("worker")
     @click.option("--once", is_flag=True, help="Send what is due now, then exit.")

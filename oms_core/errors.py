@@ -44,6 +44,15 @@ class PaymentRefused(DomainError):
     status_code = 422
 
 
+class PluginNotConfigured(DomainError):
+    """A gateway, carrier or forecaster whose required settings are missing: it
+    cannot be chosen until the shop sets them (docs/plugins.md, "Settings")."""
+
+    # The shop's own configuration is at fault, not the caller: a webhook sender
+    # should retry later, by when the settings may be in place.
+    status_code = 503
+
+
 class PermissionDenied(DomainError):
     status_code = 403
 

@@ -14,6 +14,7 @@ configured" while any of them is empty: it is listed as such and cannot be chose
 from __future__ import annotations
 
 import os
+import re
 from typing import Mapping
 
 from .constants import CONFIG_PREFIX
@@ -21,6 +22,9 @@ from .constants import CONFIG_PREFIX
 # The setting that holds the secret a plugin checks webhook signatures with.
 WEBHOOK_SECRET = "webhook_secret"
 ENVIRONMENT_PREFIX = CONFIG_PREFIX + "PLUGIN_"
+# What a required setting may be called: lower case, so that its environment
+# variable (upper case) maps back to it.
+SETTING_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
 def environment_name(object_id: str, name: str) -> str:
@@ -31,7 +35,8 @@ def environment_name(object_id: str, name: str) -> str:
 class PluginSettings:
     def __init__(self, configured: Mapping | None = None, environ: Mapping[str, str] | None = None):
         configured = configured or {}
-        if not isinstance(configured, Mapping) or not all(isinstance(v, Mapping) for v in configured.values()):
+        if not isinstance(configured, Mapping) or not all(
+                isinstance(value, Mapping) for value in configured.values()):
             raise ValueError(f"{CONFIG_PREFIX}PLUGINS must map ids to mappings of settings, "
                              f"like {{'stripe': {{'api_key': '...'}}}}.")
         self._configured = {str(key): dict(value) for key, value in configured.items()}

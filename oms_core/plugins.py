@@ -15,16 +15,57 @@ from typing import Iterable
 import pluggy
 
 from . import __version__, default_plugins, hookspecs
-from .constants import DISTRIBUTION_NAME, ENTRY_POINT_GROUP, PROJECT_NAME
-from .errors import NotFound, PluginError
-from .plugin_settings import PluginSettings
+from .constants import CONFIG_PREFIX, DISTRIBUTION_NAME, ENTRY_POINT_GROUP, PROJECT_NAME
+from .errors import NotFound, PluginError, PluginNotConfigured
+from .plugin_settings import SETTING_NAME, PluginSettings, environment_name
 from .protocols import Carrier, Forecaster, PaymentGateway, missing_attributes
 
-_KINDS = (
-    ("register_payment_gateways", PaymentGateway, "payment gateway"),
-    ("register_carriers", Carrier, "carrier"),
-    ("register_forecasters", Forecaster, "forecaster"),
-)
+# What a registry holds, by kind (the word listings use): how users are told of
+# one, the hook that registers it, its protocol, and how plugin errors name it.
+GATEWAY, CARRIER, FORECASTER = "payment", "carrier", "forecaster"
+
+
+@dataclass(frozen=True)
+class _Kind:
+    noun: str
+    hook: str
+    protocol: type
+    described: str
+
+
+_KINDS = {
+    GATEWAY: _Kind("payment method", "register_payment_gateways", PaymentGateway, "payment gateway"),
+    CARRIER: _Kind("carrier", "register_carriers", Carrier, "carrier"),
+    FORECASTER: _Kind("forecaster", "register_forecasters", Forecaster, "forecaster"),
+}
+KINDS = tuple(_KINDS)
+
+
+@dataclass(frozen=True)
+class SetupStatus:
+    """Whether a registered gateway, carrier or forecaster has the settings it needs.
+    Names only: a setting's value is never part of it."""
+
+    kind: str
+    obj: object
+    missing: tuple[str, ...]  # its required_settings that are not set
+
+    @property
+    def configured(self) -> bool:
+        return not self.missing
+
+    @property
+    def environment_names(self) -> tuple[str, ...]:
+        """Where each missing setting may be set in the environment."""
+        return tuple(environment_name(self.obj.id, name) for name in self.missing)
+
+    def problem(self) -> str:
+        """What a refused choice of it tells the user ("" when configured)."""
+        if self.configured:
+            return ""
+        return (f"The {_KINDS[self.kind].noun} '{self.obj.id}' is not configured: it needs "
+                f"{', '.join(self.missing)} (in {CONFIG_PREFIX}PLUGINS['{self.obj.id}'] or as "
+                f"{', '.join(self.environment_names)}).")
 
 
 @dataclass
@@ -51,23 +92,45 @@ class PluginRegistry:
     def hook(self):
         return self.pm.hook
 
+    # `gateways`, `carriers` and `forecasters` hold everything installed, configured
+    # or not: what existing orders and shipments name is always found there for
+    # display. Choosing one for something new goes through the lookups below, which
+    # refuse one whose required settings are missing.
+
+    def objects(self, kind: str) -> dict:
+        return {GATEWAY: self.gateways, CARRIER: self.carriers, FORECASTER: self.forecasters}[kind]
+
+    def _status(self, kind: str, obj) -> SetupStatus:
+        return SetupStatus(kind, obj, tuple(self.settings.missing(obj)))
+
+    def status(self, kind: str) -> list[SetupStatus]:
+        """Every object of a kind with its configuration status, by id."""
+        return [self._status(kind, obj) for _, obj in sorted(self.objects(kind).items())]
+
+    def usable(self, kind: str) -> list:
+        """The objects of a kind that can be chosen (their settings are complete), by id."""
+        return [status.obj for status in self.status(kind) if status.configured]
+
+    def _usable(self, kind: str, object_id: str):
+        obj = self.objects(kind).get(object_id)
+        if obj is None:
+            raise NotFound(f"No {_KINDS[kind].noun} '{object_id}' is installed.")
+        status = self._status(kind, obj)
+        if not status.configured:
+            raise PluginNotConfigured(status.problem())
+        return obj
+
     def gateway(self, gateway_id: str) -> PaymentGateway:
-        try:
-            return self.gateways[gateway_id]
-        except KeyError:
-            raise NotFound(f"No payment method '{gateway_id}' is installed.") from None
+        """The payment gateway to use; NotFound, or PluginNotConfigured."""
+        return self._usable(GATEWAY, gateway_id)
 
     def carrier(self, carrier_id: str) -> Carrier:
-        try:
-            return self.carriers[carrier_id]
-        except KeyError:
-            raise NotFound(f"No carrier '{carrier_id}' is installed.") from None
+        """The carrier to use; NotFound, or PluginNotConfigured."""
+        return self._usable(CARRIER, carrier_id)
 
     def forecaster(self, forecaster_id: str) -> Forecaster:
-        try:
-            return self.forecasters[forecaster_id]
-        except KeyError:
-            raise NotFound(f"No forecaster '{forecaster_id}' is installed.") from None
+        """The forecaster to use; NotFound, or PluginNotConfigured."""
+        return self._usable(FORECASTER, forecaster_id)
 
     def plugins(self) -> list[PluginInfo]:
         """What is loaded, with versions and the hooks each implements."""
@@ -96,10 +159,10 @@ def _plugin_name(pm: pluggy.PluginManager, impl) -> str:
     return pm.get_name(impl.plugin) or repr(impl.plugin)
 
 
-def _collect(pm: pluggy.PluginManager, settings: PluginSettings, hook_name: str, protocol,
-             kind: str) -> dict:
+def _collect(pm: pluggy.PluginManager, settings: PluginSettings, kind: _Kind) -> dict:
     """Call one registration hook plugin by plugin, validating every object. An
     implementation that names the `settings` argument gets the plugin settings."""
+    hook_name, protocol, described = kind.hook, kind.protocol, kind.described
     found: dict = {}
     owners: dict = {}
     for impl in getattr(pm.hook, hook_name).get_hookimpls():
@@ -115,15 +178,20 @@ def _collect(pm: pluggy.PluginManager, settings: PluginSettings, hook_name: str,
             missing = missing_attributes(obj, protocol)
             if missing:
                 raise PluginError(
-                    f"Plugin '{owner}' registered a {kind} {obj!r} that lacks: {', '.join(missing)}."
+                    f"Plugin '{owner}' registered a {described} {obj!r} that lacks: {', '.join(missing)}."
                 )
             if not isinstance(obj.id, str) or not obj.id:
-                raise PluginError(f"Plugin '{owner}' registered a {kind} without an id.")
+                raise PluginError(f"Plugin '{owner}' registered a {described} without an id.")
             if obj.id in found:
                 raise PluginError(
-                    f"Duplicate {kind} id '{obj.id}': registered by plugin '{owners[obj.id]}' "
+                    f"Duplicate {described} id '{obj.id}': registered by plugin '{owners[obj.id]}' "
                     f"and by plugin '{owner}'."
                 )
+            required = getattr(obj, "required_settings", ())
+            if not isinstance(required, (list, tuple)) or not all(
+                    isinstance(name, str) and SETTING_NAME.fullmatch(name) for name in required):
+                raise PluginError(f"Plugin '{owner}': required_settings of {described} '{obj.id}' must be "
+                                  f"a list of lower-case setting names, not {required!r}.")
             found[obj.id], owners[obj.id] = obj, owner
     return found
 
@@ -213,9 +281,9 @@ def load_plugins(
         raise PluginError(f"Plugin '{pm.get_name(exc.plugin)}' is invalid: {exc}") from exc
     settings = settings or PluginSettings()
     registry = PluginRegistry(pm=pm, distributions=distributions, builtins=builtins, settings=settings)
-    registry.gateways = _collect(pm, settings, *_KINDS[0])
-    registry.carriers = _collect(pm, settings, *_KINDS[1])
-    registry.forecasters = _collect(pm, settings, *_KINDS[2])
+    registry.gateways = _collect(pm, settings, _KINDS[GATEWAY])
+    registry.carriers = _collect(pm, settings, _KINDS[CARRIER])
+    registry.forecasters = _collect(pm, settings, _KINDS[FORECASTER])
     return registry
 
 

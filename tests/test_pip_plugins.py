@@ -1,93 +1,82 @@
-"""The pip story: installing a plugin distribution into the shop's virtualenv makes
-it appear in `flask oms plugins`; uninstalling it removes it. Nothing else is
-registered anywhere: the entry point is the whole wiring. The core alone already
-lists its default plugins."""
+"""The pip story, as a plugin author lives it: `flask oms new-plugin` writes a
+distribution; built into a wheel and installed with its `test` extra into the
+shop's virtualenv (beside Flask-OMS only Flask-OMS[testing]: pytest, no browser, no
+database driver), its own tests pass as generated, and `flask oms plugins` lists it
+(not configured until its settings are set, here from the environment).
+Uninstalling removes it. Nothing else is registered anywhere: the entry point is
+the whole wiring. The core alone already lists its default plugins."""
 from __future__ import annotations
-
-import textwrap
 
 import pytest
 
-from oms_core.constants import ENTRY_POINT_GROUP
+from oms_core.scaffold import plugin_names
 
 pytestmark = pytest.mark.slow
 
-PLUGIN_MODULE = textwrap.dedent('''
-    from oms_core.default_plugins.manual_carrier import ManualCarrier
-    from oms_core.hookspecs import hookimpl
-
-    class HarbourPost(ManualCarrier):
-        id = "harbour_post"
-        label = "Harbour Post"
-
-    @hookimpl
-    def register_carriers():
-        return [HarbourPost()]
-''')
+# kind -> (plugin name, hook, the listing's kind word, settings that configure it)
+PLUGINS = {
+    "carrier": ("harbour-post", "register_carriers", "carrier", {"API_KEY": "k", "WEBHOOK_SECRET": "s"}),
+    "gateway": ("harbour-pay", "register_payment_gateways", "payment",
+                {"ACCOUNT_ID": "acct_1", "WEBHOOK_SECRET": "s"}),
+    "forecaster": ("harbour-cast", "register_forecasters", "forecaster", {}),
+}
+# What the test extra must not pull in: the core's own test-suite tools.
+HEAVY = {"playwright", "psycopg", "psycopg-binary", "pytest-xdist", "requests", "aiosmtpd", "gunicorn"}
 
 
-def write_plugin(folder):
-    """A third-party carrier distribution as a plugin author would lay it out."""
-    (folder / "flask_oms_harbour_post").mkdir(parents=True)
-    (folder / "flask_oms_harbour_post" / "__init__.py").write_text(PLUGIN_MODULE)
-    (folder / "pyproject.toml").write_text(textwrap.dedent(f'''
-        [build-system]
-        requires = ["setuptools>=68"]
-        build-backend = "setuptools.build_meta"
-
-        [project]
-        name = "flask-oms-harbour-post"
-        version = "0.3.0"
-        dependencies = ["Flask-OMS"]
-
-        [project.entry-points.{ENTRY_POINT_GROUP}]
-        harbour_post = "flask_oms_harbour_post"
-
-        [tool.setuptools]
-        packages = ["flask_oms_harbour_post"]
-    '''))
-    return folder
-
-
-def listed(venv, app_file, env) -> str:
-    result = venv.flask(app_file, "oms", "plugins", **env)
-    return result.stdout
+def listed(venv, app_file, env) -> list[str]:
+    return venv.flask(app_file, "oms", "plugins", **env).stdout.splitlines()
 
 
 def test_the_core_alone_lists_its_default_plugins(oms_venv):
     app_file, env = oms_venv.tiny_app()
-    output = listed(oms_venv, app_file, env).splitlines()
+    output = listed(oms_venv, app_file, env)
     for line in ("  payment bank_transfer: Bank transfer", "  payment cash_on_delivery: Cash on delivery",
                  "  carrier manual: Manual (any carrier)"):
         assert line in output
     assert any(line.startswith("  forecaster seasonal_naive:") for line in output)
+    assert not any("NOT CONFIGURED" in line for line in output)
 
 
-def test_installing_and_uninstalling_a_plugin(oms_venv, tmp_path):
-    app_file, env = oms_venv.tiny_app()
-    before = listed(oms_venv, app_file, env)
-    assert "harbour_post" not in before
-
-    oms_venv.pip_install(write_plugin(tmp_path / "harbour_post"))
+@pytest.mark.parametrize("kind", PLUGINS)
+def test_a_scaffolded_plugin_installs_passes_its_own_tests_and_is_listed(oms_venv, tmp_path, kind):
+    name, hook, word, settings = PLUGINS[kind]
+    names = plugin_names(name)
+    app_file, env = oms_venv.tiny_app()  # (the test above lists what is there before)
+    oms_venv.flask(app_file, "oms", "new-plugin", "--kind", kind, name, "--directory", tmp_path, **env)
+    source = tmp_path / names.distribution
+    wheel = oms_venv.build_wheel(source, tmp_path / "dist")
+    oms_venv.pip_install(f"{wheel}[test]")
     try:
-        after = listed(oms_venv, app_file, env).splitlines()
-        assert "harbour_post 0.3.0 (flask-oms-harbour-post): register_carriers" in after
-        assert "  carrier harbour_post: Harbour Post" in after
-        # Installed, not imported from the test's folder.
-        where = oms_venv.run(oms_venv.python, "-c",
-                             "import flask_oms_harbour_post as p; print(p.__file__)").stdout
+        assert not HEAVY & oms_venv.installed()
+        tests = oms_venv.run(oms_venv.root / "bin" / "pytest", "-q", "-p", "no:cacheprovider",
+                             cwd=source, check=False)
+        assert tests.returncode == 0, tests.stdout + tests.stderr
+        assert " passed" in tests.stdout and "skipped" not in tests.stdout
+        # The installed wheel, not the source folder, is what the shop imports.
+        where = oms_venv.run(oms_venv.python, "-c", f"import {names.module} as p; print(p.__file__)").stdout
         assert where.startswith(str(oms_venv.root))
-    finally:
-        oms_venv.run(oms_venv.python, "-m", "pip", "uninstall", "-y", "flask-oms-harbour-post")
 
-    assert "harbour_post" not in listed(oms_venv, app_file, env)
+        output = listed(oms_venv, app_file, env)
+        assert f"{names.object_id} 0.1.0 ({names.distribution}): {hook}" in output
+        configured_line = f"  {word} {names.object_id}: {names.label}"
+        if settings:
+            assert f"{configured_line} (NOT CONFIGURED)" in output
+            from_environment = {f"OMS_PLUGIN_{names.object_id.upper()}_{k}": v for k, v in settings.items()}
+            output = listed(oms_venv, app_file, {**env, **from_environment})
+        assert configured_line in output and not any("NOT CONFIGURED" in line for line in output)
+    finally:
+        oms_venv.run(oms_venv.python, "-m", "pip", "uninstall", "-y", names.distribution)
+
+    assert names.object_id not in "\n".join(listed(oms_venv, app_file, env))
 
 
 def test_a_disabled_plugin_is_not_listed(oms_venv):
     app_file, env = oms_venv.tiny_app()
-    assert "payment bank_transfer" in listed(oms_venv, app_file, env)
+    assert "  payment bank_transfer: Bank transfer" in listed(oms_venv, app_file, env)
     config = app_file.with_name("disabled_app.py")
     config.write_text(app_file.read_text().replace(
-        'SECRET_KEY="tiny-app-secret",', 'SECRET_KEY="tiny-app-secret", OMS_DISABLED_PLUGINS=["manual_payment"],'))
-    output = listed(oms_venv, config, env)
+        'SECRET_KEY="tiny-app-secret",',
+        'SECRET_KEY="tiny-app-secret", OMS_DISABLED_PLUGINS=["manual_payment"],'))
+    output = "\n".join(listed(oms_venv, config, env))
     assert "manual_payment" not in output and "bank_transfer" not in output

@@ -72,7 +72,8 @@ def test_a_third_party_distribution_is_discovered(fake_dists, tmp_path):
     registry = app.extensions[EXTENSION_KEY].registry
     assert registry.carrier("acme").label == "Acme Post"
     info = {i.name: i for i in registry.plugins()}["acme_post"]
-    assert (info.distribution, info.version, info.hooks) == ("flask-oms-acme-post", "1.2.3", ["register_carriers"])
+    assert (info.distribution, info.version, info.hooks) == \
+        ("flask-oms-acme-post", "1.2.3", ["register_carriers"])
 
 
 # ------------------------------------------------------------------ disabling
@@ -303,7 +304,8 @@ def broken(obj, **changes):
     cls = type(f"Broken{type(obj).__name__}", (), {})
     clone = cls()
     for name in ("id", "label", "pays_on_delivery", "manual", "verify_payment", "parse_webhook",
-                 "services", "create_shipment", "tracking_url", "forecast"):
+                 "services", "create_shipment", "tracking_url", "forecast", "webhook_auth",
+                 "required_settings"):
         if hasattr(obj, name):
             setattr(clone, name, getattr(obj, name))
     for name, value in changes.items():
@@ -312,6 +314,7 @@ def broken(obj, **changes):
 
 
 def test_contracts_pass_for_the_default_plugins():
+    """(Webhook signatures are checked in tests/test_testing_kit.py: these take none.)"""
     from oms_core.testing import contracts
 
     registry = load_plugins()
@@ -329,7 +332,8 @@ def test_contracts_pass_for_the_default_plugins():
     (dict(pays_on_delivery="no"), "pays_on_delivery must be a bool"),
     (dict(verify_payment=lambda request: PaymentResult.success()),
      "a payment over the balance was accepted"),
-    (dict(parse_webhook=lambda body, headers, secret: None), "must return a WebhookResult"),
+    (dict(required_settings="api_key"), "required_settings must be a list"),
+    (dict(webhook_auth="signed"), "webhook_auth must be one of secret, none, custom"),
 ])
 def test_the_gateway_contract_catches_mistakes(changes, complaint):
     from oms_core.testing.contracts import check_payment_gateway
@@ -364,4 +368,3 @@ def test_the_forecaster_contract_catches_an_interval_that_misses_the_point():
 
     with pytest.raises(AssertionError, match="interval does not contain"):
         check_forecaster(broken(SeasonalNaive(), forecast=forecast))
-

@@ -41,6 +41,9 @@ def wheel_names(oms_wheel):
     "oms_core/migrations/env.py",
     "oms_core/migrations/script.py.mako",
     "oms_demo/__init__.py",
+    # the templates `flask oms new-plugin` writes plugin distributions from
+    "oms_core/scaffold/templates/common/pyproject.toml.tmpl",
+    "oms_core/scaffold/templates/carrier/module.py.tmpl",
 ])
 def test_wheel_contains(wheel_names, required):
     assert required in wheel_names

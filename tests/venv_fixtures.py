@@ -10,6 +10,7 @@ an index can never replace the one under test.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -86,10 +87,11 @@ def oms_wheel(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def wheelhouse(tmp_path_factory, oms_wheel) -> Path:
-    """The OMS wheel, its dependencies and the build backend plugins need."""
+    """The OMS wheel, its dependencies with those of its `testing` extra (what a
+    plugin's tests need), and the build backend plugins need."""
     house = tmp_path_factory.mktemp("wheelhouse")
     shutil.copy2(oms_wheel, house)
-    run([sys.executable, "-m", "pip", "wheel", "-q", "-w", house, oms_wheel], cwd=house)
+    run([sys.executable, "-m", "pip", "wheel", "-q", "-w", house, f"{oms_wheel}[testing]"], cwd=house)
     run([sys.executable, "-m", "pip", "download", "-q", "-d", house, "setuptools>=68", "wheel"],
         cwd=house)
     return house
@@ -105,12 +107,25 @@ class Venv:
     def python(self) -> Path:
         return self.root / "bin" / "python"
 
-    def run(self, *args, check=True, **env) -> subprocess.CompletedProcess:
-        return run(args, cwd=self.workdir, env=clean_env(**env), check=check)
+    def run(self, *args, check=True, cwd=None, **env) -> subprocess.CompletedProcess:
+        return run(args, cwd=cwd or self.workdir, env=clean_env(**env), check=check)
 
     def pip_install(self, *args) -> subprocess.CompletedProcess:
         return self.run(self.python, "-m", "pip", "install", "-q", "--no-index",
                         "--find-links", self.wheelhouse, *args)
+
+    def build_wheel(self, source: Path, dist: Path) -> Path:
+        """Build a distribution's wheel, its build backend from the wheelhouse."""
+        self.run(self.python, "-m", "pip", "wheel", "-q", "--no-deps", "--no-index",
+                 "--find-links", self.wheelhouse, "-w", dist, source)
+        [wheel] = dist.glob("*.whl")
+        return wheel
+
+    def installed(self) -> set[str]:
+        """Names of the distributions installed, normalised (lower case, dashes)."""
+        listed = self.run(self.python, "-m", "pip", "list", "--disable-pip-version-check",
+                          "--format", "json").stdout
+        return {item["name"].lower().replace("_", "-") for item in json.loads(listed)}
 
     def flask(self, app_file: Path, *args, check=True, **env) -> subprocess.CompletedProcess:
         return self.run(self.root / "bin" / "flask", "--app", app_file, *args, check=check, **env)

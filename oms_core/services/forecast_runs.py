@@ -28,6 +28,7 @@ from ..forecasting import fallback, periods
 from ..forecasting.demand import DemandHistory
 from ..models import ForecastRun, ForecastSeries
 from ..models._base import utcnow
+from ..plugins import FORECASTER
 from ..protocols import Forecaster, SeriesForecast
 from . import demand_history
 
@@ -125,7 +126,7 @@ def run_backtest(*, now: datetime | None = None, progress: Progress | None = Non
     progress = progress or _Quiet()
     conf, started = settings(), time.perf_counter()
     history = history or _read_history(conf, now, progress)
-    forecasters = sorted(runtime.registry().forecasters.values(), key=lambda f: f.id != BASELINE)
+    forecasters = sorted(runtime.registry().usable(FORECASTER), key=lambda f: f.id != BASELINE)
     progress.stage("Back-testing " + ", ".join(f.id for f in forecasters), len(forecasters))
     result = backtesting.run(history.series, forecasters, season_length=conf["season_length"],
                              holdout=conf["season_length"], level=conf["level"],

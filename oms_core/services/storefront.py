@@ -10,6 +10,7 @@ from sqlalchemy import select
 from .. import runtime
 from ..db import read_connection
 from ..models import Product
+from ..plugins import GATEWAY
 
 IN_STOCK, LOW, OUT, UNAVAILABLE = "in_stock", "low", "out_of_stock", "unavailable"
 
@@ -49,6 +50,6 @@ def stock_state(available: int, low_stock_threshold: int) -> str:
 
 
 def payment_methods() -> list[tuple[str, str]]:
-    """(id, label) of every installed payment gateway, for a checkout form."""
-    return sorted(((g.id, g.label) for g in runtime.registry().gateways.values()),
-                  key=lambda item: item[1])
+    """(id, label) of the payment gateways a checkout may offer: installed and
+    configured (one missing its settings cannot be chosen)."""
+    return sorted(((g.id, g.label) for g in runtime.registry().usable(GATEWAY)), key=lambda item: item[1])

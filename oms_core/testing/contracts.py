@@ -1,19 +1,36 @@
 """Contract checks every gateway, carrier and forecaster plugin can run against itself.
 
 Each function raises AssertionError with a message naming what is wrong. They need
-no database and no network: they call the object's methods with valid and invalid
-values and check the answers' types and the result-object rules (expected failures
-are results, not exceptions).
+no database and no network of their own: they call the object's methods with valid
+and invalid values and check the answers' types and the result-object rules
+(expected failures are results, not exceptions).
+
+Webhooks: a gateway or carrier whose `webhook_auth` is "secret" (the default) must
+refuse what its sender did not sign. Pass `webhook_body` (a delivery as its sender
+would make it, holding at least one event) and `sign` (a function `(body, secret)
+-> headers` that signs it as the sender does); the contract checks that the signed
+delivery is accepted, also with its header names in other cases (as they arrive
+in production), and that a missing signature, a wrong one, a body changed after
+signing and a missing secret are each refused with a reason.
 """
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Callable, Mapping, Optional
+
+from werkzeug.datastructures import Headers
 
 from ..links import is_web_url
+from ..plugin_settings import SETTING_NAME
 from ..protocols import (
-    Carrier, CarrierResult, CarrierService, Forecaster, PaymentGateway, PaymentRequest,
-    PaymentResult, SeriesForecast, ShipmentRequest, WebhookResult, missing_attributes,
+    TRACKING_STATUSES, WEBHOOK_AUTH_CUSTOM, WEBHOOK_AUTH_KINDS, WEBHOOK_AUTH_NONE, Carrier, CarrierResult,
+    CarrierService, Forecaster, GatewayEvent, PaymentGateway, PaymentRequest, PaymentResult, SeriesForecast,
+    ShipmentRequest, TrackingUpdate, WebhookResult, missing_attributes, webhook_auth,
 )
+
+Sign = Callable[[bytes, str], Mapping[str, str]]
+CONTRACT_SECRET = "whsec_contract_check_5b1e"
+OTHER_SECRET = "whsec_not_the_configured_one"
 
 
 def _has_identity(obj, protocol) -> None:
@@ -22,9 +39,70 @@ def _has_identity(obj, protocol) -> None:
     assert isinstance(obj.id, str) and obj.id and obj.id == obj.id.strip(), "id must be a non-empty string"
     assert all(c.isalnum() or c in "_-" for c in obj.id), f"id {obj.id!r} must be a slug"
     assert isinstance(obj.label, str) and obj.label, "label must be a non-empty string"
+    required = getattr(obj, "required_settings", ())
+    assert isinstance(required, (list, tuple)) and all(
+        isinstance(name, str) and SETTING_NAME.fullmatch(name) for name in required), \
+        f"required_settings must be a list of lower-case setting names, not {required!r}"
 
 
-def check_payment_gateway(gateway: PaymentGateway) -> None:
+def _parse(obj, body: bytes, headers, secret: Optional[str]) -> WebhookResult:
+    try:
+        result = obj.parse_webhook(body, headers, secret)
+    except Exception as exc:
+        raise AssertionError(f"parse_webhook raised {exc!r}: a webhook it cannot accept must be "
+                             "refused with WebhookResult(ok=False, error=...), not an exception") from exc
+    assert isinstance(result, WebhookResult), "parse_webhook must return a WebhookResult"
+    return result
+
+
+def _refused(result: WebhookResult, what: str) -> None:
+    assert not result.ok, f"a webhook {what} was accepted"
+    assert result.error, f"refusing a webhook {what} must say why"
+
+
+def _check_webhooks(obj, event_type, body: Optional[bytes], sign: Optional[Sign]) -> None:
+    auth = webhook_auth(obj)
+    assert auth in WEBHOOK_AUTH_KINDS, \
+        f"webhook_auth must be one of {', '.join(WEBHOOK_AUTH_KINDS)}, not {auth!r}"
+    if auth == WEBHOOK_AUTH_NONE:
+        return  # takes no webhooks: the core refuses them unread
+    garbage = b"{not json"
+    _refused(_parse(obj, garbage, Headers(), CONTRACT_SECRET), "of garbage without a signature")
+    if auth == WEBHOOK_AUTH_CUSTOM:
+        return  # authenticated its own documented way: only the plugin's own tests can tell
+    assert body is not None and sign is not None, (
+        f"'{obj.id}' verifies signed webhooks (webhook_auth 'secret'): pass webhook_body= (a delivery "
+        "as its sender makes it) and sign= (a function (body, secret) -> headers signing it as the "
+        "sender does), so the contract can check that a bad signature is refused")
+    signed = dict(sign(body, CONTRACT_SECRET))
+    assert signed, "sign() returned no headers"
+    accepted = _parse(obj, body, Headers(signed), CONTRACT_SECRET)
+    assert accepted.ok, f"a correctly signed webhook was refused: {accepted.error}"
+    events = list(accepted.events)
+    assert events, "the example webhook_body must hold at least one event"
+    for event in events:
+        assert isinstance(event, event_type), f"parse_webhook returned {event!r}, not a {event_type.__name__}"
+        if isinstance(event, TrackingUpdate):
+            assert event.status in TRACKING_STATUSES, \
+                f"tracking status {event.status!r} is not one of oms_core.protocols.TRACKING_STATUSES"
+            assert event.occurred_at.tzinfo is not None, "a tracking event's occurred_at needs a timezone"
+    for case, rename in (("lower", str.lower), ("upper", str.upper)):
+        result = _parse(obj, body, Headers([(rename(k), v) for k, v in signed.items()]), CONTRACT_SECRET)
+        assert result.ok, (
+            f"the same signed webhook with {case}-case header names was refused ({result.error}): header "
+            "names are case-insensitive and HTTP/2 or a proxy may change them; look them up with "
+            "headers.get(name) on the mapping given, never in a dict copy")
+    _refused(_parse(obj, body, Headers(), CONTRACT_SECRET), "without its signature headers")
+    _refused(_parse(obj, body, Headers(dict(sign(body, OTHER_SECRET))), CONTRACT_SECRET),
+             "signed with another secret")
+    _refused(_parse(obj, body + b" ", Headers(signed), CONTRACT_SECRET), "whose body changed after signing")
+    _refused(_parse(obj, body, Headers(signed), None), "while no secret is configured")
+    _refused(_parse(obj, garbage, Headers(dict(sign(garbage, CONTRACT_SECRET))), CONTRACT_SECRET),
+             "of signed garbage")
+
+
+def check_payment_gateway(gateway: PaymentGateway, *, webhook_body: Optional[bytes] = None,
+                          sign: Optional[Sign] = None) -> None:
     _has_identity(gateway, PaymentGateway)
     assert isinstance(gateway.pays_on_delivery, bool), "pays_on_delivery must be a bool"
     fitting = PaymentRequest(order_id=1, order_number="000001", amount_minor=500, currency="EUR",
@@ -40,12 +118,11 @@ def check_payment_gateway(gateway: PaymentGateway) -> None:
         result = gateway.verify_payment(request)
         assert isinstance(result, PaymentResult) and not result.ok, f"a payment {label} was accepted"
         assert result.error, f"refusing a payment {label} must say why"
-    bad = gateway.parse_webhook(b"{not json", {}, "secret")
-    assert isinstance(bad, WebhookResult), "parse_webhook must return a WebhookResult"
-    assert not bad.ok and bad.error, "a garbage webhook must be refused with a reason"
+    _check_webhooks(gateway, GatewayEvent, webhook_body, sign)
 
 
-def check_carrier(carrier: Carrier) -> None:
+def check_carrier(carrier: Carrier, *, webhook_body: Optional[bytes] = None,
+                  sign: Optional[Sign] = None) -> None:
     _has_identity(carrier, Carrier)
     assert isinstance(carrier.manual, bool), "manual must be a bool"
     services = list(carrier.services())
@@ -66,9 +143,7 @@ def check_carrier(carrier: Carrier) -> None:
     url = carrier.tracking_url("TRACK123", services[0].code)
     assert url is None or is_web_url(url, schemes=("https",)), \
         "tracking_url must be None or an https URL"
-    bad = carrier.parse_webhook(b"{not json", {}, "secret")
-    assert isinstance(bad, WebhookResult) and not bad.ok and bad.error, \
-        "a garbage webhook must be refused with a reason"
+    _check_webhooks(carrier, TrackingUpdate, webhook_body, sign)
 
 
 def check_forecaster(forecaster: Forecaster) -> None:

@@ -1,10 +1,19 @@
 """pytest fixtures for plugin authors (loaded through the `pytest11` entry point).
 
 `oms_app` is an OMS app on a fresh SQLite file with the schema upgraded and every
-installed plugin loaded. Set OMS_TEST_DATABASE_URL to run it on another database
-(e.g. PostgreSQL): a database for tests only, since its OMS tables are emptied
-before each test. Fixture names carry the `oms_` prefix so they never shadow a
-project's own `app` or `client`.
+installed plugin loaded, configured by the `oms_config` fixture: override it in
+your test module, class or conftest.py to give the app its config, your plugin's
+settings above all:
+
+    @pytest.fixture
+    def oms_config():
+        return {"OMS_PLUGINS": {"my_carrier": {"api_key": "test", "webhook_secret": "s3cret"}}}
+
+The key `extra_plugins` registers plugin objects that are not installed.
+
+Set OMS_TEST_DATABASE_URL to run it on another database (e.g. PostgreSQL): a
+database for tests only, since its OMS tables are emptied before each test. Fixture
+names carry the `oms_` prefix so they never shadow a project's own `app` or `client`.
 """
 from __future__ import annotations
 
@@ -14,11 +23,17 @@ import pytest
 
 
 @pytest.fixture
-def oms_app(tmp_path):
+def oms_config() -> dict:
+    """The config of `oms_app` (none beyond the kit's own): override it."""
+    return {}
+
+
+@pytest.fixture
+def oms_app(tmp_path, oms_config):
     from . import dispose, make_app
 
     shared_url = os.environ.get("OMS_TEST_DATABASE_URL")
-    app = make_app(shared_url or f"sqlite:///{tmp_path / 'oms.sqlite3'}")
+    app = make_app(shared_url or f"sqlite:///{tmp_path / 'oms.sqlite3'}", **oms_config)
     with app.app_context():
         if shared_url:
             _empty_tables()  # what an earlier test left behind
@@ -47,8 +62,7 @@ def oms_runner(oms_app):
 
 @pytest.fixture
 def oms_product(oms_app):
-    """A product with 10 units on hand at 12.50 EUR."""
-    from ..services import catalog
+    """A product with 10 units on hand at 12.50 EUR (SKU TEST-1)."""
+    from .helpers import stocked_product
 
-    return catalog.create_product(sku="TEST-1", name="Test product", price_minor=1250,
-                                  currency="EUR", on_hand=10, actor="test")
+    return stocked_product()

@@ -6,6 +6,7 @@ from flask import flash, redirect, render_template, request
 
 from oms_core import runtime
 from oms_core.errors import DomainError, ValidationError
+from oms_core.plugins import GATEWAY
 from oms_core.services import catalog
 from oms_core.services.orders import ADDRESS_FIELDS, NewOrder, place_order, staff_channels
 
@@ -27,7 +28,7 @@ def _render(*, values=None, lines=None, error=None, status=200):
     return render_template(
         "oms/admin/orders/new.html", values=values or {}, lines=lines[:MAX_LINES], error=error,
         products=catalog.products_on_sale(), channels=staff_channels(), address_labels=ADDRESS_FIELDS,
-        gateways=list(runtime.registry().gateways.values()),
+        gateways=runtime.registry().usable(GATEWAY),
         currency=runtime.setting("DEFAULT_CURRENCY"), max_lines=MAX_LINES), status
 
 

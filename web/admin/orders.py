@@ -6,6 +6,7 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from oms_core import order_states, runtime
+from oms_core.plugins import CARRIER, GATEWAY
 from oms_core.protocols import TRACKING_STATUSES
 from oms_core.services import backoffice, dashboard, queries
 
@@ -39,9 +40,11 @@ def order_body_context(order_id: int, values=None) -> dict:
     answers = registry.hook.order_page_panels(order=detail.order, user=current_user)
     # Plugins return HTML they escaped themselves (hookspec order_page_panels).
     panels = Markup("").join(Markup(answer) for answer in answers if answer)
-    return dict(detail=detail, order=detail.order, gateways=list(registry.gateways.values()),
+    # The forms offer what can be chosen; labels cover everything installed, so an
+    # order paid with a gateway that has lost its settings still shows its name.
+    return dict(detail=detail, order=detail.order, gateways=registry.usable(GATEWAY),
                 gateway_labels={g.id: g.label for g in registry.gateways.values()},
-                carriers=list(registry.carriers.values()), tracking_statuses=TRACKING_STATUSES,
+                carriers=registry.usable(CARRIER), tracking_statuses=TRACKING_STATUSES,
                 plugin_panels=panels, values=values or {})
 
 
