@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
-from .. import order_states
+from .. import limits, order_states
 from ..db import db
 from ..errors import NotFound, ValidationError
 from ..models import Order, OutboxMessage, Payment, Product, Shipment, StockMove, TimelineEvent
@@ -59,6 +59,8 @@ def order_actions(order: Order, shipments: list[Shipment]) -> frozenset[str]:
 
 
 def order_detail(order_id: int) -> OrderDetail:
+    if not limits.is_id(order_id):
+        raise NotFound("No such order.")
     order = db.session.scalar(
         select(Order).where(Order.id == order_id)
         .options(joinedload(Order.customer), selectinload(Order.lines)))
@@ -141,9 +143,9 @@ def product_page(*, after: str | None = None, search: str = "", limit: int = 100
 
 
 def get_product(product_id: int) -> Product:
-    product = db.session.get(Product, product_id)
+    product = db.session.get(Product, product_id) if limits.is_id(product_id) else None
     if product is None:
-        raise NotFound(f"No product #{product_id}.")
+        raise NotFound("No such product.")
     return product
 
 

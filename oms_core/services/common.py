@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 
+from .. import limits
 from ..db import db
 from ..errors import NotFound, ValidationError
 from ..models import Order
@@ -13,6 +14,8 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 def lock_order(order_id: int) -> Order:
     """Load an order for change inside a write transaction: a row lock on PostgreSQL
     (SQLite's BEGIN IMMEDIATE already serialises writers) and fresh column values."""
+    if not limits.is_id(order_id):
+        raise NotFound("No such order.")  # not formatted: it may have thousands of digits
     order = db.session.get(Order, order_id, with_for_update=True, populate_existing=True)
     if order is None:
         raise NotFound(f"No order {order_id}.")
@@ -21,13 +24,20 @@ def lock_order(order_id: int) -> Order:
 
 def clean_email(email: str) -> str:
     value = (email or "").strip().lower()
-    if not _EMAIL.match(value) or len(value) > 254:
+    if not _EMAIL.match(value) or len(value) > 254 or "\x00" in value:
         raise ValidationError(f"'{email}' is not an email address.")
     return value
 
 
+def _no_nul(text: str, label: str) -> str:
+    # PostgreSQL refuses NUL in text, with an error no user can read; no one types one.
+    if "\x00" in text:
+        raise ValidationError(f"{label} cannot contain a NUL character.")
+    return text
+
+
 def required_text(value: str, label: str, max_length: int = 200) -> str:
-    text = (value or "").strip()
+    text = _no_nul((value or "").strip(), label)
     if not text:
         raise ValidationError(f"{label} is required.")
     if len(text) > max_length:
@@ -36,7 +46,7 @@ def required_text(value: str, label: str, max_length: int = 200) -> str:
 
 
 def optional_text(value: str | None, label: str, max_length: int = 200) -> str:
-    text = (value or "").strip()
+    text = _no_nul((value or "").strip(), label)
     if len(text) > max_length:
         raise ValidationError(f"{label} is longer than {max_length} characters.")
     return text

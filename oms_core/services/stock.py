@@ -2,11 +2,14 @@
 (atomic on SQLite and PostgreSQL, no read-then-write race) plus a ledger row."""
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 
+from .. import limits
 from ..db import db, write_transaction
 from ..errors import NotFound, OutOfStock, ValidationError
+from ..limits import MAX_STOCK
 from ..models import Product, StockMove
+from .common import optional_text, required_text
 
 
 def _move(product_id: int, *, on_hand: int = 0, reserved: int = 0, reason: str, actor: str,
@@ -62,23 +65,28 @@ def adjust(product_id: int, delta: int, *, reason: str, note: str, actor: str) -
         raise ValidationError("Pick a reason: goods received or count adjustment.")
     if reason == "adjustment" and not note.strip():
         raise ValidationError("Say why the count changes (damaged, found, recount...).")
+    limits.check_whole(delta, "The change", minimum=-MAX_STOCK, maximum=MAX_STOCK)
     if delta == 0:
         raise ValidationError("The change must not be zero.")
     if reason != "adjustment" and delta < 0:
         # Otherwise picking "receipt" would take stock away without the note.
         raise ValidationError("Goods received add stock; a decrease is a count adjustment.")
     with write_transaction():
-        product = db.session.get(Product, product_id)
+        product = db.session.get(Product, product_id) if limits.is_id(product_id) else None
         if product is None:
-            raise NotFound(f"No product #{product_id}.")
+            raise NotFound("No such product.")
         result = db.session.execute(
             update(Product)
-            .where(Product.id == product_id, Product.on_hand + delta >= Product.reserved)
+            .where(Product.id == product_id, Product.on_hand + delta >= Product.reserved,
+                   Product.on_hand + delta <= MAX_STOCK)
             .values(on_hand=Product.on_hand + delta)
             .execution_options(synchronize_session=False)
         )
         if result.rowcount != 1:
             db.session.refresh(product)
+            if delta > 0:
+                raise ValidationError(f"{product.sku} has {product.on_hand:,} on hand; it cannot hold more "
+                                      f"than {MAX_STOCK:,}.")
             raise ValidationError(
                 f"{product.sku} has {product.on_hand} on hand of which {product.reserved} are "
                 f"reserved; it cannot go down by {-delta}."
@@ -92,16 +100,21 @@ def create_product(*, sku: str, name: str, price_minor: int, currency: str, on_h
                    low_stock_threshold: int = 3, description: str = "", actor: str) -> Product:
     from ..money import check_currency
 
-    sku = sku.strip()
-    if not sku or not name.strip():
+    if not (sku or "").strip() or not (name or "").strip():
         raise ValidationError("A product needs a SKU and a name.")
-    if price_minor < 0 or on_hand < 0:
-        raise ValidationError("Price and stock cannot be negative.")
+    sku, name = required_text(sku, "SKU", 64), required_text(name, "Name", 200)
+    description = optional_text(description, "Description", 10_000)
+    for value, label, maximum in ((price_minor, "Price", limits.MAX_AMOUNT_MINOR),
+                                  (on_hand, "Stock on hand", MAX_STOCK),
+                                  (low_stock_threshold, "Low-stock threshold", MAX_STOCK)):
+        if isinstance(value, int) and value < 0:
+            raise ValidationError("Price and stock cannot be negative.")
+        limits.check_whole(value, label, maximum=maximum)
     currency = check_currency(currency)
     with write_transaction():
         if db.session.scalar(select(Product.id).where(Product.sku == sku)) is not None:
             raise ValidationError(f"SKU {sku} exists already.")
-        product = Product(sku=sku, name=name.strip(), price_minor=price_minor, currency=currency,
+        product = Product(sku=sku, name=name, price_minor=price_minor, currency=currency,
                           on_hand=on_hand, reserved=0, low_stock_threshold=low_stock_threshold,
                           description=description)
         db.session.add(product)
@@ -128,18 +141,56 @@ def ledger(product_id: int, limit: int = 100) -> list[StockMove]:
     ))
 
 
+def _in_range(column):
+    return column.between(-MAX_STOCK, MAX_STOCK)
+
+
 def ledger_mismatches() -> list[tuple[str, int, int, int, int]]:
     """Products whose counters differ from the ledger's sums: (sku, on_hand, ledger
-    on hand, reserved, ledger reserved). Empty when the invariant holds."""
+    on hand, reserved, ledger reserved). Empty when the invariant holds.
+
+    The database sums only rows within the bounds any real change has; a product with
+    a row beyond them (written before the bounds existed) is summed here in Python,
+    whose integers cannot overflow as SQLite's sum() does."""
+    in_range = _in_range(StockMove.on_hand_delta) & _in_range(StockMove.reserved_delta)
     sums = (
         select(StockMove.product_id,
-               func.coalesce(func.sum(StockMove.on_hand_delta), 0).label("on_hand"),
-               func.coalesce(func.sum(StockMove.reserved_delta), 0).label("reserved"))
+               func.sum(case((in_range, StockMove.on_hand_delta), else_=0)).label("on_hand"),
+               func.sum(case((in_range, StockMove.reserved_delta), else_=0)).label("reserved"),
+               func.sum(case((in_range, 0), else_=1)).label("outliers"))
         .group_by(StockMove.product_id).subquery()
     )
     rows = db.session.execute(
-        select(Product.sku, Product.on_hand, func.coalesce(sums.c.on_hand, 0),
-               Product.reserved, func.coalesce(sums.c.reserved, 0))
-        .outerjoin(sums, sums.c.product_id == Product.id)
+        select(Product.id, Product.sku, Product.on_hand, func.coalesce(sums.c.on_hand, 0),
+               Product.reserved, func.coalesce(sums.c.reserved, 0), func.coalesce(sums.c.outliers, 0))
+        .outerjoin(sums, sums.c.product_id == Product.id).order_by(Product.sku)
     ).all()
-    return [tuple(r) for r in rows if r[1] != r[2] or r[3] != r[4]]
+    found = []
+    for product_id, sku, on_hand, ledger_on_hand, reserved, ledger_reserved, outliers in rows:
+        if outliers:
+            moves = db.session.execute(select(StockMove.on_hand_delta, StockMove.reserved_delta)
+                                       .where(StockMove.product_id == product_id)).all()
+            ledger_on_hand, ledger_reserved = sum(m[0] for m in moves), sum(m[1] for m in moves)
+        if on_hand != ledger_on_hand or reserved != ledger_reserved:
+            found.append((sku, on_hand, ledger_on_hand, reserved, ledger_reserved))
+    return found
+
+
+def stock_problems() -> list[str]:
+    """What no real change can produce, one line each: a counter that is not a whole
+    number within 0..MAX_STOCK (SQLite turns an overflowing sum into a REAL), and a
+    ledger row moving more than MAX_STOCK units."""
+    problems = []
+    for sku, on_hand, reserved in db.session.execute(
+            select(Product.sku, Product.on_hand, Product.reserved).order_by(Product.sku)):
+        for label, value in (("on hand", on_hand), ("reserved", reserved)):
+            if not (isinstance(value, int) and 0 <= value <= MAX_STOCK):
+                problems.append(f"{sku}: {label} is {value!r}, not a whole number within 0..{MAX_STOCK:,}")
+    for move_id, sku, on_hand_delta, reserved_delta in db.session.execute(
+            select(StockMove.id, Product.sku, StockMove.on_hand_delta, StockMove.reserved_delta)
+            .join(Product, Product.id == StockMove.product_id)
+            .where(~(_in_range(StockMove.on_hand_delta) & _in_range(StockMove.reserved_delta)))
+            .order_by(StockMove.id)):
+        problems.append(f"{sku}: ledger row #{move_id} moves on hand {on_hand_delta!r}, reserved "
+                        f"{reserved_delta!r}: beyond {MAX_STOCK:,} units")
+    return problems
