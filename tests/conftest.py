@@ -173,6 +173,9 @@ class LoggedInClient:
         response = client.post("/oms/admin/login", data={"email": email, "password": password,
                                                          "csrf_token": self.csrf})
         assert response.status_code == 302, response.get_data(as_text=True)
+        # Logging in starts a new session, with a new CSRF token.
+        page = client.get("/oms/admin/login").get_data(as_text=True)
+        self.csrf = CSRF_META.search(page).group(1)
 
     def get(self, *args, **kw):
         return self.client.get(*args, **kw)

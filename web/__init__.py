@@ -17,6 +17,8 @@ from oms_core.setup import init_core
 
 from . import admin, assets, public, storefront, webhooks
 from .errors import register_error_handlers
+from .hardening import default_session_cookie, install_security_headers
+from .input_guard import install_input_guard
 from .schema_guard import install_schema_guard
 
 
@@ -29,6 +31,7 @@ class OMS:
     def init_app(self, app: Flask) -> None:
         state = init_core(app, extra_plugins=self.extra_plugins)
         config = app.config
+        default_session_cookie(config)
         HTMX(app)
         csrf = app.extensions.get("csrf") or CSRFProtect(app)
         if getattr(app, "login_manager", None) is not None:
@@ -37,9 +40,12 @@ class OMS:
             raise RuntimeError("This app already has a flask_login.LoginManager; the OMS back-office "
                                "needs its own. Mount the OMS before (or instead of) yours.")
         admin.configure_login(LoginManager(app))
+        # Keyed on the client's address: behind a reverse proxy, wrap the app in
+        # werkzeug's ProxyFix so that it is the client's, not the proxy's (README).
+        # Headers on: a 429 says when to try again (Retry-After).
         limiter = Limiter(get_remote_address, app=app,
                           storage_uri=config[CONFIG_PREFIX + "RATELIMIT_STORAGE_URI"],
-                          default_limits=[], key_prefix="oms")
+                          default_limits=[], key_prefix="oms", headers_enabled=True)
         state.limiter = limiter
 
         app.register_blueprint(assets.blueprint, url_prefix="/oms/static")
@@ -55,6 +61,8 @@ class OMS:
         storefront.install_jinja_helpers(app)
         register_error_handlers(app)
         install_schema_guard(app)
+        install_input_guard(app)
+        install_security_headers(app)
 
 
 __all__ = ["OMS"]

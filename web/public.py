@@ -12,6 +12,8 @@ from flask import Blueprint, render_template, request
 
 from oms_core.services import tracking_view
 
+from .hardening import without_session
+
 PRIVATE_PAGE_HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",
@@ -21,6 +23,7 @@ PRIVATE_PAGE_HEADERS = {
 
 def make_blueprint(limiter, limit: str) -> Blueprint:
     blueprint = Blueprint("oms_public", __name__)
+    without_session(blueprint)
 
     @blueprint.route("")
     @limiter.limit(limit, exempt_when=lambda: not request.args.get("code", "").strip())

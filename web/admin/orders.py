@@ -9,7 +9,7 @@ from oms_core import order_states, runtime
 from oms_core.protocols import TRACKING_STATUSES
 from oms_core.services import backoffice, queries
 
-from . import blueprint
+from . import blueprint, forms
 from .responses import vary_on_htmx, wants_fragment
 
 
@@ -20,7 +20,7 @@ def orders():
     attention = request.args.get("attention", "")
     attention = attention if attention in backoffice.ATTENTION_LISTS else ""
     search = request.args.get("q", "").strip()[:200]
-    before = request.args.get("before", type=int)
+    before = forms.query_id(request.args, "before")
     limit = runtime.setting("PAGE_SIZE")
     if attention:
         page = backoffice.attention_orders(attention, before=before, limit=limit)
