@@ -39,8 +39,8 @@ def stock_of(product_id):
 
 @pytest.mark.parametrize("delta", [HUGE, "-" + HUGE, HUGER, DIGITS_4301, str(limits.MAX_STOCK + 1),
                                    "²", "①", "٣", "1e3", "0x10", "1_000"])
-def test_an_adjustment_beyond_the_bounds_is_refused_and_the_shop_keeps_working(staff_client, make_product,
-                                                                             delta):
+def test_an_adjustment_beyond_the_bounds_is_refused_and_the_shop_keeps_working(
+        staff_client, make_product, delta):
     product = make_product(on_hand=10)
     response = staff_client.post(f"{ADMIN}/products/{product.id}/adjust", htmx=True,
                                  data={"delta": delta, "reason": "receipt", "note": "typo"})
@@ -133,11 +133,12 @@ def test_check_stock_reports_a_counter_stored_as_a_real(app, runner, make_produc
     result = runner.invoke(args=["oms", "check-stock"])
     assert result.exit_code == 1
     assert "REAL: on hand 9.223372036854776e+18 vs ledger 10" in result.output
-    assert "REAL: on hand is 9.223372036854776e+18, not a whole number within 0..1,000,000,000" in result.output
+    assert ("REAL: on hand is 9.223372036854776e+18, not a whole number within 0..1,000,000,000"
+            in result.output)
 
 
 @pytest.fixture
-def at_0004(empty_url):
+def at_0004(empty_url):  # noqa: F811  (the fixture imported above)
     app = make_app(empty_url, upgrade=False)
     with app.app_context():
         schema.upgrade("0004")

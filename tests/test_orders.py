@@ -61,7 +61,8 @@ def test_an_order_is_priced_from_the_catalogue(make_product, recorder):
                         actor=ACTOR)
     db.session.remove()
     order = orders.get_order(order.id)
-    assert [(l.sku, l.name, l.unit_price_minor, l.quantity, l.total_minor) for l in order.lines] == [
+    assert [(line.sku, line.name, line.unit_price_minor, line.quantity, line.total_minor)
+            for line in order.lines] == [
         ("MUG", "Mug", 1250, 3, 3750), ("TEA", "Tea", 399, 3, 1197)]
     assert (order.subtotal_minor, order.shipping_minor, order.total_minor) == (4947, 495, 5442)
     assert (order.paid_minor, order.balance_minor, order.payment_status) == (0, 5442, "unpaid")

@@ -99,7 +99,8 @@ def test_deactivation_ends_sessions_at_the_next_request(app, staff_client, place
     assert len(db.session.get(Order, order.id).events) == 1  # only "placed"
     # And a deactivated user cannot log in again, even with the right password.
     response = browser(app).post(f"{ADMIN}/login", data={
-        "email": "staff@example.com", "password": "staff-password", "csrf_token": token_of(staff_client.client)})
+        "email": "staff@example.com", "password": "staff-password",
+        "csrf_token": token_of(staff_client.client)})
     assert response.status_code in (400, 401)
 
 
