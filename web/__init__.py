@@ -51,8 +51,8 @@ class OMS:
         app.register_blueprint(assets.blueprint, url_prefix="/oms/static")
         app.register_blueprint(admin.blueprint, url_prefix=config[CONFIG_PREFIX + "ADMIN_PREFIX"])
         # Against password guessing: wrap the registered login view in the limiter.
-        app.view_functions["oms_admin.login"] = limiter.limit(
-            config[CONFIG_PREFIX + "LOGIN_RATE_LIMIT"], methods=["POST"])(app.view_functions["oms_admin.login"])
+        login_limit = limiter.limit(config[CONFIG_PREFIX + "LOGIN_RATE_LIMIT"], methods=["POST"])
+        app.view_functions["oms_admin.login"] = login_limit(app.view_functions["oms_admin.login"])
         app.register_blueprint(public.make_blueprint(limiter, config[CONFIG_PREFIX + "TRACKING_RATE_LIMIT"]),
                                url_prefix=config[CONFIG_PREFIX + "TRACKING_PREFIX"])
         app.register_blueprint(webhooks.blueprint, url_prefix=config[CONFIG_PREFIX + "WEBHOOK_PREFIX"])

@@ -44,6 +44,7 @@ def install_input_guard(app: Flask) -> None:
     def _no_nul_characters():
         if not _oms_request():
             return None
-        if _has_nul(request.args) or (request.blueprint != webhooks.blueprint.name and _has_nul(request.form)):
+        reads_form = request.blueprint != webhooks.blueprint.name
+        if _has_nul(request.args) or (reads_form and _has_nul(request.form)):
             raise ValidationError("The request holds a NUL character, which no field takes.")
         return None
