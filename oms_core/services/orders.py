@@ -18,6 +18,8 @@ from .status import change
 
 MAX_QUANTITY = limits.MAX_ORDER_QUANTITY
 CHANNELS = ("web", "phone", "shop")
+# The address columns' lengths (the country's two letters are checked with a clearer message).
+ADDRESS_LENGTHS = {"line1": 200, "line2": 200, "postal_code": 20, "city": 100, "country": 200}
 
 
 @dataclass
@@ -72,8 +74,8 @@ def place_order(new: NewOrder, *, actor: str, confirm: bool | None = None) -> Or
     if isinstance(new.shipping_minor, int) and new.shipping_minor < 0:
         raise ValidationError("Shipping cannot be negative.")
     limits.check_whole(new.shipping_minor, "Shipping", maximum=limits.MAX_AMOUNT_MINOR)
-    address = {k: optional_text(new.address.get(k), k.replace("_", " ").capitalize(), 200)
-               for k in ("line1", "line2", "postal_code", "city", "country")}
+    address = {k: optional_text(new.address.get(k), k.replace("_", " ").capitalize(), max_length)
+               for k, max_length in ADDRESS_LENGTHS.items()}
     address["country"] = address["country"].upper()
     # Cutting a name to two letters would ship "Germany" to GE (Georgia): refuse it.
     if address["country"] and not (len(address["country"]) == 2 and address["country"].isalpha()):
