@@ -95,6 +95,18 @@ def app(database_url, app_config):
 
 
 @pytest.fixture
+def shop(database_url, tmp_path):
+    """The demo shop's app (its own pages with the OMS mounted) on the test database."""
+    from oms_demo.app import create_app
+
+    app = create_app(database_url, data_dir=tmp_path / "demo-data", TESTING=True)
+    with app.app_context():
+        yield app
+        db.session.remove()
+    dispose(app)
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

@@ -47,15 +47,6 @@ ADDRESS = {"name": "Ann Example", "email": "ann@example.com", "line1": "1 Main S
 
 
 @pytest.fixture
-def shop(database_url, tmp_path):
-    app = create_app(database_url, data_dir=tmp_path / "demo-data", TESTING=True)
-    with app.app_context():
-        yield app
-        db.session.remove()
-    dispose(app)
-
-
-@pytest.fixture
 def browser(shop):
     """A test client that sends the page's CSRF token like the browser does."""
     client = shop.test_client()
@@ -156,7 +147,8 @@ def test_out_of_stock_checkout_places_nothing(shop, browser):
     response = browser.post_form("/checkout", ADDRESS)
     html = response.get_data(as_text=True)
     assert response.status_code == 409
-    assert "Sorry, Demo TEA-1 sold out while you were shopping: 1 left, 2 in your cart. Nothing was ordered" in html
+    assert ("Sorry, Demo TEA-1 sold out while you were shopping: 1 left, 2 in your cart. Nothing was ordered"
+            in html)
     assert db.session.scalar(select(func.count()).select_from(Order)) == 1  # Bob's only
     assert db.session.scalar(select(Product.reserved).where(Product.sku == "TEA-2")) == 0
     assert 'data-cart-sku="TEA-1"' in browser.get("/cart").get_data(as_text=True)
@@ -290,7 +282,8 @@ def test_prepare_seeds_once_and_creates_the_owner(database_url, tmp_path):
         assert site.forecast is not None and site.forecast.series_count > 0
         key_file = folder / "secret_key"
         assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
-        assert site.app.config["SECRET_KEY"] == key_file.read_text().strip() and len(key_file.read_text()) > 40
+        key = key_file.read_text()
+        assert site.app.config["SECRET_KEY"] == key.strip() and len(key) > 40
         with site.app.app_context():
             assert users.authenticate(OWNER_EMAIL, OWNER_PASSWORD).role == "owner"
             orders_before = db.session.scalar(select(func.count()).select_from(Order))
@@ -303,8 +296,8 @@ def test_prepare_seeds_once_and_creates_the_owner(database_url, tmp_path):
         assert again.forecast is None  # the first one is still there
         with again.app.app_context():
             assert db.session.scalar(select(func.count()).select_from(Order)) == orders_before
-            orders.cancel_order(db.session.scalar(select(Order.id).where(Order.status == "confirmed").limit(1)),
-                                actor="test", reason="test")
+            confirmed = select(Order.id).where(Order.status == "confirmed").limit(1)
+            orders.cancel_order(db.session.scalar(confirmed), actor="test", reason="test")
     finally:
         dispose(again.app)
 
@@ -339,7 +332,8 @@ def test_default_sqlite_file_in_the_data_folder(tmp_path, monkeypatch):
 
 def test_worker_thread_sends_demo_mail_to_the_console(database_url, tmp_path, monkeypatch):
     # print_mail_to replaces the email handler process-wide: put the real one back after.
-    monkeypatch.setitem(outbox._HANDLERS, notifications.EMAIL_KIND, outbox._HANDLERS[notifications.EMAIL_KIND])
+    kind = notifications.EMAIL_KIND
+    monkeypatch.setitem(outbox._HANDLERS, kind, outbox._HANDLERS[kind])
     mails, arrived = [], threading.Event()
 
     def out(text):

@@ -281,19 +281,6 @@ def test_every_oms_endpoint_survives_fuzzing_and_refusals_change_nothing(app, ow
 # ------------------------------------------------------------------ the demo shop, as a shopper
 
 
-@pytest.fixture
-def shop(database_url, tmp_path):
-    from oms_demo.app import create_app
-
-    from oms_core.testing import dispose
-
-    app = create_app(database_url, data_dir=tmp_path / "demo-data", TESTING=True)
-    with app.app_context():
-        yield app
-        db.session.remove()
-    dispose(app)
-
-
 def test_every_demo_shop_page_survives_fuzzing(shop):
     from conftest import CSRF_META
 

@@ -159,19 +159,6 @@ def test_behind_proxyfix_each_client_has_its_own_limit(limited_app):
 # ------------------------------------------------------------------ the demo cart
 
 
-@pytest.fixture
-def shop(database_url, tmp_path):
-    from oms_demo.app import create_app
-
-    from oms_core.db import db
-
-    app = create_app(database_url, data_dir=tmp_path / "demo-data", TESTING=True)
-    with app.app_context():
-        yield app
-        db.session.remove()
-    dispose(app)
-
-
 def test_the_cart_tells_the_exact_stock_only_when_it_is_low(shop):
     from oms_core.services import stock
 
