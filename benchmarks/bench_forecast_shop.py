@@ -79,7 +79,8 @@ def seed_shop(skus: int, years: int, *, seed: int = 11, batch: int = 20_000) -> 
                 id=order_id, status=order_states.CLOSED, customer_id=customer_id, channel="web",
                 currency="EUR", subtotal_minor=0, shipping_minor=0, total_minor=0, paid_minor=0,
                 payment_method="bank_transfer", pays_on_delivery=False, payment_status="paid",
-                tracking_code=None, ship_name="Bench", ship_line1="", ship_line2="", ship_postal_code="",
+                tracking_code=None, customer_name="Bench", ship_name="Bench", ship_line1="", ship_line2="",
+                ship_postal_code="",
                 ship_city="", ship_country="NL", note="", created_at=created, updated_at=created,
                 status_changed_at=created))
             for product_id, units in week_lines[start:start + LINES_PER_ORDER]:

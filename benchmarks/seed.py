@@ -53,7 +53,8 @@ def seed_orders(count: int, *, seed: int = 1, batch: int = 5000) -> None:
                 payment_method="bank_transfer", pays_on_delivery=False,
                 payment_status="paid" if status not in ("placed", "confirmed", "cancelled") else "unpaid",
                 tracking_code=None if status == "placed" else tracking_codes.generate(),
-                ship_name="Bench", ship_line1="", ship_line2="", ship_postal_code="", ship_city="",
+                customer_name="Bench", ship_name="Bench", ship_line1="", ship_line2="", ship_postal_code="",
+                ship_city="",
                 ship_country="NL", note="", created_at=created, updated_at=created,
                 status_changed_at=created))
             lines.append(dict(order_id=order_id, product_id=rng.choice(product_ids), sku="BENCH",
@@ -62,6 +63,7 @@ def seed_orders(count: int, *, seed: int = 1, batch: int = 5000) -> None:
         session.execute(insert(OrderLine), lines)
         session.commit()
     if db.engine.dialect.name == "postgresql":
-        session.execute(db.text(f"SELECT setval(pg_get_serial_sequence('oms_order', 'id'), {first_order + count})"))
+        session.execute(db.text(
+            f"SELECT setval(pg_get_serial_sequence('oms_order', 'id'), {first_order + count})"))
         session.execute(db.text("ANALYZE"))
         session.commit()

@@ -554,6 +554,7 @@ def generate(seed: int = DEFAULT_SEED, *, now: datetime | None = None, days: int
                 "payment_method": order.method, "payment_status": "paid" if paid else "unpaid",
                 "pays_on_delivery": gateway.pays_on_delivery,
                 "tracking_code": tracking_codes.generate() if "confirm" in order.reached else None,
+                "customer_name": customer["name"], "customer_phone": customer["phone"],
                 "ship_name": customer["name"], "ship_line1": customer["line1"], "ship_line2": "",
                 "ship_postal_code": customer["postal_code"], "ship_city": customer["city"],
                 "ship_country": customer["country"], "note": "", "created_at": order.placed_at,

@@ -37,8 +37,7 @@ def add_to_cart():
         abort(404)
     name = catalog.name_by_sku(sku)
     if badge.available < wanted:
-        message, category = (f"Sorry, only {badge.available} of {name} left." if badge.available
-                             else f"Sorry, {name} is out of stock."), "error"
+        message, category = badge.shortfall(name), "error"
     else:
         cart.set_quantity(sku, wanted)
         message, category = f"Added {name} to your cart.", "info"
@@ -55,7 +54,9 @@ def view_cart():
 
 @blueprint.post("/cart/update")
 def update_cart():
-    cart.set_quantity(request.form.get("sku", ""), cart.parse_quantity(request.form.get("quantity"), 0))
+    sku = request.form.get("sku", "")
+    if sku in cart.quantities():  # a line added through add_to_cart's checks, never a new one
+        cart.set_quantity(sku, cart.parse_quantity(request.form.get("quantity"), 0))
     return redirect(url_for("shop.view_cart"))
 
 
@@ -92,8 +93,10 @@ def checkout():
             address={key: form[key] for key in ADDRESS_FIELDS}, shipping_minor=priced.shipping_minor)
     except OutOfStock as exc:
         name = next((line.name for line in priced.lines if line.sku == exc.sku), exc.sku)
-        left = max(exc.available, 0)
-        return _checkout_page(form, f"Sorry, {name} sold out while you were shopping: {left} left, "
+        # Not exc.available: the exact count is told only when low, like the badge.
+        left = storefront.stock_badge(exc.sku).shown_available
+        told = "not that many left" if left is None else f"{left} left"
+        return _checkout_page(form, f"Sorry, {name} sold out while you were shopping: {told}, "
                                     f"{exc.requested} in your cart. Nothing was ordered; please "
                                     "change your cart.", 409)
     except DomainError as exc:

@@ -65,6 +65,35 @@ def build_cli(registry: PluginRegistry) -> AppGroup:
             raise click.ClickException(str(exc)) from None
         click.echo(f"Created {user.role} {user.email}.")
 
+    @oms.command("set-password")
+    @click.option("--email", required=True)
+    @click.password_option()
+    def set_password(email, password):
+        """Give a back-office user a new password; their sessions end."""
+        from .services import users
+
+        _require_schema()
+        try:
+            user = users.set_password(email, password)
+        except DomainError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"New password set for {user.email}; their sessions have ended.")
+
+    @oms.command("deactivate-user")
+    @click.option("--email", required=True)
+    @click.option("--undo", is_flag=True, help="Reactivate the user instead.")
+    def deactivate_user(email, undo):
+        """Stop a back-office user from logging in; their sessions end at once."""
+        from .services import users
+
+        _require_schema()
+        try:
+            user = users.set_active(email, active=undo)
+        except DomainError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"{user.email} can log in again." if undo
+                   else f"{user.email} is deactivated; their sessions have ended.")
+
     @oms.command("plugins")
     def plugins():
         """List loaded plugins with versions and hooks, and what they registered; a
@@ -150,7 +179,8 @@ def build_cli(registry: PluginRegistry) -> AppGroup:
 
     @oms.command("check-stock")
     def check_stock():
-        """Verify that every product's stock equals its ledger's sum."""
+        """Verify that every product's stock equals its ledger's sum, and that no counter
+        or ledger row holds a number no real change can produce."""
         from .services import stock
 
         _require_schema()
@@ -158,8 +188,13 @@ def build_cli(registry: PluginRegistry) -> AppGroup:
         for sku, on_hand, ledger_on_hand, reserved, ledger_reserved in bad:
             click.echo(f"{sku}: on hand {on_hand} vs ledger {ledger_on_hand}; "
                        f"reserved {reserved} vs ledger {ledger_reserved}")
-        if bad:
-            raise click.ClickException(f"{len(bad)} product(s) disagree with the ledger.")
+        problems = stock.stock_problems()
+        for line in problems:
+            click.echo(line)
+        if bad or problems:
+            raise click.ClickException(" ".join(
+                ([f"{len(bad)} product(s) disagree with the ledger."] if bad else [])
+                + ([f"{len(problems)} value(s) out of range."] if problems else [])))
         click.echo("Stock matches the ledger.")
 
     registry.hook.register_commands(cli=oms)

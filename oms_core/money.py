@@ -5,6 +5,7 @@ import re
 from decimal import Decimal, InvalidOperation
 
 from .errors import ValidationError
+from .limits import MAX_AMOUNT_MINOR
 
 # Currencies whose minor unit is not 1/100.
 _EXPONENTS = {"JPY": 0, "KRW": 0, "ISK": 0, "CLP": 0, "BHD": 3, "KWD": 3, "JOD": 3, "TND": 3}
@@ -21,9 +22,10 @@ def check_currency(currency: str) -> str:
     return code
 
 
-# What a person types: digits with at most one decimal point or comma. No exponents,
-# underscores or thousands separators, which Decimal() would silently accept.
-_AMOUNT = re.compile(r"[+-]?(\d+([.,]\d*)?|[.,]\d+)")
+# What a person types: ASCII digits with at most one decimal point or comma. No
+# exponents, underscores, thousands separators or other scripts' digits, which
+# Decimal() would silently accept.
+_AMOUNT = re.compile(r"[+-]?([0-9]+([.,][0-9]*)?|[.,][0-9]+)")
 
 
 def _refuse_float(value) -> None:
@@ -33,21 +35,29 @@ def _refuse_float(value) -> None:
 
 
 def parse_amount(text: str | int | Decimal, currency: str) -> int:
-    """'12.50' in EUR -> 1250. Refuses more decimals than the currency has."""
+    """'12.50' in EUR -> 1250. Refuses more decimals than the currency has, and
+    amounts beyond MAX_AMOUNT_MINOR."""
     _refuse_float(text)
     exp = exponent(currency)
+    too_large = f"An amount can be at most {format_amount(MAX_AMOUNT_MINOR, currency)}."
+    if isinstance(text, int) and not isinstance(text, bool) and abs(text) > 10**15:
+        raise ValidationError(too_large)  # before str(), which refuses 4,300+ digits
     raw = str(text).strip()
     if not isinstance(text, Decimal) and not _AMOUNT.fullmatch(raw):
-        raise ValidationError(f"'{text}' is not an amount.")
+        raise ValidationError(f"'{raw[:40]}' is not an amount.")
     try:
         value = Decimal(raw.replace(",", "."))
     except InvalidOperation:
-        raise ValidationError(f"'{text}' is not an amount.") from None
+        raise ValidationError(f"'{raw[:40]}' is not an amount.") from None
     if not value.is_finite():
-        raise ValidationError(f"'{text}' is not an amount.")
+        raise ValidationError(f"'{raw[:40]}' is not an amount.")
+    if value and value.adjusted() > 15:
+        raise ValidationError(too_large)  # before scaleb(), which would overflow on 1E+999999
     minor = value.scaleb(exp)
-    if minor != minor.to_integral_value():
-        raise ValidationError(f"{currency} amounts have at most {exp} decimals: '{text}'.")
+    if minor != minor.to_integral_value() or (value and not minor):  # 1E-999999 underflows to 0
+        raise ValidationError(f"{currency} amounts have at most {exp} decimals: '{raw[:40]}'.")
+    if abs(minor) > MAX_AMOUNT_MINOR:
+        raise ValidationError(too_large)
     return int(minor)
 
 

@@ -95,6 +95,18 @@ def app(database_url, app_config):
 
 
 @pytest.fixture
+def shop(database_url, tmp_path):
+    """The demo shop's app (its own pages with the OMS mounted) on the test database."""
+    from oms_demo.app import create_app
+
+    app = create_app(database_url, data_dir=tmp_path / "demo-data", TESTING=True)
+    with app.app_context():
+        yield app
+        db.session.remove()
+    dispose(app)
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 
@@ -173,6 +185,9 @@ class LoggedInClient:
         response = client.post("/oms/admin/login", data={"email": email, "password": password,
                                                          "csrf_token": self.csrf})
         assert response.status_code == 302, response.get_data(as_text=True)
+        # Logging in starts a new session, with a new CSRF token.
+        page = client.get("/oms/admin/login").get_data(as_text=True)
+        self.csrf = CSRF_META.search(page).group(1)
 
     def get(self, *args, **kw):
         return self.client.get(*args, **kw)

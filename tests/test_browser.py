@@ -64,10 +64,19 @@ def live_shop(database_url, tmp_path):
         db.engine.dispose()
 
 
+def csp_violations(page) -> list[str]:
+    """Console reports of what the pages' Content-Security-Policy blocked."""
+    found = []
+    page.on("console", lambda message: found.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    return found
+
+
 def test_order_pay_ship_track(browser, live_shop):
     context = browser.new_context()
     page = context.new_page()
     page.set_default_timeout(15_000)
+    blocked = csp_violations(page)
 
     # --- the customer orders in the shop
     page.goto(f"{live_shop}/")
@@ -126,6 +135,7 @@ def test_order_pay_ship_track(browser, live_shop):
     assert "JD014600006101" in text
     assert "cara@example.com" not in public.content()
     assert "12 Canal Street" not in public.content()
+    assert blocked == [], "the OMS's pages broke their own Content-Security-Policy"
     context.close()
 
 

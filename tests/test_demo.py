@@ -47,15 +47,6 @@ ADDRESS = {"name": "Ann Example", "email": "ann@example.com", "line1": "1 Main S
 
 
 @pytest.fixture
-def shop(database_url, tmp_path):
-    app = create_app(database_url, data_dir=tmp_path / "demo-data", TESTING=True)
-    with app.app_context():
-        yield app
-        db.session.remove()
-    dispose(app)
-
-
-@pytest.fixture
 def browser(shop):
     """A test client that sends the page's CSRF token like the browser does."""
     client = shop.test_client()

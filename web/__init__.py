@@ -16,6 +16,8 @@ from oms_core.constants import CONFIG_PREFIX
 from oms_core.setup import init_core
 
 from . import admin, assets, public, storefront, webhooks
+from .hardening import default_session_cookie, install_security_headers
+from .input_guard import install_input_guard
 from .schema_guard import install_schema_guard
 
 
@@ -28,6 +30,7 @@ class OMS:
     def init_app(self, app: Flask) -> None:
         state = init_core(app, extra_plugins=self.extra_plugins)
         config = app.config
+        default_session_cookie(config)
         HTMX(app)
         csrf = app.extensions.get("csrf") or CSRFProtect(app)
         if getattr(app, "login_manager", None) is not None:
@@ -36,16 +39,19 @@ class OMS:
             raise RuntimeError("This app already has a flask_login.LoginManager; the OMS back-office "
                                "needs its own. Mount the OMS before (or instead of) yours.")
         admin.configure_login(LoginManager(app))
+        # Keyed on the client's address: behind a reverse proxy, wrap the app in
+        # werkzeug's ProxyFix so that it is the client's, not the proxy's (README).
+        # Headers on: a 429 says when to try again (Retry-After).
         limiter = Limiter(get_remote_address, app=app,
                           storage_uri=config[CONFIG_PREFIX + "RATELIMIT_STORAGE_URI"],
-                          default_limits=[], key_prefix="oms")
+                          default_limits=[], key_prefix="oms", headers_enabled=True)
         state.limiter = limiter
 
         app.register_blueprint(assets.blueprint, url_prefix="/oms/static")
         app.register_blueprint(admin.blueprint, url_prefix=config[CONFIG_PREFIX + "ADMIN_PREFIX"])
         # Against password guessing: wrap the registered login view in the limiter.
-        app.view_functions["oms_admin.login"] = limiter.limit(
-            config[CONFIG_PREFIX + "LOGIN_RATE_LIMIT"], methods=["POST"])(app.view_functions["oms_admin.login"])
+        login_limit = limiter.limit(config[CONFIG_PREFIX + "LOGIN_RATE_LIMIT"], methods=["POST"])
+        app.view_functions["oms_admin.login"] = login_limit(app.view_functions["oms_admin.login"])
         app.register_blueprint(public.make_blueprint(limiter, config[CONFIG_PREFIX + "TRACKING_RATE_LIMIT"]),
                                url_prefix=config[CONFIG_PREFIX + "TRACKING_PREFIX"])
         app.register_blueprint(webhooks.blueprint, url_prefix=config[CONFIG_PREFIX + "WEBHOOK_PREFIX"])
@@ -53,6 +59,8 @@ class OMS:
         app.register_blueprint(storefront.blueprint, url_prefix=config[CONFIG_PREFIX + "STOREFRONT_PREFIX"])
         storefront.install_jinja_helpers(app)
         install_schema_guard(app)
+        install_input_guard(app)
+        install_security_headers(app)
 
 
 __all__ = ["OMS"]

@@ -14,6 +14,7 @@ from oms_core.services import tracking_view
 
 from .badges import tone
 from .errors import answer_domain_errors_inline
+from .hardening import without_session
 
 PRIVATE_PAGE_HEADERS = {
     "Cache-Control": "no-store",
@@ -25,6 +26,7 @@ PRIVATE_PAGE_HEADERS = {
 def make_blueprint(limiter, limit: str) -> Blueprint:
     blueprint = Blueprint("oms_public", __name__)
     answer_domain_errors_inline(blueprint)
+    without_session(blueprint)
 
     @blueprint.route("")
     @limiter.limit(limit, exempt_when=lambda: not request.args.get("code", "").strip())

@@ -13,6 +13,7 @@ from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, Integer, Strin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import db
+from ..limits import MAX_STOCK
 from ._base import created_at_column
 
 
@@ -22,6 +23,11 @@ class Product(db.Model):
         CheckConstraint("on_hand >= 0", name="on_hand_not_negative"),
         CheckConstraint("reserved >= 0", name="reserved_not_negative"),
         CheckConstraint("reserved <= on_hand", name="reserved_within_on_hand"),
+        CheckConstraint(f"on_hand <= {MAX_STOCK}", name="on_hand_within_bound"),
+        # SQLite stores whatever it is given (an overflowing sum becomes a REAL);
+        # PostgreSQL's INTEGER needs no such guard.
+        CheckConstraint("typeof(on_hand) = 'integer' AND typeof(reserved) = 'integer'",
+                        name="stock_whole_numbers").ddl_if(dialect="sqlite"),
         CheckConstraint("price_minor >= 0", name="price_not_negative"),
         CheckConstraint("lead_time_days >= 0", name="lead_time_not_negative"),
         CheckConstraint("service_level > 0 AND service_level < 1", name="service_level_a_probability"),

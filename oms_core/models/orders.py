@@ -46,6 +46,10 @@ class Order(db.Model):
     payment_status: Mapped[str] = mapped_column(String(20), default="unpaid", nullable=False)
     # Copied from the gateway at placement: cash on delivery may ship before it is paid.
     pays_on_delivery: Mapped[bool] = mapped_column(default=False, nullable=False)
+    # The name and phone typed for this order. The Customer row (one per email) keeps
+    # the first ones it was created with: anyone may type anyone's email at checkout.
+    customer_name: Mapped[str] = mapped_column(String(200), nullable=False)
+    customer_phone: Mapped[str] = mapped_column(String(50), default="", nullable=False)
     tracking_code: Mapped[Optional[str]] = mapped_column(String(20), unique=True)
     ship_name: Mapped[str] = mapped_column(String(200), nullable=False)
     ship_line1: Mapped[str] = mapped_column(String(200), default="", nullable=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import db
@@ -22,6 +22,9 @@ class StaffUser(db.Model):
     password_hash: Mapped[str] = mapped_column(String(300), nullable=False)
     role: Mapped[str] = mapped_column(String(20), default="staff", nullable=False)
     active: Mapped[bool] = mapped_column(default=True, nullable=False)
+    # Part of the id kept in the session cookie: raising it (log-out, deactivation, a
+    # new password) ends every session of the user, copies of the cookie included.
+    session_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1", nullable=False)
     created_at: Mapped[datetime] = created_at_column()
 
     # flask-login's user protocol
@@ -33,7 +36,9 @@ class StaffUser(db.Model):
         return self.active
 
     def get_id(self) -> str:
-        return str(self.id)
+        """What flask-login keeps in the session: '<id>:<session version>'
+        (services.users.session_user reads it back)."""
+        return f"{self.id}:{self.session_version}"
 
     @property
     def is_owner(self) -> bool:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
-from .. import order_states
+from .. import limits, order_states
 from ..db import db
 from ..errors import NotFound
 from ..models import Order, Payment, Product, Shipment, StockMove, TimelineEvent
@@ -54,6 +54,8 @@ def order_actions(order: Order, shipments: list[Shipment]) -> frozenset[str]:
 
 
 def order_detail(order_id: int) -> OrderDetail:
+    if not limits.is_id(order_id):
+        raise NotFound("No such order.")
     order = db.session.scalar(
         select(Order).where(Order.id == order_id)
         .options(joinedload(Order.customer), selectinload(Order.lines)))

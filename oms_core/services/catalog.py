@@ -17,27 +17,33 @@ from typing import Iterable
 
 from sqlalchemy import select
 
+from .. import limits
 from ..db import db, read_connection, write_transaction
 from ..errors import ValidationError
 from ..money import check_currency
 from ..models import Product
 from . import stock
-from .common import fetch
+from .common import fetch, optional_text, required_text
 
 
 def create_product(*, sku: str, name: str, price_minor: int, currency: str, on_hand: int = 0,
                    low_stock_threshold: int = 3, description: str = "", actor: str) -> Product:
     """A new active product; its opening stock (if any) is the first ledger row."""
-    sku = sku.strip()
-    if not sku or not name.strip():
+    if not (sku or "").strip() or not (name or "").strip():
         raise ValidationError("A product needs a SKU and a name.")
-    if price_minor < 0 or on_hand < 0:
-        raise ValidationError("Price and stock cannot be negative.")
+    sku, name = required_text(sku, "SKU", 64), required_text(name, "Name", 200)
+    description = optional_text(description, "Description", 10_000)
+    for value, label, maximum in ((price_minor, "Price", limits.MAX_AMOUNT_MINOR),
+                                  (on_hand, "Stock on hand", limits.MAX_STOCK),
+                                  (low_stock_threshold, "Low-stock threshold", limits.MAX_STOCK)):
+        if isinstance(value, int) and value < 0:
+            raise ValidationError("Price and stock cannot be negative.")
+        limits.check_whole(value, label, maximum=maximum)
     currency = check_currency(currency)
     with write_transaction():
         if db.session.scalar(select(Product.id).where(Product.sku == sku)) is not None:
             raise ValidationError(f"SKU {sku} exists already.")
-        product = Product(sku=sku, name=name.strip(), price_minor=price_minor, currency=currency,
+        product = Product(sku=sku, name=name, price_minor=price_minor, currency=currency,
                           on_hand=on_hand, reserved=0, low_stock_threshold=low_stock_threshold,
                           description=description)
         db.session.add(product)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 
+from .. import limits
 from ..db import db
 from ..errors import NotFound, ValidationError
 from ..models import Order
@@ -12,6 +13,8 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 def fetch(model, row_id: int, what: str, **options):
     """The `model` row with this id, or NotFound ("No order 12."); `options` go to Session.get."""
+    if not limits.is_id(row_id):
+        raise NotFound(f"No such {what}.")  # not formatted: it may have thousands of digits
     row = db.session.get(model, row_id, **options)
     if row is None:
         raise NotFound(f"No {what} {row_id}.")
@@ -26,13 +29,20 @@ def lock_order(order_id: int) -> Order:
 
 def clean_email(email: str) -> str:
     value = (email or "").strip().lower()
-    if not _EMAIL.match(value) or len(value) > 254:
+    if not _EMAIL.match(value) or len(value) > 254 or "\x00" in value:
         raise ValidationError(f"'{email}' is not an email address.")
     return value
 
 
+def _no_nul(text: str, label: str) -> str:
+    # PostgreSQL refuses NUL in text, with an error no user can read; no one types one.
+    if "\x00" in text:
+        raise ValidationError(f"{label} cannot contain a NUL character.")
+    return text
+
+
 def required_text(value: str, label: str, max_length: int = 200) -> str:
-    text = (value or "").strip()
+    text = _no_nul((value or "").strip(), label)
     if not text:
         raise ValidationError(f"{label} is required.")
     if len(text) > max_length:
@@ -41,7 +51,7 @@ def required_text(value: str, label: str, max_length: int = 200) -> str:
 
 
 def optional_text(value: str | None, label: str, max_length: int = 200) -> str:
-    text = (value or "").strip()
+    text = _no_nul((value or "").strip(), label)
     if len(text) > max_length:
         raise ValidationError(f"{label} is longer than {max_length} characters.")
     return text

@@ -69,7 +69,7 @@ def compose(message) -> dict:
     host = urlsplit(runtime.setting("PUBLIC_BASE_URL")).hostname or "oms"
     return {
         "to": order.customer.email,
-        "to_name": order.customer.name,
+        "to_name": order.customer_name,
         "subject": SUBJECTS[status].format(number=order.number),
         "text": render("status.txt", **context),
         "html": render("status.html", **context),

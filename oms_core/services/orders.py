@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import case, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from .. import order_states, runtime, tracking_codes
+from .. import limits, order_states, runtime, tracking_codes
 from ..db import db, write_transaction
 from ..errors import ValidationError
 from ..models import Customer, Order, OrderLine, Product
@@ -16,7 +16,7 @@ from . import stock, timeline
 from .common import clean_email, fetch, lock_order, optional_text, required_text
 from .status import change
 
-MAX_QUANTITY = 1000
+MAX_QUANTITY = limits.MAX_ORDER_QUANTITY
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,12 @@ def staff_channels() -> list[tuple[str, str]]:
     return [(key, channel.label) for key, channel in CHANNELS.items() if channel.staff]
 
 
+def _address_max_length(key: str) -> int:
+    """Its column's length; the country is read longer, so a name typed instead of
+    the two-letter code gets the clearer message below."""
+    return 200 if key == "country" else Order.__table__.c[f"ship_{key}"].type.length
+
+
 @dataclass
 class NewOrder:
     """What a checkout or the back-office form hands in."""
@@ -74,7 +80,10 @@ def _merged_lines(lines) -> dict[str, int]:
             raise ValidationError(f"Quantity for {sku} must be a whole number.") from None
         if quantity <= 0:
             continue
-        merged[str(sku).strip()] = merged.get(str(sku).strip(), 0) + quantity
+        sku = str(sku).strip()
+        if "\x00" in sku:  # PostgreSQL cannot even compare such a text
+            raise ValidationError("A SKU cannot contain a NUL character.")
+        merged[sku] = merged.get(sku, 0) + quantity
     if not merged:
         raise ValidationError("An order needs at least one item.")
     for sku, quantity in merged.items():
@@ -93,9 +102,11 @@ def place_order(new: NewOrder, *, actor: str, confirm: bool | None = None) -> Or
     note = optional_text(new.note, "Note", 2000)
     if new.channel not in CHANNELS:
         raise ValidationError(f"Unknown channel '{new.channel}'.")
-    if new.shipping_minor < 0:
+    if isinstance(new.shipping_minor, int) and new.shipping_minor < 0:
         raise ValidationError("Shipping cannot be negative.")
-    address = {key: optional_text(new.address.get(key), label, 200) for key, label in ADDRESS_FIELDS.items()}
+    limits.check_whole(new.shipping_minor, "Shipping", maximum=limits.MAX_AMOUNT_MINOR)
+    address = {key: optional_text(new.address.get(key), label, _address_max_length(key))
+               for key, label in ADDRESS_FIELDS.items()}
     address["country"] = address["country"].upper()
     # Cutting a name to two letters would ship "Germany" to GE (Georgia): refuse it.
     if address["country"] and not (len(address["country"]) == 2 and address["country"].isalpha()):
@@ -119,11 +130,14 @@ def place_order(new: NewOrder, *, actor: str, confirm: bool | None = None) -> Or
             raise ValidationError("All items of an order must be in one currency.")
         customer = _customer_for(email, name, phone)
         subtotal = sum(products[s].price_minor * q for s, q in wanted.items())
+        if subtotal + new.shipping_minor > limits.MAX_AMOUNT_MINOR:
+            raise ValidationError("The order's total is more than one order can hold: split it.")
         order = Order(
             status=order_states.PLACED, customer=customer, channel=new.channel,
             currency=currencies.pop(), subtotal_minor=subtotal, shipping_minor=new.shipping_minor,
             total_minor=subtotal + new.shipping_minor, paid_minor=0,
             payment_method=gateway.id, pays_on_delivery=bool(gateway.pays_on_delivery),
+            customer_name=name, customer_phone=phone,
             payment_status="unpaid", ship_name=name, ship_line1=address["line1"],
             ship_line2=address["line2"], ship_postal_code=address["postal_code"],
             ship_city=address["city"], ship_country=address["country"], note=note,
@@ -142,13 +156,14 @@ def place_order(new: NewOrder, *, actor: str, confirm: bool | None = None) -> Or
 
 def _customer_for(email: str, name: str, phone: str) -> Customer:
     """One customer per email, even when two first orders from it arrive at once: a
-    single INSERT ... ON CONFLICT DO UPDATE ... RETURNING writes the latest name (and
-    phone, when one is given) and hands back the row, new or existing."""
+    single INSERT ... ON CONFLICT ... RETURNING hands back the row, new or existing.
+    An existing customer is left as it is (the conflict "updates" the email to
+    itself): whoever types an email at checkout has not proven it is theirs, so the
+    name and phone typed stay on the order only."""
     insert = postgres_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
     statement = insert(Customer).values(email=email, name=name, phone=phone, created_at=utcnow())
-    keep_phone = case((statement.excluded.phone == "", Customer.phone), else_=statement.excluded.phone)
-    statement = statement.on_conflict_do_update(
-        index_elements=[Customer.email], set_={"name": statement.excluded.name, "phone": keep_phone})
+    statement = statement.on_conflict_do_update(index_elements=[Customer.email],
+                                                set_={"email": statement.excluded.email})
     return db.session.scalars(statement.returning(Customer),
                               execution_options={"populate_existing": True}).one()
 

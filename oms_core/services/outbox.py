@@ -19,7 +19,7 @@ from typing import Callable
 
 from sqlalchemy import or_, select, update
 
-from .. import runtime
+from .. import limits, runtime
 from ..db import db, is_postgres, write_transaction
 from ..errors import NotFound
 from ..models import OutboxMessage
@@ -152,6 +152,8 @@ def run_worker(*, poll_seconds: float = 2.0, stop: Callable[[], bool] = lambda: 
 
 def retry_now(message_id: int) -> OutboxMessage:
     """Staff: try a failed or dead message again at once."""
+    if not limits.is_id(message_id):
+        raise NotFound("No such outbox message.")
     with write_transaction():
         message = db.session.get(OutboxMessage, message_id, with_for_update=True, populate_existing=True)
         if message is None:

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+import re
+
+from sqlalchemy import false, select
 from sqlalchemy.orm import joinedload
 
-from .. import tracking_codes
+from .. import limits, tracking_codes
 from ..db import db
+from ..errors import ValidationError
 from ..models import Customer, Order
 
 
@@ -35,7 +38,9 @@ def list_orders(*, status: str | None = None, search: str = "", before: int | No
 def keyset_page(query, *, before: int | None, limit: int) -> OrderPage:
     """Newest first, the `limit` orders below id `before`; one extra row tells
     whether an older page exists (no count of all rows)."""
-    if before:
+    if before is not None:
+        if not limits.is_id(before):
+            raise ValidationError("A page cursor must be an order id.")
         query = query.where(Order.id < before)
     rows = list(db.session.scalars(query.order_by(Order.id.desc()).limit(limit + 1)))
     more = len(rows) > limit
@@ -46,8 +51,9 @@ def keyset_page(query, *, before: int | None, limit: int) -> OrderPage:
 def _search_clause(term: str):
     """Order number, tracking code or customer email (prefix)."""
     digits = term.lstrip("#")
-    if digits.isdigit():
-        return Order.id == int(digits)
+    if re.fullmatch(r"[0-9]+", digits):  # not isdigit(): "²" is a digit to it, and not to int()
+        order_id = limits.parse_id(digits)
+        return Order.id == order_id if order_id is not None else false()
     code = tracking_codes.normalise(term)
     if "@" not in term and len(code) == tracking_codes.CODE_LENGTH:
         return Order.tracking_code == code

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from .. import order_states, runtime
 from ..db import db, write_transaction
 from ..errors import NotFound, ValidationError
+from ..limits import EARLIEST_EVENT
 from ..models import Order, Shipment, ShipmentEvent
 from ..models._base import utcnow
 from ..protocols import TRACKING_STATUSES, CarrierResult, TrackingUpdate
@@ -124,6 +125,8 @@ def add_tracking_update(shipment_id: int, update: TrackingUpdate, *, source: str
         raise ValidationError("Tracking event times need a timezone.")
     if update.occurred_at > utcnow() + timedelta(days=1):
         raise ValidationError("A tracking event cannot be in the future.")
+    if update.occurred_at < EARLIEST_EVENT:
+        raise ValidationError(f"A tracking event cannot be before {EARLIEST_EVENT:%Y}.")
     key = event_dedupe_key(update)
     with write_transaction() as tx:
         shipment, order = _lock_shipment(shipment_id)

@@ -2,10 +2,12 @@
 (atomic on SQLite and PostgreSQL, no read-then-write race) plus a ledger row."""
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 
+from .. import limits
 from ..db import db, write_transaction
 from ..errors import OutOfStock, ValidationError
+from ..limits import MAX_STOCK
 from ..models import Product, StockMove
 from .common import fetch
 
@@ -69,6 +71,7 @@ def adjust(product_id: int, delta: int, *, reason: str, note: str, actor: str) -
         raise ValidationError("Pick a reason: goods received or count adjustment.")
     if reason == ADJUSTMENT and not note.strip():
         raise ValidationError("Say why the count changes (damaged, found, recount...).")
+    limits.check_whole(delta, "The change", minimum=-MAX_STOCK, maximum=MAX_STOCK)
     if delta == 0:
         raise ValidationError("The change must not be zero.")
     if reason != ADJUSTMENT and delta < 0:
@@ -78,12 +81,16 @@ def adjust(product_id: int, delta: int, *, reason: str, note: str, actor: str) -
         product = fetch(Product, product_id, "product")
         result = db.session.execute(
             update(Product)
-            .where(Product.id == product_id, Product.on_hand + delta >= Product.reserved)
+            .where(Product.id == product_id, Product.on_hand + delta >= Product.reserved,
+                   Product.on_hand + delta <= MAX_STOCK)
             .values(on_hand=Product.on_hand + delta)
             .execution_options(synchronize_session=False)
         )
         if result.rowcount != 1:
             db.session.refresh(product)
+            if delta > 0:
+                raise ValidationError(f"{product.sku} has {product.on_hand:,} on hand; it cannot hold more "
+                                      f"than {MAX_STOCK:,}.")
             raise ValidationError(
                 f"{product.sku} has {product.on_hand} on hand of which {product.reserved} are "
                 f"reserved; it cannot go down by {-delta}."
@@ -116,18 +123,56 @@ def ledger(product_id: int, limit: int = 100) -> list[StockMove]:
     ))
 
 
+def _in_range(column):
+    return column.between(-MAX_STOCK, MAX_STOCK)
+
+
 def ledger_mismatches() -> list[tuple[str, int, int, int, int]]:
     """Products whose counters differ from the ledger's sums: (sku, on_hand, ledger
-    on hand, reserved, ledger reserved). Empty when the invariant holds."""
+    on hand, reserved, ledger reserved). Empty when the invariant holds.
+
+    The database sums only rows within the bounds any real change has; a product with
+    a row beyond them (written before the bounds existed) is summed here in Python,
+    whose integers cannot overflow as SQLite's sum() does."""
+    in_range = _in_range(StockMove.on_hand_delta) & _in_range(StockMove.reserved_delta)
     sums = (
         select(StockMove.product_id,
-               func.coalesce(func.sum(StockMove.on_hand_delta), 0).label("on_hand"),
-               func.coalesce(func.sum(StockMove.reserved_delta), 0).label("reserved"))
+               func.sum(case((in_range, StockMove.on_hand_delta), else_=0)).label("on_hand"),
+               func.sum(case((in_range, StockMove.reserved_delta), else_=0)).label("reserved"),
+               func.sum(case((in_range, 0), else_=1)).label("outliers"))
         .group_by(StockMove.product_id).subquery()
     )
     rows = db.session.execute(
-        select(Product.sku, Product.on_hand, func.coalesce(sums.c.on_hand, 0),
-               Product.reserved, func.coalesce(sums.c.reserved, 0))
-        .outerjoin(sums, sums.c.product_id == Product.id)
+        select(Product.id, Product.sku, Product.on_hand, func.coalesce(sums.c.on_hand, 0),
+               Product.reserved, func.coalesce(sums.c.reserved, 0), func.coalesce(sums.c.outliers, 0))
+        .outerjoin(sums, sums.c.product_id == Product.id).order_by(Product.sku)
     ).all()
-    return [tuple(r) for r in rows if r[1] != r[2] or r[3] != r[4]]
+    found = []
+    for product_id, sku, on_hand, ledger_on_hand, reserved, ledger_reserved, outliers in rows:
+        if outliers:
+            moves = db.session.execute(select(StockMove.on_hand_delta, StockMove.reserved_delta)
+                                       .where(StockMove.product_id == product_id)).all()
+            ledger_on_hand, ledger_reserved = sum(m[0] for m in moves), sum(m[1] for m in moves)
+        if on_hand != ledger_on_hand or reserved != ledger_reserved:
+            found.append((sku, on_hand, ledger_on_hand, reserved, ledger_reserved))
+    return found
+
+
+def stock_problems() -> list[str]:
+    """What no real change can produce, one line each: a counter that is not a whole
+    number within 0..MAX_STOCK (SQLite turns an overflowing sum into a REAL), and a
+    ledger row moving more than MAX_STOCK units."""
+    problems = []
+    for sku, on_hand, reserved in db.session.execute(
+            select(Product.sku, Product.on_hand, Product.reserved).order_by(Product.sku)):
+        for label, value in (("on hand", on_hand), ("reserved", reserved)):
+            if not (isinstance(value, int) and 0 <= value <= MAX_STOCK):
+                problems.append(f"{sku}: {label} is {value!r}, not a whole number within 0..{MAX_STOCK:,}")
+    for move_id, sku, on_hand_delta, reserved_delta in db.session.execute(
+            select(StockMove.id, Product.sku, StockMove.on_hand_delta, StockMove.reserved_delta)
+            .join(Product, Product.id == StockMove.product_id)
+            .where(~(_in_range(StockMove.on_hand_delta) & _in_range(StockMove.reserved_delta)))
+            .order_by(StockMove.id)):
+        problems.append(f"{sku}: ledger row #{move_id} moves on hand {on_hand_delta!r}, reserved "
+                        f"{reserved_delta!r}: beyond {MAX_STOCK:,} units")
+    return problems

@@ -27,10 +27,27 @@ class StockBadge:
             return f"{self.available} left"
         return {IN_STOCK: "In stock", OUT: "Out of stock"}.get(self.state, "Unavailable")
 
+    @property
+    def shown_available(self) -> int | None:
+        """The count a shopper may be told, as the badge tells it: exact only at or
+        below the low-stock threshold (or none left); None above it. Asking for
+        100,000 units must not reveal a shop's stock."""
+        return self.available if self.state in (LOW, OUT) else None
+
+    def shortfall(self, name: str) -> str:
+        """What to tell a shopper who asks for more of `name` than can be sold."""
+        if self.shown_available is None:
+            return f"Sorry, we do not have that many of {name} in stock."
+        if self.shown_available == 0:
+            return f"Sorry, {name} is out of stock."
+        return f"Sorry, only {self.shown_available} of {name} left."
+
 
 def stock_badge(sku: str) -> StockBadge:
     """Stock as a shopper should see it: "3 left" once at or below the product's
     low-stock threshold; unknown or inactive SKUs are unavailable."""
+    if "\x00" in sku:  # no SKU has one, and PostgreSQL refuses to compare it
+        return StockBadge(sku, UNAVAILABLE, 0)
     with read_connection() as connection:  # polled by every product page: keep it light
         row = connection.execute(
             select(Product.on_hand - Product.reserved, Product.low_stock_threshold)

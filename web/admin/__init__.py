@@ -17,11 +17,10 @@ def configure_login(login_manager: LoginManager) -> None:
     login_manager.login_message = "Please log in to the back-office."
 
     @login_manager.user_loader
-    def _load_user(user_id: str):
-        try:
-            return users.get_user(int(user_id))
-        except ValueError:
-            return None
+    def _load_user(session_id: str):
+        # Checked on every request: an inactive user, or a session ended by a log-out
+        # or a new password, is anonymous from the next request on.
+        return users.session_user(session_id)
 
 
 @blueprint.before_request

@@ -2,10 +2,11 @@
 ValidationError, so views handle it like any other domain error."""
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
-from oms_core import money
+from oms_core import limits, money
 from oms_core.errors import ValidationError
 
 
@@ -13,33 +14,39 @@ def text(form, name: str) -> str:
     return (form.get(name) or "").strip()
 
 
-def whole_number(value: str, label: str, *, signed: bool = False) -> int:
-    """'12' -> 12; '+5' / '-3' too when `signed`."""
+def whole_number(value: str, label: str, *, signed: bool = False, minimum: int | None = None,
+                 maximum: int = limits.MAX_STOCK) -> int:
+    """'12' -> 12; '+5' / '-3' too when `signed`. ASCII digits only, and within
+    [minimum, maximum] (minimum: 0, or -maximum when signed)."""
     raw = (value or "").strip()
-    body = raw[1:] if signed and raw[:1] in "+-" else raw
-    if not body.isdigit():
+    if not raw:
+        raise ValidationError(f"{label} is required.")
+    if not limits.WHOLE_NUMBER.fullmatch(raw) or (not signed and raw[0] in "+-"):
         kind = "a whole number (e.g. 5 or -2)" if signed else "a whole number"
-        raise ValidationError(f"{label} must be {kind}, not '{raw}'." if raw else f"{label} is required.")
-    return int(raw)
+        raise ValidationError(f"{label} must be {kind}, not '{raw[:40]}'.")
+    if minimum is None:
+        minimum = -maximum if signed else 0
+    return limits.check_whole(int(raw), label, minimum=minimum, maximum=maximum)
 
 
-def optional_whole_number(value: str, label: str) -> int | None:
+def optional_whole_number(value: str, label: str, **bounds) -> int | None:
     """Blank -> None (e.g. 'use the shop default'), else a whole number."""
-    return whole_number(value, label) if (value or "").strip() else None
+    return whole_number(value, label, **bounds) if (value or "").strip() else None
+
+
+# A percentage as typed: up to three digits, up to three decimals ('97.5').
+_PERCENT = re.compile(r"[0-9]{1,3}([.,][0-9]{1,3})?")
 
 
 def optional_percent(value: str, label: str) -> float | None:
-    """'95' or '97.5%' -> 0.95 / 0.975; blank -> None."""
+    """'95' or '97.5%' -> 0.95 / 0.975; blank -> None. Anything else (an exponent, a
+    thousand digits) is refused before Decimal arithmetic could overflow on it."""
     raw = (value or "").strip().removesuffix("%").strip()
     if not raw:
         return None
-    try:
-        number = Decimal(raw)
-    except InvalidOperation:
-        number = None
-    if number is None or not number.is_finite():
-        raise ValidationError(f"{label} must be a percentage (e.g. 95), not '{value.strip()}'.")
-    return float(number / 100)
+    if not _PERCENT.fullmatch(raw):
+        raise ValidationError(f"{label} must be a percentage (e.g. 95), not '{value.strip()[:40]}'.")
+    return float(Decimal(raw.replace(",", ".")) / 100)
 
 
 def amount(value: str, currency: str, label: str = "Amount") -> int:
@@ -59,11 +66,24 @@ def utc_time(value: str, *, default_now: bool = True) -> datetime:
         raise ValidationError("A time is required.")
     try:
         parsed = datetime.fromisoformat(raw)
-    except ValueError:
-        raise ValidationError(f"'{raw}' is not a date and time (YYYY-MM-DD HH:MM).") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=timezone.utc)
+        # Year 1 or 9999 with an offset overflows here: refused like a typo.
+        return parsed.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
+        raise ValidationError(f"'{raw[:40]}' is not a date and time (YYYY-MM-DD HH:MM).") from None
+
+
+def query_id(args, name: str) -> int | None:
+    """An id in the query string (a cursor such as `?before=`): None when absent; a
+    value that is not an id in range is refused, never sent to the database."""
+    raw = args.get(name)
+    if raw is None or raw == "":
+        return None
+    value = limits.parse_id(raw)
+    if value is None:
+        raise ValidationError(f"'{raw[:40]}' is not a valid {name} value.")
+    return value
 
 
 def checkbox(form, name: str) -> bool:

@@ -8,7 +8,7 @@ from typing import Callable
 
 from flask import render_template, request
 
-from oms_core import money, runtime
+from oms_core import limits, money, runtime
 from oms_core.errors import DomainError, ValidationError
 from oms_core.protocols import TrackingUpdate
 from oms_core.services import orders as order_service, payments, shipments
@@ -82,7 +82,7 @@ def order_shipment(order_id: int):
 def order_tracking(order_id: int):
     def add():
         form = request.form
-        shipment_id = forms.whole_number(form.get("shipment_id"), "Shipment")
+        shipment_id = forms.whole_number(form.get("shipment_id"), "Shipment", maximum=limits.MAX_ID)
         shipment = next((s for s in shipments.shipments_for(order_id)
                          if s.id == shipment_id and s.tracking_number), None)
         if shipment is None:

@@ -10,7 +10,7 @@ from oms_core.plugins import CARRIER, GATEWAY
 from oms_core.protocols import TRACKING_STATUSES
 from oms_core.services import backoffice, dashboard, queries
 
-from . import blueprint
+from . import blueprint, forms
 from .responses import vary_on_htmx, wants_fragment
 
 
@@ -21,7 +21,7 @@ def orders():
     attention = request.args.get("attention", "")
     attention = attention if attention in dashboard.ATTENTION_LISTS else ""
     search = request.args.get("q", "").strip()[:200]
-    before = request.args.get("before", type=int)
+    before = forms.query_id(request.args, "before")
     limit = runtime.setting("PAGE_SIZE")
     if attention:
         page = dashboard.attention_orders(attention, before=before, limit=limit)
