@@ -15,7 +15,7 @@ from .. import order_states
 from ..db import db
 from ..errors import NotFound, ValidationError
 from ..models import Order, OutboxMessage, Payment, Product, Shipment, StockMove, TimelineEvent
-from . import dashboard, outbox
+from . import dashboard, outbox, shipments as shipment_rules
 from .payments import PAYABLE_STATES
 from .queries import OrderPage, keyset_page
 
@@ -35,6 +35,11 @@ class OrderDetail:
     @property
     def trackable_shipments(self) -> list[Shipment]:
         return [s for s in self.shipments if s.tracking_number]
+
+    @property
+    def cancellable_shipment_ids(self) -> set[int]:
+        """Shipments whose booking failed, which staff may give up."""
+        return {s.id for s in self.shipments if shipment_rules.cancel_refusal(s) is None}
 
 
 def order_actions(order: Order, shipments: list[Shipment]) -> frozenset[str]:

@@ -44,7 +44,7 @@ def attention_clause(kind: str):
         problems = union(
             select(Shipment.order_id).where(Shipment.status.in_(ATTENTION_SHIPMENT_STATUSES)),
             select(Shipment.order_id).where(Shipment.tracking_number.is_(None),
-                                            Shipment.booking_error != ""),
+                                            Shipment.booking_error != "", Shipment.status != "cancelled"),
         )
         return Order.id.in_(select(problems.subquery().c.order_id))
     raise ValueError(f"unknown attention list {kind!r}")
@@ -65,5 +65,5 @@ def attention() -> Attention:
                                   Product.on_hand - Product.reserved <= Product.low_stock_threshold)
             .order_by(Product.on_hand - Product.reserved, Product.sku).limit(50))),
         outbox_failures=db.session.scalar(select(func.count(OutboxMessage.id)).where(
-            OutboxMessage.status != "sent", OutboxMessage.attempts > 0)) or 0,
+            OutboxMessage.status.in_(("pending", "dead")), OutboxMessage.attempts > 0)) or 0,
     )
