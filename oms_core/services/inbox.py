@@ -27,6 +27,7 @@ from ..errors import NotFound
 from ..models import InboundEvent, UnmatchedEvent
 from ..models._base import utcnow
 from ..protocols import GatewayEvent, TrackingUpdate
+from .queries import keyset_rows
 
 PAYMENT, CARRIER = "payment", "carrier"
 # Verification results.
@@ -86,6 +87,7 @@ class Tally:
     duplicate: int = 0
     unmatched: int = 0
     flagged: int = 0  # payments kept for a human: applied, but not counted as paid
+    reasons: list[str] = dataclasses.field(default_factory=list)  # why events are unmatched
 
 
 def settle(row: InboundEvent, tally: Tally) -> None:
@@ -94,6 +96,7 @@ def settle(row: InboundEvent, tally: Tally) -> None:
     row.events_received, row.events_applied = tally.received, tally.applied
     row.events_duplicate, row.events_unmatched = tally.duplicate, tally.unmatched
     row.events_flagged = tally.flagged
+    row.reason = "; ".join(dict.fromkeys(tally.reasons))[:4000]
     row.outcome = _outcome(row)
     row.settled_at = utcnow()
 
@@ -152,6 +155,8 @@ def resolve(waiting: UnmatchedEvent, outcome: str) -> None:
     else:
         row.events_applied += 1
     row.outcome = _outcome(row)
+    if row.outcome != UNMATCHED:
+        row.reason = ""
     db.session.delete(waiting)
 
 
@@ -216,13 +221,9 @@ class InboundPage:
 
 def inbound_page(name: str, *, before: int | None = None, limit: int = 50) -> InboundPage:
     """One page of a list, newest first (keyset on id, no count of all rows)."""
-    query = select(InboundEvent).where(_clause(name))
-    if before:
-        query = query.where(InboundEvent.id < before)
-    rows = list(db.session.scalars(query.order_by(InboundEvent.id.desc()).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return InboundPage(rows=rows, next_before=rows[-1].id if more and rows else None)
+    rows, next_before = keyset_rows(select(InboundEvent).where(_clause(name)), InboundEvent.id, before=before,
+                                    limit=limit)
+    return InboundPage(rows=rows, next_before=next_before)
 
 
 @dataclass

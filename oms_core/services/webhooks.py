@@ -182,7 +182,7 @@ def _apply_payments(row, gateway_id: str, events: list[GatewayEvent]) -> inbox.T
             kept = inbox.keep_unmatched(row, match_key=str(event.order_id), event=event, reason=problem,
                                         dedupe_key=payments.event_dedupe_key(event))
             outcome = inbox.UNMATCHED if kept else inbox.DUPLICATE
-        _count(tally, outcome)
+        _count(tally, outcome, problem)
     return tally
 
 
@@ -195,22 +195,24 @@ def _apply_tracking(row, carrier_id: str, updates: list[TrackingUpdate]) -> inbo
     shipment_ids = shipments.shipment_ids_by_number(carrier_id, numbers)
     for update in updates:
         shipment_id = shipment_ids.get(update.tracking_number)
-        if shipment_id is not None:
+        problem = None if shipment_id else f"No shipment with tracking number {update.tracking_number} yet."
+        if problem is None:
             event = shipments.add_tracking_update(shipment_id, update, source=f"carrier:{carrier_id}")
             outcome = inbox.APPLIED if event is not None else inbox.DUPLICATE
         else:
-            kept = inbox.keep_unmatched(
-                row, match_key=update.tracking_number, dedupe_key=shipments.event_dedupe_key(update),
-                event=update, reason=f"No shipment with tracking number {update.tracking_number} yet.")
+            kept = inbox.keep_unmatched(row, match_key=update.tracking_number, event=update, reason=problem,
+                                        dedupe_key=shipments.event_dedupe_key(update))
             outcome = inbox.UNMATCHED if kept else inbox.DUPLICATE
-        _count(tally, outcome)
+        _count(tally, outcome, problem)
     return tally
 
 
-def _count(tally: inbox.Tally, outcome: str) -> None:
+def _count(tally: inbox.Tally, outcome: str, problem: str | None = None) -> None:
     name = {inbox.APPLIED: "applied", inbox.DUPLICATE: "duplicate", inbox.UNMATCHED: "unmatched",
             inbox.FLAGGED: "flagged"}[outcome]
     setattr(tally, name, getattr(tally, name) + 1)
+    if outcome == inbox.UNMATCHED:
+        tally.reasons.append(problem)
 
 
 # ------------------------------------------------------------------ periodic re-match
