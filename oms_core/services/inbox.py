@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 
 from .. import runtime
 from ..db import db, write_transaction
-from ..errors import NotFound
+from ..errors import NotFound, ValidationError
 from ..models import InboundEvent, UnmatchedEvent
 from ..models._base import utcnow
 from ..protocols import GatewayEvent, TrackingUpdate
@@ -36,22 +36,29 @@ VERIFIED, NOT_CHECKED = "verified", "not_checked"
 RECEIVED, APPLIED, DUPLICATE, UNMATCHED, REFUSED, ERROR = InboundEvent.OUTCOMES
 FLAGGED = "flagged"  # how an event was resolved: a payment kept for a human
 
-# Credentials a sender (or a proxy) may put in headers: never stored.
-SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
+MAX_BODY_BYTES = 1024 * 1024
+# Headers that carry credentials (a sender's token, a proxy's cookie): their values
+# are not kept. Signatures are kept: they are made with the secret, not the secret.
+CREDENTIAL_HEADER_WORDS = ("authorization", "cookie", "token", "secret", "password", "api-key", "apikey",
+                           "session")
+NOT_KEPT = "(not kept)"
 MAX_HEADERS, MAX_HEADER_CHARS = 100, 2000
 
 
 def stored_headers(headers: Mapping[str, str]) -> dict:
-    """What is kept of the request's headers: names and values, bounded, credentials left out."""
+    """What is kept of the request's headers: names and values, bounded, without credentials."""
     kept: dict = {}
     for name, value in list(headers.items())[:MAX_HEADERS]:
-        if str(name).lower() not in SECRET_HEADERS:
-            kept[str(name)[:200]] = str(value)[:MAX_HEADER_CHARS]
+        name = str(name)[:200]
+        secret = any(word in name.lower() for word in CREDENTIAL_HEADER_WORDS)
+        kept[name] = NOT_KEPT if secret else str(value)[:MAX_HEADER_CHARS]
     return kept
 
 
 def store(source: str, plugin_id: str, body: bytes, headers: Mapping[str, str]) -> int:
     """Keep a delivery as received, committed at once; returns its id."""
+    if len(body) > MAX_BODY_BYTES:
+        raise ValidationError(f"A webhook body may have at most {MAX_BODY_BYTES} bytes.")
     with write_transaction():
         row = InboundEvent(source=source, plugin_id=plugin_id, body=bytes(body),
                            headers=stored_headers(headers), verification=NOT_CHECKED, outcome=RECEIVED,

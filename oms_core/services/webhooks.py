@@ -70,6 +70,12 @@ class WebhookNotConfigured(DomainError):
     status_code = 503
 
 
+class WebhookTooLarge(DomainError):
+    """A body over inbox.MAX_BODY_BYTES: not kept, not read."""
+
+    status_code = 413
+
+
 @dataclass(frozen=True)
 class WebhookReceipt:
     received: int    # events in the delivery
@@ -104,6 +110,8 @@ def receive_carrier_webhook(carrier_id: str, body: bytes, headers: Mapping[str, 
 
 def _receive(source: str, plugin, body: bytes, headers, kind, check: Callable,
              apply: Callable) -> WebhookReceipt:
+    if len(body) > inbox.MAX_BODY_BYTES:
+        raise WebhookTooLarge(f"Body too large: at most {inbox.MAX_BODY_BYTES} bytes.")
     headers = WebhookHeaders(headers)  # plugins look headers up in any case
     inbound_id = inbox.store(source, plugin.id, body, headers)
     events = _verified_events(inbound_id, plugin, body, headers, kind)
