@@ -224,13 +224,14 @@ def waiting_count() -> int:
 class InboundPage:
     rows: list[InboundEvent]
     next_before: int | None  # pass as `before` for the next (older) page
+    unmatched_after: timedelta  # how long events wait before "waiting" lists them
 
 
 def inbound_page(name: str, *, before: int | None = None, limit: int = 50) -> InboundPage:
     """One page of a list, newest first (keyset on id, no count of all rows)."""
     rows, next_before = keyset_rows(select(InboundEvent).where(_clause(name)), InboundEvent.id, before=before,
                                     limit=limit)
-    return InboundPage(rows=rows, next_before=next_before)
+    return InboundPage(rows=rows, next_before=next_before, unmatched_after=unmatched_after())
 
 
 @dataclass

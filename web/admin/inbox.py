@@ -16,8 +16,7 @@ def inbox_list():
     name = name if name in inbox.LISTS else "waiting"
     page = inbox.inbound_page(name, before=request.args.get("before", type=int),
                               limit=runtime.setting("PAGE_SIZE"))
-    return render_template("oms/admin/inbox/list.html", page=page, current=name, lists=inbox.LISTS,
-                           after=inbox.unmatched_after())
+    return render_template("oms/admin/inbox/list.html", page=page, current=name, lists=inbox.LISTS)
 
 
 @blueprint.route("/inbox/<int:inbound_id>")
