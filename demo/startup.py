@@ -17,6 +17,7 @@ from oms_core.db import db
 from oms_core.models import ForecastRun
 from oms_core.services import forecast_runs, notifications, outbox, users
 from oms_core.services.forecast_schedule import ForecastSchedule
+from oms_core.services.webhooks import RematchSchedule
 
 from . import demo_data, settings
 from .app import create_app
@@ -67,8 +68,9 @@ def print_mail_to(out: Callable[[str], None]) -> None:
 
 
 class OutboxWorker(threading.Thread):
-    """Sends the outbox (emails, carrier bookings) beside the web server, and
-    re-forecasts demand when the last forecast is a day old."""
+    """Sends the outbox (emails, carrier bookings) beside the web server,
+    re-forecasts demand when the last forecast is a day old, and matches waiting
+    webhook events again."""
 
     def __init__(self, app: Flask, poll_seconds: float = 1.0):
         super().__init__(name="oms-outbox-worker", daemon=True)
@@ -77,9 +79,10 @@ class OutboxWorker(threading.Thread):
 
     def run(self) -> None:
         with self.app.app_context():
-            forecast_when_due = ForecastSchedule()
+            forecast_when_due, rematch_webhook_events = ForecastSchedule(), RematchSchedule()
             while not self._stopping.is_set():
                 forecast_when_due()
+                rematch_webhook_events()
                 try:
                     sent, failed = outbox.run_once()
                 except Exception:  # a database hiccup must not end the demo's worker

@@ -138,10 +138,11 @@ def build_cli(registry: PluginRegistry) -> AppGroup:
     @click.option("--once", is_flag=True, help="Send what is due now, then exit.")
     @click.option("--poll", default=2.0, show_default=True, help="Seconds to sleep when idle.")
     def worker(once, poll):
-        """Send outbox messages (emails, carrier bookings) with retries, and re-forecast
-        demand every FORECAST_EVERY_HOURS."""
+        """Send outbox messages (emails, carrier bookings) with retries, re-forecast
+        demand every FORECAST_EVERY_HOURS, and match waiting webhook events again."""
         from .services import outbox
         from .services.forecast_schedule import ForecastSchedule
+        from .services.webhooks import RematchSchedule
 
         _require_schema()
         if once:
@@ -150,9 +151,10 @@ def build_cli(registry: PluginRegistry) -> AppGroup:
             return
         stopping = []
         signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+        forecast, rematch = ForecastSchedule(echo=click.echo), RematchSchedule()
         try:
             outbox.run_worker(poll_seconds=poll, stop=lambda: bool(stopping), echo=click.echo,
-                              each_round=ForecastSchedule(echo=click.echo))
+                              each_round=lambda: (forecast(), rematch()))
         except KeyboardInterrupt:
             pass
         click.echo("worker stopped")

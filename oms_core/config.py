@@ -38,6 +38,9 @@ DEFAULTS = {
     "SMTP_PASSWORD": "",
     "SMTP_STARTTLS": False,
     "SMTP_TIMEOUT": 10,
+    # Webhook events that match no shipment or order yet are listed for staff once
+    # they have waited this long (minutes).
+    "INBOX_UNMATCHED_AFTER_MINUTES": 60,
     # Outbox worker: attempts before a message is dead, first retry delay (doubles).
     "OUTBOX_MAX_ATTEMPTS": 8,
     "OUTBOX_BACKOFF_SECONDS": 30,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Mapping, Optional, Protocol, Sequence, runtime_checkable
+from typing import Iterable, Iterator, Mapping, Optional, Protocol, Sequence, runtime_checkable
 
 # ----------------------------------------------------------------- payments
 
@@ -71,6 +71,30 @@ class WebhookResult:
     ok: bool
     error: Optional[str] = None
     events: Sequence = ()
+
+
+class WebhookHeaders(Mapping[str, str]):
+    """The headers `parse_webhook` receives: looked up case-insensitively, as HTTP
+    header names are (`headers["x-signature"]` and `headers.get("X-Signature")` find
+    the same header), whatever mapping or pairs the caller had."""
+
+    def __init__(self, headers: Mapping[str, str] | Iterable[tuple[str, str]] = ()):
+        pairs = headers.items() if hasattr(headers, "items") else headers
+        self._by_lower = {str(name).lower(): (str(name), str(value)) for name, value in pairs}
+
+    def __getitem__(self, name: str) -> str:
+        if not isinstance(name, str):
+            raise KeyError(name)
+        return self._by_lower[name.lower()][1]
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name, _ in self._by_lower.values())
+
+    def __len__(self) -> int:
+        return len(self._by_lower)
+
+    def __repr__(self) -> str:
+        return f"WebhookHeaders({dict(self.items())!r})"
 
 
 @runtime_checkable

@@ -158,7 +158,7 @@ def test_register_payment_gateways_carriers_and_forecasters(app, place, recorder
                                 currency="EUR", reference="", actor="test")
     payments.record_payment(order.id, gateway_id="voucher", amount_minor=order.total_minor,
                             currency="EUR", reference="V-1", actor="test")
-    shipment = shipments.create_shipment(order.id, carrier_id="courier", tracking_number="BK1",
+    shipment = shipments.create_shipment(order.id, carrier_id="courier", service="DHL", tracking_number="BK1",
                                          actor="test")
     assert shipment.carrier_id == "courier"
     forecast = registry.forecaster("flat").forecast({"a": [1.0, 2.0]}, horizon=2, season_length=1)

@@ -235,10 +235,18 @@ def test_a_fitting_gateway_event_is_counted_once(order_of, recorder):
 
 
 def test_the_same_event_id_from_another_gateway_is_another_event(order_of):
-    order_id = order_of(2500)
-    assert payments.apply_gateway_event("bank_transfer", event(order_id, 1000)) is not None
-    assert payments.apply_gateway_event("cash_on_delivery", event(order_id, 1000)) is not None
-    assert orders.get_order(order_id).paid_minor == 2000
+    by_transfer, by_cash = order_of(2500), order_of(2500, payment_method="cash_on_delivery")
+    assert payments.apply_gateway_event("bank_transfer", event(by_transfer, 1000)) is not None
+    assert payments.apply_gateway_event("cash_on_delivery", event(by_cash, 1000)) is not None
+    assert [orders.get_order(i).paid_minor for i in (by_transfer, by_cash)] == [1000, 1000]
+
+
+def test_a_gateway_pays_only_orders_placed_with_it(order_of):
+    order_id = order_of(2500)  # bank transfer
+    with pytest.raises(PaymentRefused, match="paid by bank_transfer, not cash_on_delivery"):
+        payments.apply_gateway_event("cash_on_delivery", event(order_id))
+    db.session.remove()
+    assert payments.payments_for(order_id) == [] and orders.get_order(order_id).paid_minor == 0
 
 
 @pytest.mark.parametrize("amount, currency, says", [

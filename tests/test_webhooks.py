@@ -1,111 +1,21 @@
-"""Webhooks: a gateway and a carrier that sign with HMAC-SHA256 (defined here, as a
-plugin author would) report payments and tracking events over HTTP."""
+"""Webhooks: a gateway and a carrier that sign with HMAC-SHA256 (tests/webhook_plugins.py,
+written as a plugin author would) report payments and tracking events over HTTP."""
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select
 
 from oms_core.db import db
-from oms_core.hookspecs import hookimpl
-from oms_core.models import Order, Payment, Shipment, ShipmentEvent
-from oms_core.protocols import (CarrierResult, CarrierService, GatewayEvent, PaymentResult,
-                                TrackingUpdate, WebhookResult)
+from oms_core.models import Order, Payment, Shipment, ShipmentEvent, UnmatchedEvent
 from oms_core.services import orders, shipments
-
-SECRET = "whsec_test_3f9a"
-SIGNATURE_HEADER = "X-Test-Signature"
-
-
-def signature(body: bytes, secret: str = SECRET) -> str:
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def _verified_json(body, headers, secret):
-    """(data, None) or (None, error): the signature first, then the JSON."""
-    if not secret:
-        return None, "No webhook secret is configured."
-    if not hmac.compare_digest(headers.get(SIGNATURE_HEADER, ""), signature(body, secret)):
-        return None, "Bad signature."
-    try:
-        return json.loads(body), None
-    except ValueError:
-        return None, "The body is not JSON."
-
-
-class HmacGateway:
-    id = "hmacpay"
-    label = "HMAC Pay"
-    pays_on_delivery = False
-
-    def verify_payment(self, request):
-        return PaymentResult.success()
-
-    def parse_webhook(self, body, headers, secret):
-        data, error = _verified_json(body, headers, secret)
-        if error:
-            return WebhookResult(ok=False, error=error)
-        try:
-            events = [GatewayEvent(event_id=e["id"], order_id=int(e["order"]), amount_minor=int(e["amount"]),
-                                   currency=e["currency"], external_id=e.get("charge"))
-                      for e in data["events"]]
-        except (KeyError, TypeError, ValueError) as exc:
-            return WebhookResult(ok=False, error=f"Unreadable event: {exc}")
-        return WebhookResult(ok=True, events=events)
-
-
-class HmacCarrier:
-    id = "hmacship"
-    label = "HMAC Ship"
-    manual = True
-
-    def services(self):
-        return [CarrierService("standard", "Standard")]
-
-    def create_shipment(self, request):
-        return CarrierResult(ok=True, tracking_number=request.tracking_number)
-
-    def tracking_url(self, tracking_number, service=""):
-        return f"https://track.example.net/{tracking_number}"
-
-    def parse_webhook(self, body, headers, secret):
-        data, error = _verified_json(body, headers, secret)
-        if error:
-            return WebhookResult(ok=False, error=error)
-        try:
-            updates = [TrackingUpdate(tracking_number=e["number"], status=e["status"],
-                                      occurred_at=datetime.fromisoformat(e["at"]),
-                                      raw_code=e.get("code", ""), location=e.get("where", ""))
-                       for e in data["events"]]
-        except (KeyError, TypeError, ValueError) as exc:
-            return WebhookResult(ok=False, error=f"Unreadable event: {exc}")
-        return WebhookResult(ok=True, events=updates)
-
-
-class SignedPlugins:
-    @hookimpl
-    def register_payment_gateways(self):
-        return [HmacGateway()]
-
-    @hookimpl
-    def register_carriers(self):
-        return [HmacCarrier()]
+from webhook_plugins import post, secrets_for, signed_plugins
 
 
 @pytest.fixture
 def app_config():
-    return {"extra_plugins": [SignedPlugins()],
-            "OMS_PLUGINS": {"hmacpay": {"webhook_secret": SECRET}, "hmacship": {"webhook_secret": SECRET}}}
-
-
-def post(client, url, payload, *, secret=SECRET, raw: bytes | None = None):
-    body = raw if raw is not None else json.dumps(payload).encode()
-    return client.post(url, data=body, content_type="application/json",
-                       headers={SIGNATURE_HEADER: signature(body, secret)})
+    return {"extra_plugins": [signed_plugins()], **secrets_for("hmacpay", "hmacship")}
 
 
 def pay(client, events, **kw):
@@ -133,7 +43,8 @@ def test_payment_event_marks_the_order_paid_once(client, place):
     order = place(payment_method="hmacpay", confirm=True)
     response = pay(client, [payment_event(order)])
     assert response.status_code == 200, response.get_json()
-    assert response.get_json() == {"ok": True, "received": 1, "applied": 1, "duplicates": 0, "flagged": 0}
+    assert response.get_json() == {"ok": True, "received": 1, "applied": 1, "duplicates": 0, "unmatched": 0,
+                                   "flagged": 0}
     assert fresh(order).status == "paid"
 
     again = pay(client, [payment_event(order)])  # the gateway re-sends
@@ -177,14 +88,19 @@ def test_mismatched_amount_or_currency_is_flagged_not_paid(client, place, amount
     assert any(e.kind == "payment_flagged" for e in fresh(order).events)
 
 
-def test_unknown_order_is_422_and_nothing_applied(client, place):
+def test_an_event_for_an_unknown_order_is_kept_unmatched(client, place):
     order = place(payment_method="hmacpay", confirm=True)
-    events = [payment_event(order, "evt_ok"), {"id": "evt_bad", "order": 999_999, "amount": 100,
-                                                "currency": "EUR"}]
+    unknown = {"id": "evt_bad", "order": 999_999, "amount": 100, "currency": "EUR"}
+    events = [payment_event(order, "evt_ok"), unknown]
     response = pay(client, events)
-    assert response.status_code == 422
-    assert "999999" in response.get_json()["error"]
-    assert payment_count() == 0 and fresh(order).status == "confirmed"
+    assert response.status_code == 202  # accepted: the sender need not retry
+    assert response.get_json() == {"ok": True, "received": 2, "applied": 1, "duplicates": 0, "unmatched": 1,
+                                   "flagged": 0}
+    assert payment_count() == 1 and fresh(order).status == "paid"
+    [waiting] = db.session.scalars(select(UnmatchedEvent)).all()
+    assert (waiting.match_key, waiting.reason) == ("999999", "No order 999999.")
+    assert pay(client, events).get_json()["duplicates"] == 2  # a retry adds nothing
+    assert db.session.scalar(select(func.count()).select_from(UnmatchedEvent)) == 1
 
 
 def test_unknown_gateway_or_carrier_is_404(client):
@@ -194,14 +110,14 @@ def test_unknown_gateway_or_carrier_is_404(client):
 
 def test_offline_gateway_refuses_webhooks(client):
     response = post(client, "/oms/webhooks/payments/bank_transfer", {"events": []})
-    assert response.status_code == 400 and "no webhooks" in response.get_json()["error"]
+    assert response.status_code == 404 and "no webhooks" in response.get_json()["error"]
 
 
-@pytest.mark.parametrize("app_config", [{"extra_plugins": [SignedPlugins()]}])
+@pytest.mark.parametrize("app_config", [{"extra_plugins": [signed_plugins()]}])
 def test_missing_secret_refuses_every_delivery(client, place):
     order = place(payment_method="hmacpay", confirm=True)
     response = pay(client, [payment_event(order)])
-    assert response.status_code == 400 and "secret" in response.get_json()["error"]
+    assert response.status_code == 503 and "secret" in response.get_json()["error"]
     assert payment_count() == 0
 
 
@@ -240,7 +156,8 @@ def test_carrier_events_are_deduplicated_and_delivery_moves_the_order(client, pl
     assert response.get_json()["applied"] == 2
     # Re-sent in another order: nothing new.
     again = track(client, [out, picked])
-    assert again.get_json() == {"ok": True, "received": 2, "applied": 0, "duplicates": 2, "flagged": 0}
+    assert again.get_json() == {"ok": True, "received": 2, "applied": 0, "duplicates": 2, "unmatched": 0,
+                                "flagged": 0}
     assert event_count() == 2
     assert db.session.scalar(select(Shipment.status)) == "out_for_delivery"
     assert fresh(order).status == "shipped"
@@ -259,11 +176,13 @@ def test_carrier_bad_signature_changes_nothing(client, place):
     assert event_count() == 0 and fresh(order).status == "shipped"
 
 
-def test_carrier_event_for_unknown_number_is_ignored(client, place):
+def test_carrier_event_for_an_unknown_number_is_kept_unmatched(client, place):
     shipped_order(place)
     event = dict(tracking_event("delivered", datetime.now(timezone.utc)), number="OTHER1")
-    assert track(client, [event]).get_json()["applied"] == 0
+    response = track(client, [event])
+    assert response.status_code == 202 and response.get_json()["unmatched"] == 1
     assert event_count() == 0
+    assert db.session.scalar(select(UnmatchedEvent.match_key)) == "OTHER1"
 
 
 def test_carrier_event_that_does_not_fit_is_422(client, place):

@@ -1,6 +1,7 @@
 """All tables of the OMS. Import from here."""
 from .catalog import Product, StockMove
 from .forecasts import ForecastRun, ForecastSeries
+from .inbound import InboundEvent, UnmatchedEvent
 from .orders import Customer, Order, OrderLine, TimelineEvent, order_number
 from .outbox import OutboxMessage
 from .payments import Payment
@@ -8,7 +9,7 @@ from .shipments import Shipment, ShipmentEvent
 from .staff import ROLES, StaffUser
 
 __all__ = [
-    "Customer", "ForecastRun", "ForecastSeries", "Order", "OrderLine", "OutboxMessage", "Payment", "Product",
-    "ROLES",
-    "Shipment", "ShipmentEvent", "StaffUser", "StockMove", "TimelineEvent", "order_number",
+    "Customer", "ForecastRun", "ForecastSeries", "InboundEvent", "Order", "OrderLine", "OutboxMessage",
+    "Payment", "Product", "ROLES",
+    "Shipment", "ShipmentEvent", "StaffUser", "StockMove", "TimelineEvent", "UnmatchedEvent", "order_number",
 ]

@@ -116,5 +116,8 @@ class TimelineEvent(db.Model):
     actor: Mapped[str] = mapped_column(String(200), nullable=False)
     public: Mapped[bool] = mapped_column(default=False, nullable=False)
     created_at: Mapped[datetime] = created_at_column()
+    # When it happened, if not when it was recorded: a carrier's event time. The
+    # public timeline is ordered by it, so an event that arrives late sits in place.
+    occurred_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
 
     order: Mapped[Order] = relationship(back_populates="events")

@@ -16,7 +16,7 @@ class OutboxMessage(db.Model):
     __tablename__ = "oms_outbox"
     __table_args__ = (Index("ix_oms_outbox_status_next_attempt_at", "status", "next_attempt_at"),)
 
-    STATUSES = ("pending", "sent", "dead")
+    STATUSES = ("pending", "sent", "dead", "cancelled")  # cancelled: withdrawn by staff
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(64), nullable=False)

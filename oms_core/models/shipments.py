@@ -1,6 +1,7 @@
 """Shipments and their carrier tracking events (normalised, de-duplicated)."""
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Optional
 
@@ -23,6 +24,11 @@ class Shipment(db.Model):
     tracking_number: Mapped[Optional[str]] = mapped_column(String(100), index=True)
     tracking_url: Mapped[Optional[str]] = mapped_column(String(500))
     external_id: Mapped[Optional[str]] = mapped_column(String(200))
+    # The idempotency key of the booking with the carrier (outbox key too): random, so
+    # it is never reused by another installation or after a database reset, where a
+    # carrier would answer a reused key with somebody else's old parcel.
+    booking_key: Mapped[str] = mapped_column(String(64), unique=True, nullable=False,
+                                             default=lambda: uuid.uuid4().hex)
     # booking: waiting for the carrier (outbox); then a normalised carrier status.
     status: Mapped[str] = mapped_column(String(32), default="unknown", index=True, nullable=False)
     booking_error: Mapped[str] = mapped_column(Text, default="", nullable=False)
@@ -39,7 +45,9 @@ class Shipment(db.Model):
 
 class ShipmentEvent(db.Model):
     """One raw carrier event, kept as sent plus its normalised status. Carriers resend
-    and reorder events: (shipment, dedupe_key) is unique."""
+    and reorder events: (shipment, dedupe_key) is unique, the key made from the
+    carrier's event id when it sends one, else from the content
+    (`services.shipments.event_dedupe_key`)."""
 
     __tablename__ = "oms_shipment_event"
     __table_args__ = (UniqueConstraint("shipment_id", "dedupe_key", name="uq_oms_shipment_event_key"),)
@@ -52,6 +60,7 @@ class ShipmentEvent(db.Model):
     location: Mapped[str] = mapped_column(String(200), default="", nullable=False)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     dedupe_key: Mapped[str] = mapped_column(String(64), nullable=False)
+    event_id: Mapped[Optional[str]] = mapped_column(String(200))  # the carrier's own, if any
     source: Mapped[str] = mapped_column(String(200), nullable=False)
     created_at: Mapped[datetime] = created_at_column()
 

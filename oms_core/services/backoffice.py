@@ -13,6 +13,7 @@ from ..db import db
 from ..errors import NotFound
 from ..models import Order, Payment, Product, Shipment, StockMove, TimelineEvent
 from . import catalog, stock
+from . import shipments as shipment_rules
 from .payments import PAYABLE_STATES
 
 # --------------------------------------------------------------- order page
@@ -30,6 +31,11 @@ class OrderDetail:
     @property
     def trackable_shipments(self) -> list[Shipment]:
         return [s for s in self.shipments if s.tracking_number]
+
+    @property
+    def cancellable_shipment_ids(self) -> set[int]:
+        """Shipments whose booking failed, which staff may give up."""
+        return {s.id for s in self.shipments if shipment_rules.cancel_refusal(s) is None}
 
 
 def order_actions(order: Order, shipments: list[Shipment]) -> frozenset[str]:

@@ -14,7 +14,7 @@ from ..db import db
 from ..errors import ValidationError
 from ..models import Order, OutboxMessage, Product, Shipment
 from ..models._base import utcnow
-from . import outbox, replenishment
+from . import inbox, outbox, replenishment
 from .queries import OrderPage, keyset_page
 
 ATTENTION_SHIPMENT_STATUSES = ("exception", "delivery_attempted", "returned_to_sender")
@@ -56,7 +56,7 @@ def attention_clause(kind: str):
         problems = union(
             select(Shipment.order_id).where(Shipment.status.in_(ATTENTION_SHIPMENT_STATUSES)),
             select(Shipment.order_id).where(Shipment.tracking_number.is_(None),
-                                            Shipment.booking_error != ""),
+                                            Shipment.booking_error != "", Shipment.status != "cancelled"),
         )
         return Order.id.in_(select(problems.subquery().c.order_id))
     raise ValueError(f"unknown attention list {kind!r}")
@@ -77,7 +77,7 @@ def attention() -> Attention:
                                   Product.on_hand - Product.reserved <= Product.low_stock_threshold)
             .order_by(Product.on_hand - Product.reserved, Product.sku).limit(50))),
         outbox_failures=db.session.scalar(select(func.count(OutboxMessage.id)).where(
-            OutboxMessage.status != "sent", OutboxMessage.attempts > 0)) or 0,
+            OutboxMessage.status.in_(("pending", "dead")), OutboxMessage.attempts > 0)) or 0,
     )
 
 
@@ -94,8 +94,9 @@ class DashboardView:
     attention: Attention
     outbox_problems: list[OutboxMessage]
     stockouts: list[replenishment.Row]  # expected to run out before a reorder could arrive
+    inbox_waiting: int  # webhook deliveries with events unmatched for too long
 
 
 def dashboard_view() -> DashboardView:
     return DashboardView(attention=attention(), outbox_problems=outbox.problems(),
-                         stockouts=replenishment.expected_stockouts())
+                         stockouts=replenishment.expected_stockouts(), inbox_waiting=inbox.waiting_count())

@@ -28,6 +28,9 @@ from ..models._base import utcnow
 log = logging.getLogger(__name__)
 MAX_BACKOFF = timedelta(hours=6)
 
+# Messages still to send, or given up on after the last attempt (staff may retry them).
+UNSENT = ("pending", "dead")
+
 # kind -> function(message) that performs the side effect or raises.
 _HANDLERS: dict[str, Callable[[OutboxMessage], None]] = {}
 
@@ -50,6 +53,15 @@ def enqueue(kind: str, payload: dict, *, key: str, order_id: int | None = None) 
                             next_attempt_at=utcnow())
     db.session.add(message)
     return message
+
+
+def withdraw(key: str) -> None:
+    """Stop a message that is no longer wanted (a booking staff cancelled), in the
+    caller's transaction: nobody sends or retries it again, and a worker sending it
+    right now leaves it cancelled when it finishes."""
+    db.session.execute(update(OutboxMessage)
+                       .where(OutboxMessage.idempotency_key == key, OutboxMessage.status.in_(UNSENT))
+                       .values(status="cancelled"))
 
 
 def backoff(attempts: int) -> timedelta:
@@ -158,7 +170,7 @@ def retry_now(message_id: int) -> OutboxMessage:
         message = db.session.get(OutboxMessage, message_id, with_for_update=True, populate_existing=True)
         if message is None:
             raise NotFound(f"No outbox message {message_id}.")
-        if message.status != "sent":
+        if message.status in UNSENT:
             message.status = "pending"
             message.next_attempt_at = utcnow()
             if message.locked_until is not None and message.locked_until < utcnow():
@@ -171,5 +183,5 @@ def retry_now(message_id: int) -> OutboxMessage:
 def problems(limit: int = 50) -> list[OutboxMessage]:
     """Messages that failed at least once and are not sent: for the dashboard."""
     return list(db.session.scalars(
-        select(OutboxMessage).where(OutboxMessage.status != "sent", OutboxMessage.attempts > 0)
+        select(OutboxMessage).where(OutboxMessage.status.in_(UNSENT), OutboxMessage.attempts > 0)
         .order_by(OutboxMessage.id.desc()).limit(limit)))

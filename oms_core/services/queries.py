@@ -36,16 +36,22 @@ def list_orders(*, status: str | None = None, search: str = "", before: int | No
 
 
 def keyset_page(query, *, before: int | None, limit: int) -> OrderPage:
-    """Newest first, the `limit` orders below id `before`; one extra row tells
-    whether an older page exists (no count of all rows)."""
+    """Newest first, the `limit` orders below id `before`."""
+    rows, next_before = keyset_rows(query, Order.id, before=before, limit=limit)
+    return OrderPage(orders=rows, next_before=next_before)
+
+
+def keyset_rows(query, id_column, *, before: int | None, limit: int) -> tuple[list, int | None]:
+    """Newest first, the `limit` rows below id `before`, and the `before` of the next
+    page (None on the last); one extra row tells whether it exists (no count of all rows)."""
     if before is not None:
         if not limits.is_id(before):
-            raise ValidationError("A page cursor must be an order id.")
-        query = query.where(Order.id < before)
-    rows = list(db.session.scalars(query.order_by(Order.id.desc()).limit(limit + 1)))
+            raise ValidationError("A page cursor must be a row id.")
+        query = query.where(id_column < before)
+    rows = list(db.session.scalars(query.order_by(id_column.desc()).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
-    return OrderPage(orders=rows, next_before=rows[-1].id if more and rows else None)
+    return rows, rows[-1].id if more and rows else None
 
 
 def _search_clause(term: str):

@@ -6,6 +6,10 @@ writes the same ones.
 """
 from __future__ import annotations
 
+from datetime import datetime
+
+from sqlalchemy import func
+
 from ..db import db
 from ..models import Order, TimelineEvent
 from ..money import format_amount
@@ -17,6 +21,7 @@ PAYMENT_RECORDED = "payment_recorded"
 PAYMENT_FLAGGED = "payment_flagged"
 SHIPMENT_CREATED = "shipment_created"
 SHIPMENT_BOOKED = "shipment_booked"
+SHIPMENT_CANCELLED = "shipment_cancelled"
 TRACKING_UPDATE = "tracking_update"
 
 # Reasons of the status changes the services make themselves.
@@ -49,8 +54,16 @@ def tracking_message(status_label: str, location: str) -> str:
 
 
 def record(order: Order, kind: str, actor: str, message: str = "", *, public: bool = False,
-           from_status: str | None = None, to_status: str | None = None) -> TimelineEvent:
+           from_status: str | None = None, to_status: str | None = None,
+           occurred_at: datetime | None = None) -> TimelineEvent:
+    """`occurred_at`: when it happened, if not now (a carrier's event time)."""
     event = TimelineEvent(order=order, kind=kind, actor=actor, message=message, public=public,
-                          from_status=from_status, to_status=to_status)
+                          from_status=from_status, to_status=to_status, occurred_at=occurred_at)
     db.session.add(event)
     return event
+
+
+def happened_at():
+    """When an event happened: a carrier's time for tracking events, else when recorded."""
+    return func.coalesce(TimelineEvent.occurred_at, TimelineEvent.created_at)
+

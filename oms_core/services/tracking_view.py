@@ -10,14 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Integer, bindparam, cast, literal_column, null, select, union_all
+from sqlalchemy import Integer, bindparam, cast, func, literal_column, null, select, union_all
 
 from .. import order_states, tracking_codes
 from ..db import read_connection
 from ..links import web_link
 from ..models import Order, OrderLine, Shipment, TimelineEvent, order_number
 from . import timeline
-from .shipments import STATUS_LABELS as SHIPMENT_LABELS
+from .shipments import CANCELLED as SHIPMENT_CANCELLED, STATUS_LABELS as SHIPMENT_LABELS
 
 # Outcomes of a lookup.
 EMPTY = "empty"          # nothing typed yet: show the form
@@ -73,14 +73,16 @@ class TrackingLookup:
 # round trip per lookup (each costs more than the query under load): the order,
 # its lines, shipments and public events as rows of one UNION, told apart by
 # `row_kind`. Events come first: the UNION's column types (the event time's UTC
-# handling) are taken from its first SELECT.
+# handling) are taken from its first SELECT. An event's time is when it happened
+# (a carrier's event time), else when it was recorded.
 _orders, _lines = Order.__table__.c, OrderLine.__table__.c
 _shipments, _events = Shipment.__table__.c, TimelineEvent.__table__.c
 _ORDER_ID = select(_orders.id).where(_orders.tracking_code == bindparam("code")).scalar_subquery()
 _LOOKUP = union_all(
     select(literal_column("'event'").label("row_kind"), _events.id.label("seq"),
-           _events.created_at.label("at"), _events.kind.label("a"), _events.to_status.label("b"),
-           _events.message.label("c"), null().label("d"), cast(null(), Integer).label("n"))
+           func.coalesce(_events.occurred_at, _events.created_at).label("at"), _events.kind.label("a"),
+           _events.to_status.label("b"), _events.message.label("c"), null().label("d"),
+           cast(null(), Integer).label("n"))
     .where(_events.order_id == _ORDER_ID, _events.public.is_(True)),
     select(literal_column("'order'"), _orders.id, _orders.created_at, _orders.status,
            null(), null(), null(), cast(null(), Integer))
@@ -113,14 +115,18 @@ def _project(rows) -> PublicOrder:
     for row in sorted(rows, key=lambda r: r.seq):
         kinds[row.row_kind].append(row)
     order = kinds["order"][0]
+    # Oldest first by when they happened: a carrier event that arrived late sits in place.
+    events = sorted(kinds["event"], key=lambda r: (r.at, r.seq))
+    # A parcel given up before the carrier took it never existed for the customer.
+    shipments = [r for r in kinds["shipment"] if r.c or r.b != SHIPMENT_CANCELLED]
     return PublicOrder(
         number=order_number(order.seq),
         status=order.a,
         status_label=order_states.PUBLIC_LABELS.get(order.a, order.a),
         placed_at=order.at,
         lines=tuple(PublicLine(r.a, r.n) for r in kinds["line"]),
-        shipments=tuple(_public_shipment(r.a, r.b, r.c, r.d) for r in kinds["shipment"]),
-        events=tuple(_public_event(r.at, r.a, r.b, r.c) for r in reversed(kinds["event"])),  # newest first
+        shipments=tuple(_public_shipment(r.a, r.b, r.c, r.d) for r in shipments),
+        events=tuple(_public_event(r.at, r.a, r.b, r.c) for r in reversed(events)),  # newest first
     )
 
 

@@ -43,3 +43,4 @@ from . import auth, dashboard, menu, orders, products, plugins_page  # noqa: E40
 from . import formatting, new_order, order_actions  # noqa: E402,F401
 from . import forecasts, replenishment, replenishment_settings  # noqa: E402,F401
 from . import errors  # noqa: E402,F401
+from . import inbox  # noqa: E402,F401

@@ -9,8 +9,7 @@ from typing import Callable
 from flask import render_template, request
 
 from oms_core import limits, money, runtime
-from oms_core.errors import DomainError, ValidationError
-from oms_core.protocols import TrackingUpdate
+from oms_core.errors import DomainError
 from oms_core.services import orders as order_service, payments, shipments
 
 from . import blueprint, forms
@@ -64,13 +63,8 @@ def order_payment(order_id: int):
 def order_shipment(order_id: int):
     def create():
         form = request.form
-        carrier = runtime.registry().carrier(forms.text(form, "carrier_id"))
-        service = forms.text(form, "service")
-        codes = {s.code for s in carrier.services()}
-        if codes and service not in codes:
-            raise ValidationError(f"Pick one of {carrier.label}'s services.")
         shipment = shipments.create_shipment(
-            order_id, carrier_id=carrier.id, service=service,
+            order_id, carrier_id=forms.text(form, "carrier_id"), service=forms.text(form, "service"),
             tracking_number=forms.text(form, "tracking_number"), actor=actor())
         if shipment.tracking_number:
             return f"Shipped with {shipment.carrier_name}, tracking number {shipment.tracking_number}."
@@ -82,18 +76,20 @@ def order_shipment(order_id: int):
 def order_tracking(order_id: int):
     def add():
         form = request.form
-        shipment_id = forms.whole_number(form.get("shipment_id"), "Shipment", maximum=limits.MAX_ID)
-        shipment = next((s for s in shipments.shipments_for(order_id)
-                         if s.id == shipment_id and s.tracking_number), None)
-        if shipment is None:
-            raise ValidationError("Pick one of this order's shipments.")
-        update = TrackingUpdate(
-            tracking_number=shipment.tracking_number, status=forms.text(form, "status"),
-            occurred_at=forms.utc_time(form.get("occurred_at")),
-            message=forms.text(form, "message")[:2000], location=forms.text(form, "location")[:200])
-        event = shipments.add_tracking_update(shipment.id, update, source=actor())
+        event = shipments.add_staff_update(
+            order_id, forms.whole_number(form.get("shipment_id"), "Shipment", maximum=limits.MAX_ID),
+            status=forms.text(form, "status"), occurred_at=forms.utc_time(form.get("occurred_at")),
+            message=forms.text(form, "message"), location=forms.text(form, "location"), actor=actor())
         return "Tracking update added." if event else "That tracking update was there already."
     return _run(order_id, add)
+
+
+@blueprint.route("/orders/<int:order_id>/shipments/<int:shipment_id>/cancel", methods=["POST"])
+def shipment_cancel(order_id: int, shipment_id: int):
+    def cancel():
+        shipment = shipments.cancel_shipment(order_id, shipment_id, actor=actor())
+        return f"Shipment #{shipment.id} cancelled; its booking will not be tried again."
+    return _run(order_id, cancel)
 
 
 @blueprint.route("/orders/<int:order_id>/cancel", methods=["POST"])
