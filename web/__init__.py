@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from flask import Flask
 from flask_htmx import HTMX
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 
@@ -17,6 +15,7 @@ from oms_core.setup import init_core
 
 from . import admin, assets, public, storefront, webhooks
 from .errors import register_error_handlers
+from .ratelimit import init_limiter
 from .schema_guard import install_schema_guard
 
 
@@ -37,16 +36,14 @@ class OMS:
             raise RuntimeError("This app already has a flask_login.LoginManager; the OMS back-office "
                                "needs its own. Mount the OMS before (or instead of) yours.")
         admin.configure_login(LoginManager(app))
-        limiter = Limiter(get_remote_address, app=app,
-                          storage_uri=config[CONFIG_PREFIX + "RATELIMIT_STORAGE_URI"],
-                          default_limits=[], key_prefix="oms")
+        limiter, state.rate_limit_storage = init_limiter(app)
         state.limiter = limiter
 
         app.register_blueprint(assets.blueprint, url_prefix="/oms/static")
         app.register_blueprint(admin.blueprint, url_prefix=config[CONFIG_PREFIX + "ADMIN_PREFIX"])
         # Against password guessing: wrap the registered login view in the limiter.
-        app.view_functions["oms_admin.login"] = limiter.limit(
-            config[CONFIG_PREFIX + "LOGIN_RATE_LIMIT"], methods=["POST"])(app.view_functions["oms_admin.login"])
+        login_limit = limiter.limit(config[CONFIG_PREFIX + "LOGIN_RATE_LIMIT"], methods=["POST"])
+        app.view_functions["oms_admin.login"] = login_limit(app.view_functions["oms_admin.login"])
         app.register_blueprint(public.make_blueprint(limiter, config[CONFIG_PREFIX + "TRACKING_RATE_LIMIT"]),
                                url_prefix=config[CONFIG_PREFIX + "TRACKING_PREFIX"])
         app.register_blueprint(webhooks.blueprint, url_prefix=config[CONFIG_PREFIX + "WEBHOOK_PREFIX"])

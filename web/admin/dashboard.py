@@ -4,6 +4,7 @@ from flask import render_template, url_for
 from oms_core.errors import DomainError
 from oms_core.services import backoffice, outbox, replenishment
 
+from .. import ratelimit
 from . import blueprint
 from .responses import action_result, wants_fragment
 
@@ -11,7 +12,8 @@ from .responses import action_result, wants_fragment
 @blueprint.route("/")
 def dashboard():
     return render_template("oms/admin/dashboard.html", view=backoffice.dashboard_view(),
-                           stockouts=replenishment.expected_stockouts())
+                           stockouts=replenishment.expected_stockouts(),
+                           rate_limit_storage=ratelimit.current_storage())
 
 
 @blueprint.route("/outbox/<int:message_id>/retry", methods=["POST"])
