@@ -1,31 +1,47 @@
 """Checkout and public tracking page over HTTP, against a hello-world route of the
-same app on the same server, in the same run.
+same app on the same server, measured with wrk.
 
-Starts the demo shop under gunicorn (2 sync workers) on a fresh database, drives it
-with closed-loop clients on 127.0.0.1 and prints requests per second, p50/p99 latency
-and each figure's ratio to hello-world. Goals: checkout >= 0.25, tracking >= 0.45.
+Starts the demo shop under gunicorn (sync workers) on a fresh database and drives it
+with wrk (C, one event loop per thread; Lua scripts in benchmarks/wrk/ keep a session
+cookie and CSRF token per connection for checkout), so that the load generator is
+not the bottleneck. Hello-world is measured before and after each case; each case
+prints requests (or orders) per second, p50/p99 latency, its ratio to the hello-world
+runs around it and the CPU seconds the server, the database and wrk used, and the
+same ratio per CPU second of server + database (steadier on a shared machine).
+Goals: checkout >= 0.25 of hello-world, tracking >= 0.45.
 
-    python benchmarks/bench_http.py [--seconds 10] [--clients 4] [--postgres-url URL]
+    python benchmarks/bench_http.py [--seconds 10] [--workers 4] [--connections 8]
+                                    [--postgres-url URL] [--skip-sqlite]
+
+Needs wrk (Debian/Ubuntu: apt-get install wrk).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
+import resource
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
-
-import requests
 
 sys.path.insert(0, str(Path(__file__).parent))
 from databases import temporary_postgres, temporary_sqlite  # noqa: E402
-from http_load import run_load  # noqa: E402
+
+SCRIPTS = Path(__file__).parent / "wrk"
+BENCH_SKU = "BENCH-CHECKOUT"
+TRACKED_ORDERS = 50
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+RESULT_LINE = re.compile(r"^OMS_RESULT (\{.*\})$", re.MULTILINE)
 
 
 # Several workers must share the rate-limit counters, as in production: Redis when
@@ -40,22 +56,26 @@ def _rate_limit_storage() -> str:
         return "memory://"
 
 
-RATE_LIMIT_STORAGE = _rate_limit_storage()
-TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
-BENCH_SKU = "BENCH-CHECKOUT"
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
+def wrk_version() -> str:
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: this benchmark drives the server with it "
+                         "(Debian/Ubuntu: apt-get install wrk).")
+    done = subprocess.run(["wrk", "-v"], capture_output=True, text=True)
+    return (done.stdout + done.stderr).split("Copyright")[0].strip()
+
+
 def prepare_database(url: str, data_dir: str) -> list[str]:
-    """Schema, one product with ample stock, and a few confirmed orders to track."""
+    """Schema, one product with ample stock, and confirmed orders to track."""
     from oms_demo.app import create_app
 
     from oms_core import schema, tracking_codes
+    from oms_core.db import db
     from oms_core.services import catalog
     from oms_core.services.orders import NewOrder, place_order
 
@@ -65,117 +85,258 @@ def prepare_database(url: str, data_dir: str) -> list[str]:
         catalog.create_product(sku=BENCH_SKU, name="Benchmark mug", price_minor=1500, currency="EUR",
                                on_hand=10_000_000, actor="bench")
         codes = []
-        for i in range(20):
+        for i in range(TRACKED_ORDERS):
             order = place_order(NewOrder(email=f"bench{i}@example.com", name="Bench Buyer",
                                          lines=[(BENCH_SKU, 1)], payment_method="bank_transfer",
                                          address={"line1": "1 Bench St", "postal_code": "1000",
                                                   "city": "Utrecht", "country": "NL"}),
                                 actor="bench", confirm=True)
             codes.append(tracking_codes.display(order.tracking_code))
-        from oms_core.db import db
         db.session.remove()
         db.engine.dispose()
     return codes
 
 
-class Hello:
-    def __call__(self, session, base, state):
-        return session.get(f"{base}/hello").status_code == 200
+# ------------------------------------------------------------------ CPU accounting
 
 
-class Tracking:
-    def __init__(self, codes):
-        self.codes = codes
-
-    def setup(self, session, base, seed):
-        return {"i": seed}
-
-    def __call__(self, session, base, state):
-        state["i"] += 1
-        code = self.codes[state["i"] % len(self.codes)]
-        response = session.get(f"{base}/track", params={"code": code})
-        return response.status_code == 200 and "Order" in response.text
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of one process (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
-class Checkout:
-    """One operation = add to cart (an htmx POST, as the shop's button sends it) +
-    place the order (the checkout form's POST, answered by a redirect to the
-    confirmation). Both requests count in the operation's latency."""
-
-    def setup(self, session, base, seed):
-        page = session.get(f"{base}/").text
-        return {"token": TOKEN.search(page).group(1), "n": 0, "seed": seed}
-
-    def __call__(self, session, base, state):
-        state["n"] += 1
-        added = session.post(f"{base}/cart/add", data={"sku": BENCH_SKU, "quantity": "1",
-                                                       "csrf_token": state["token"]},
-                             headers={"HX-Request": "true"}, allow_redirects=False)
-        if added.status_code not in (200, 302):
-            return False
-        placed = session.post(f"{base}/checkout", allow_redirects=False, data={
-            "csrf_token": state["token"], "name": "Load Tester",
-            "email": f"load{state['seed']}-{state['n']}@example.com", "line1": "2 Load Lane",
-            "postal_code": "1011", "city": "Amsterdam", "country": "NL",
-            "payment_method": "bank_transfer"})
-        return placed.status_code == 302 and placed.headers.get("Location", "").endswith("/checkout/done")
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
 
 
-def serve(url: str, data_dir: str, port: int) -> subprocess.Popen:
+def _machine_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of the whole machine, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return sum(values) - idle, sum(values)
+
+
+@dataclass
+class Processes:
+    """Whose CPU is counted: gunicorn (master and workers) and the database's server
+    processes serving this benchmark (PostgreSQL backends; SQLite runs inside the workers)."""
+    server_pid: int
+    database_pids: tuple[int, ...] = ()
+
+    def snapshot(self) -> dict:
+        server = [self.server_pid, *_children(self.server_pid)]
+        return {"server": {pid: _cpu_seconds(pid) for pid in server},
+                "database": {pid: _cpu_seconds(pid) for pid in self.database_pids},
+                "wrk": _wrk_seconds(), "machine": _machine_busy()}
+
+
+def _wrk_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk is the only child waited for
+    return usage.ru_utime + usage.ru_stime
+
+
+def _used(before: dict, after: dict, seconds: float) -> dict:
+    def delta(group):
+        return sum(after[group].get(pid, 0.0) - value for pid, value in before[group].items())
+    busy = (after["machine"][0] - before["machine"][0]) / max(1, after["machine"][1] - before["machine"][1])
+    return {"server": delta("server"), "database": delta("database"), "wrk": after["wrk"] - before["wrk"],
+            "machine_busy": busy, "cores": os.cpu_count(), "seconds": seconds}
+
+
+def orders_in_database(url: str) -> int:
+    from sqlalchemy import create_engine, func, select
+
+    from oms_core.models import Order
+
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        count = connection.execute(select(func.count()).select_from(Order)).scalar_one()
+    engine.dispose()
+    return count
+
+
+def check_tracking_page(base: str, code: str) -> None:
+    with urllib.request.urlopen(f"{base}/track?code={code}", timeout=10) as response:
+        page = response.read().decode()
+    if "Order" not in page:
+        raise SystemExit(f"the tracking page does not find order {code}: "
+                         "the benchmark would time an error page")
+
+
+def _postgres_backends(url: str) -> tuple[int, ...]:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        pids = connection.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = :name "
+                                       "AND pid <> pg_backend_pid()"),
+                                  {"name": make_url(url).database}).scalars().all()
+    engine.dispose()
+    return tuple(pids)
+
+
+# ------------------------------------------------------------------ the runs
+
+
+@dataclass
+class Case:
+    name: str
+    script: str
+    path: str
+    threads: int
+    connections: int
+    args: tuple[str, ...] = ()
+    unit: str = "req"  # "req": requests per second; "order": orders placed per second
+
+
+def run_wrk(base: str, case: Case, seconds: float, processes: Processes) -> dict:
+    command = ["wrk", "-t", str(case.threads), "-c", str(case.connections), "-d", f"{seconds:g}s",
+               "--timeout", "10s", "-s", str(SCRIPTS / case.script), base + case.path]
+    if case.args:
+        command += ["--", *case.args]
+    before = processes.snapshot()
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    after = processes.snapshot()
+    found = RESULT_LINE.search(done.stdout)
+    if done.returncode != 0 or not found:
+        raise SystemExit(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    result = json.loads(found.group(1))
+    result["cpu"] = _used(before, after, elapsed)
+    done_count = result["operations"] if case.unit == "order" else result["requests"]
+    result["per_second"] = done_count / result["seconds"]
+    return result
+
+
+def serve(url: str, data_dir: str, port: int, workers: int, storage: str) -> subprocess.Popen:
     env = dict(os.environ, OMS_DEMO_DATABASE_URL=url, OMS_DEMO_DATA_DIR=data_dir,
-               OMS_DEMO_SECRET_KEY=uuid.uuid4().hex, OMS_TRACKING_RATE_LIMIT="1000000 per second")
-    env["OMS_RATELIMIT_STORAGE_URI"] = RATE_LIMIT_STORAGE
+               OMS_DEMO_SECRET_KEY=uuid.uuid4().hex, OMS_TRACKING_RATE_LIMIT="1000000 per second",
+               OMS_RATELIMIT_STORAGE_URI=storage, OMS_RATELIMIT_KEY_PREFIX=f"bench-{uuid.uuid4().hex[:8]}")
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}",
+        [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
          "--log-level", "warning", "oms_demo.app:create_app()"], env=env)
-    deadline = time.time() + 30
+    deadline = time.time() + 60
     while time.time() < deadline:
         try:
-            if requests.get(f"http://127.0.0.1:{port}/hello", timeout=1).status_code == 200:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/hello", timeout=1):
                 return process
-        except requests.RequestException:
+        except OSError:
             time.sleep(0.2)
     process.kill()
     raise SystemExit("gunicorn did not start")
 
 
-def run(label: str, url: str, seconds: float, clients: int) -> None:
+def per_cpu_second(result: dict) -> float:
+    """Operations per CPU second of the server and the database: the figure that a
+    machine shared with other work disturbs least."""
+    cpu = result["cpu"]
+    return result["per_second"] * result["seconds"] / max(cpu["server"] + cpu["database"], 1e-9)
+
+
+def _line(name: str, case: Case, result: dict, hello: dict | None) -> str:
+    cpu = result["cpu"]
+    errors = result["socket_errors"] + result["status_errors"] + result["failures"]
+    ratio = f"{result['per_second'] / hello['per_second']:5.2f}" if hello else "   - "
+    cpu_ratio = f"{per_cpu_second(result) / hello['per_cpu_second']:5.2f}" if hello else "   - "
+    p50, p99 = (result["op_p50_ms"], result["op_p99_ms"]) if case.unit == "order" else (
+        result["p50_ms"], result["p99_ms"])
+    return (f"  {name:14} {result['per_second']:7.1f} {case.unit}/s  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  "
+            f"ratio {ratio}  | {per_cpu_second(result):6.0f} per CPU s, ratio {cpu_ratio}  "
+            f"| errors {errors:<3} "
+            f"| wrk -t{case.threads} -c{case.connections} | CPU s: server {cpu['server']:4.1f} "
+            f"db {cpu['database']:4.1f} wrk {cpu['wrk']:4.1f}, machine {cpu['machine_busy']:4.0%} busy")
+
+
+def run(label: str, url: str, args) -> dict:
+    storage = _rate_limit_storage()
     with tempfile.TemporaryDirectory() as data_dir:
         codes = prepare_database(url, data_dir)
+        codes_file = Path(data_dir) / "codes.txt"
+        codes_file.write_text("\n".join(codes) + "\n")
         port = free_port()
-        server = serve(url, data_dir, port)
+        server = serve(url, data_dir, port, args.workers, storage)
         base = f"http://127.0.0.1:{port}"
+        connections = args.connections
+        hello = Case("hello-world", "hello.lua", "/hello", args.threads, connections)
+        cases = [Case("tracking page", "tracking.lua", "/track", args.threads, connections,
+                      (str(codes_file),)),
+                 Case("checkout", "checkout.lua", "/", connections, connections, (BENCH_SKU,), unit="order")]
         try:
-            scenarios = (("hello-world", Hello()), ("checkout (order placed)", Checkout()),
-                         ("tracking page", Tracking(codes)), ("hello-world (again)", Hello()))
-            results = [run_load(name, scenario, base, clients=clients, seconds=seconds)
-                       for name, scenario in scenarios]
+            check_tracking_page(base, codes[0])
+            processes = Processes(server.pid)
+            for case in (hello, *cases):  # warm-up: every worker has served every page once
+                run_wrk(base, case, 2, processes)
+            if url.startswith("postgresql"):
+                processes = Processes(server.pid, _postgres_backends(url))
+            rows, results = [], {}
+            before = run_wrk(base, hello, args.seconds, processes)
+            rows.append(_line("hello-world", hello, before, None))
+            for case in cases:
+                orders_before = orders_in_database(url)
+                result = run_wrk(base, case, args.seconds, processes)
+                placed = orders_in_database(url) - orders_before
+                # Orders still in flight when wrk stops are placed but not counted: one a connection.
+                if case.unit == "order" and not 0 <= placed - result["operations"] <= case.connections:
+                    raise SystemExit(f"wrk counted {result['operations']} orders, the database has "
+                                     f"{placed} new")
+                after = run_wrk(base, hello, args.seconds, processes)
+                baseline = {key: (function(before) + function(after)) / 2 for key, function in
+                            (("per_second", lambda r: r["per_second"]), ("per_cpu_second", per_cpu_second))}
+                rows.append(_line(case.name, case, result, baseline))
+                rows.append(_line("hello-world", hello, after, None))
+                results[case.name] = dict(result, ratio=result["per_second"] / baseline["per_second"],
+                                          cpu_ratio=per_cpu_second(result) / baseline["per_cpu_second"])
+                before = after
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=30)
-    hello = (results[0].per_second + results[3].per_second) / 2
-    print(f"\n{label}: gunicorn 2 sync workers, {clients} clients, {seconds:.0f}s per case, "
-          f"rate limits in {RATE_LIMIT_STORAGE}")
-    for result in results:
-        print(f"  {result.line()}  ratio to hello {result.per_second / hello:5.2f}")
-    print(f"  checkout ratio {results[1].per_second / hello:.2f} (goal >= 0.25); "
-          f"tracking ratio {results[2].per_second / hello:.2f} (goal >= 0.45)")
+    print(f"\n{label}: gunicorn {args.workers} sync workers on {os.cpu_count()} cores; load from {args.wrk} "
+          f"(-t threads, -c connections; checkout: one connection per thread, each its own shopper "
+          f"session); {args.seconds:g} s per run; rate limits in {storage}")
+    print("\n".join(rows))
+    for name, goal in (("checkout", 0.25), ("tracking page", 0.45)):
+        print(f"  {name} ratio to hello-world {results[name]['ratio']:.2f} (goal >= {goal}), "
+              f"per CPU second {results[name]['cpu_ratio']:.2f}")
+    print("  (ratios to the mean of the hello-world runs just before and after; p50/p99 of checkout are "
+          "per order: add to cart + place)")
+    return results
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads (hello-world, tracking)")
+    parser.add_argument("--connections", type=int, default=8,
+                        help="wrk connections (checkout: as many threads, one shopper each)")
     parser.add_argument("--postgres-url", default="")
     parser.add_argument("--skip-sqlite", action="store_true")
     args = parser.parse_args()
+    if not (1 <= args.workers <= 64 and 1 <= args.threads <= args.connections <= 256
+            and 1 <= args.seconds <= 600):
+        parser.error("need 1 <= workers <= 64, 1 <= threads <= connections <= 256, 1 <= seconds <= 600")
+    args.wrk = wrk_version()
     if not args.skip_sqlite:
         with temporary_sqlite() as url:
-            run("SQLite", url, args.seconds, args.clients)
+            run("SQLite", url, args)
     if args.postgres_url:
         with temporary_postgres(args.postgres_url) as url:
-            run("PostgreSQL", url, args.seconds, args.clients)
+            run("PostgreSQL", url, args)
+
 
 
 if __name__ == "__main__":

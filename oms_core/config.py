@@ -25,8 +25,13 @@ DEFAULTS = {
     "TRACKING_RATE_LIMIT": "30 per minute;300 per hour",
     # Back-office log-in attempts per client address, against password guessing.
     "LOGIN_RATE_LIMIT": "10 per minute;50 per hour",
-    # Shared by all web workers in production: e.g. redis://127.0.0.1:6379
+    # Shared by all web workers in production: e.g. redis://127.0.0.1:6379. memory://
+    # counts per process: a server with several worker processes multiplies the limits.
     "RATELIMIT_STORAGE_URI": "memory://",
+    # Refuse to start with process-local storage (memory://) instead of warning.
+    "RATELIMIT_REQUIRE_SHARED": False,
+    # Prefix of the counters' keys: shops sharing one Redis keep apart with their own.
+    "RATELIMIT_KEY_PREFIX": "oms",
     # Plugin settings per gateway/carrier/forecaster id: {"stripe": {"api_key": ...}};
     # each one may come from the environment instead (oms_core.plugin_settings).
     "PLUGINS": {},

@@ -1,13 +1,19 @@
 """The SQLAlchemy instance and the one way services open a write transaction.
 
 SQLite: connections run in WAL mode and every write transaction starts with
-BEGIN IMMEDIATE, so two writers queue on the busy timeout instead of failing with
-"database is locked" when a read transaction tries to upgrade.
+BEGIN IMMEDIATE, so two writers queue instead of failing with "database is locked"
+when a read transaction tries to upgrade. Writers queue in short steps of their own
+(`_begin_immediate_when_free`), not on SQLite's busy handler: that one sleeps in
+steps growing to 100 ms, and under steady contention a writer that keeps waking
+into a taken lock waited over a second while the lock was held for about 10 ms at
+a time (checkout p99 ten times its p50 with 4 web workers).
 PostgreSQL: services use conditional updates and row locks (FOR UPDATE).
 """
 from __future__ import annotations
 
 import contextvars
+import sqlite3
+import time
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
@@ -30,6 +36,8 @@ _begin_immediate: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "oms_begin_immediate", default=False
 )
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# A writer waiting for the write lock tries again after 0.1 ms, doubling up to this.
+SQLITE_WRITE_RETRY_MAX_SECONDS = 0.001
 
 
 def configure_engine(engine: Engine) -> None:
@@ -51,7 +59,33 @@ def configure_engine(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if _begin_immediate.get() else "BEGIN")
+        if _begin_immediate.get():
+            _begin_immediate_when_free(connection.connection.dbapi_connection)
+        else:
+            connection.exec_driver_sql("BEGIN")
+
+
+def _begin_immediate_when_free(dbapi_connection) -> None:
+    """BEGIN IMMEDIATE, retried every millisecond or less while another connection
+    writes, for up to the busy timeout (then "database is locked", as before)."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=0")  # fail at once when taken: this loop does the waiting
+    try:
+        deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+        pause = 0.0001
+        while True:
+            try:
+                cursor.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                busy = exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY  # also BUSY_RECOVERY etc.
+                if not busy or time.monotonic() + pause > deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, SQLITE_WRITE_RETRY_MAX_SECONDS)
+    finally:
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")  # for every other statement
+        cursor.close()
 
 
 class Transaction:

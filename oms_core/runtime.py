@@ -18,6 +18,7 @@ class OMSState:
     registry: PluginRegistry
     schema_checked: bool = False
     limiter: object = None  # flask-limiter instance of the web layer, if mounted
+    rate_limit_storage: object = None  # oms_web.ratelimit.RateLimitStorage, if mounted
 
 
 def state() -> OMSState:

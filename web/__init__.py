@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from flask import Flask
 from flask_htmx import HTMX
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 
@@ -18,6 +16,7 @@ from oms_core.setup import init_core
 from . import admin, assets, public, storefront, webhooks
 from .hardening import default_session_cookie, install_security_headers
 from .input_guard import install_input_guard
+from .ratelimit import init_limiter
 from .schema_guard import install_schema_guard
 
 
@@ -39,12 +38,7 @@ class OMS:
             raise RuntimeError("This app already has a flask_login.LoginManager; the OMS back-office "
                                "needs its own. Mount the OMS before (or instead of) yours.")
         admin.configure_login(LoginManager(app))
-        # Keyed on the client's address: behind a reverse proxy, wrap the app in
-        # werkzeug's ProxyFix so that it is the client's, not the proxy's (README).
-        # Headers on: a 429 says when to try again (Retry-After).
-        limiter = Limiter(get_remote_address, app=app,
-                          storage_uri=config[CONFIG_PREFIX + "RATELIMIT_STORAGE_URI"],
-                          default_limits=[], key_prefix="oms", headers_enabled=True)
+        limiter, state.rate_limit_storage = init_limiter(app)
         state.limiter = limiter
 
         app.register_blueprint(assets.blueprint, url_prefix="/oms/static")

@@ -5,13 +5,15 @@ from oms_core.errors import DomainError
 from oms_core.services import dashboard as dashboard_service
 from oms_core.services import outbox
 
+from .. import ratelimit
 from . import blueprint
 from .responses import action_result, wants_fragment
 
 
 @blueprint.route("/")
 def dashboard():
-    return render_template("oms/admin/dashboard.html", view=dashboard_service.dashboard_view())
+    return render_template("oms/admin/dashboard.html", view=dashboard_service.dashboard_view(),
+                           rate_limit_storage=ratelimit.current_storage())
 
 
 @blueprint.route("/outbox/<int:message_id>/retry", methods=["POST"])

@@ -1,0 +1,122 @@
+"""Rate limits (flask-limiter) and the storage that keeps their counts.
+
+The default storage, `memory://`, counts in each process's own memory. Under a
+server with several worker processes (gunicorn -w 4) every worker counts apart, so
+a client gets up to that many times the configured lookups. Such a server marks
+its requests `wsgi.multiprocess`: the first one a process serves logs an ERROR
+and owners see a warning on the Plugins page and the dashboard. Warn rather than
+refuse by default, because refusing would take the whole shop offline over a limit
+that still holds per worker; OMS_RATELIMIT_REQUIRE_SHARED makes the app refuse to
+start on process-local storage instead (for production settings). While shared
+storage cannot be reached, the limits are counted in process memory and the Plugins
+page says the storage is not reachable.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+from flask import Flask, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+
+from oms_core import runtime
+from oms_core.constants import CONFIG_PREFIX
+
+log = logging.getLogger("oms_web.ratelimit")
+PROCESS_LOCAL_SCHEMES = {"memory"}  # every other limits storage (redis, memcached, ...) is shared
+SHARED_EXAMPLE = "redis://127.0.0.1:6379"
+
+
+def describe_storage(uri: str) -> str:
+    """Scheme and host(s) of a storage URI, never its credentials, database or options:
+    "redis://:secret@cache:6379/0" -> "redis://cache:6379"."""
+    scheme, _, rest = uri.partition("://")
+    hosts = rest.split("/", 1)[0].split("?", 1)[0].rpartition("@")[2]
+    return f"{scheme}://{hosts}"
+
+
+def storage_scheme(uri: str) -> str:
+    return uri.partition("://")[0].lower()
+
+
+@dataclass
+class RateLimitStorage:
+    """What the back-office shows about the counts' storage, and whether this process
+    has been seen serving under a multi-process server."""
+    description: str
+    shared: bool
+    multiprocess: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def from_uri(cls, uri: str) -> "RateLimitStorage":
+        return cls(description=describe_storage(uri), shared=storage_scheme(uri) not in PROCESS_LOCAL_SCHEMES)
+
+    @property
+    def undercounts(self) -> bool:
+        """Each worker process keeps its own counts: the limits are multiplied by their number."""
+        return self.multiprocess and not self.shared
+
+    def note_request(self, environ) -> None:
+        if self.multiprocess or not environ.get("wsgi.multiprocess"):
+            return
+        with self._lock:
+            if self.multiprocess:
+                return
+            self.multiprocess = True
+        if not self.shared:
+            log.error("Rate limits are counted in process memory (%sRATELIMIT_STORAGE_URI=%s) under a "
+                      "server with several worker processes: each worker counts apart, so clients get "
+                      "the tracking and log-in limits once per worker. Set %sRATELIMIT_STORAGE_URI to "
+                      "shared storage, e.g. %s.", CONFIG_PREFIX, self.description, CONFIG_PREFIX,
+                      SHARED_EXAMPLE)
+
+
+def init_limiter(app: Flask) -> tuple[Limiter, RateLimitStorage]:
+    config = app.config
+    uri = config[CONFIG_PREFIX + "RATELIMIT_STORAGE_URI"]
+    storage = RateLimitStorage.from_uri(uri)
+    if config[CONFIG_PREFIX + "RATELIMIT_REQUIRE_SHARED"] and not storage.shared:
+        raise RuntimeError(
+            f"{CONFIG_PREFIX}RATELIMIT_REQUIRE_SHARED is set but {CONFIG_PREFIX}RATELIMIT_STORAGE_URI "
+            f"is {storage.description}, which each process counts apart. Set it to shared storage, "
+            f"e.g. {SHARED_EXAMPLE}.")
+    # While shared storage is down, count in process memory rather than answer 500 to
+    # every log-in and tracking lookup; flask-limiter switches back when it answers again.
+    # Keyed on the client's address: behind a reverse proxy, wrap the app in werkzeug's
+    # ProxyFix so that it is the client's, not the proxy's (README). Headers on: a 429
+    # says when to try again (Retry-After).
+    limiter = Limiter(get_remote_address, app=app, storage_uri=uri, default_limits=[],
+                      key_prefix=config[CONFIG_PREFIX + "RATELIMIT_KEY_PREFIX"],
+                      in_memory_fallback_enabled=True, headers_enabled=True)
+
+    @app.before_request
+    def _note_server_kind():  # observes only: no request of the host app behaves differently
+        storage.note_request(request.environ)
+
+    return limiter, storage
+
+
+@dataclass(frozen=True)
+class RateLimitOverview:
+    """The Plugins page's view of the rate limits (owners only)."""
+    storage: RateLimitStorage
+    reachable: bool
+    limits: tuple[tuple[str, str], ...]  # (what is limited, flask-limiter limit string)
+
+
+def current_storage() -> RateLimitStorage:
+    return runtime.state().rate_limit_storage
+
+
+def overview() -> RateLimitOverview:
+    state = runtime.state()
+    try:
+        reachable = bool(state.limiter.storage.check())
+    except Exception:  # a storage that cannot be reached raises rather than answer False
+        reachable = False
+    return RateLimitOverview(storage=state.rate_limit_storage, reachable=reachable, limits=(
+        ("Tracking page lookups per client", runtime.setting("TRACKING_RATE_LIMIT")),
+        ("Back-office log-in attempts per client", runtime.setting("LOGIN_RATE_LIMIT"))))
