@@ -16,8 +16,8 @@ from oms_core import schema
 from oms_core.db import db
 from oms_core.models import ForecastRun
 from oms_core.services import forecast_runs, notifications, outbox, users
-from oms_core.services.forecast_schedule import ForecastSchedule
-from oms_core.services.webhooks import RematchSchedule
+from oms_core.services.forecast_schedule import forecast_schedule
+from oms_core.services.webhooks import rematch_schedule
 
 from . import demo_data, settings
 from .app import create_app
@@ -79,7 +79,7 @@ class OutboxWorker(threading.Thread):
 
     def run(self) -> None:
         with self.app.app_context():
-            forecast_when_due, rematch_webhook_events = ForecastSchedule(), RematchSchedule()
+            forecast_when_due, rematch_webhook_events = forecast_schedule(), rematch_schedule()
             while not self._stopping.is_set():
                 forecast_when_due()
                 rematch_webhook_events()

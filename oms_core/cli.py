@@ -141,8 +141,8 @@ def build_cli(registry: PluginRegistry) -> AppGroup:
         """Send outbox messages (emails, carrier bookings) with retries, re-forecast
         demand every FORECAST_EVERY_HOURS, and match waiting webhook events again."""
         from .services import outbox
-        from .services.forecast_schedule import ForecastSchedule
-        from .services.webhooks import RematchSchedule
+        from .services.forecast_schedule import forecast_schedule
+        from .services.webhooks import rematch_schedule
 
         _require_schema()
         if once:
@@ -151,7 +151,7 @@ def build_cli(registry: PluginRegistry) -> AppGroup:
             return
         stopping = []
         signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
-        forecast, rematch = ForecastSchedule(echo=click.echo), RematchSchedule()
+        forecast, rematch = forecast_schedule(echo=click.echo), rematch_schedule()
         try:
             outbox.run_worker(poll_seconds=poll, stop=lambda: bool(stopping), echo=click.echo,
                               each_round=lambda: (forecast(), rematch()))

@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 from oms_core.db import db
 from oms_core.errors import ValidationError
 from oms_core.services import forecast_runs
-from oms_core.services.forecast_schedule import ForecastSchedule, is_due
+from oms_core.services.forecast_schedule import forecast_schedule, is_due
 from oms_core.models import ForecastRun, ForecastSeries, Order
 from oms_core.protocols import SeriesForecast
 from oms_core.testing.fakes import plugin_registering
@@ -160,7 +160,7 @@ def test_the_worker_schedule_runs_when_due_and_checks_at_most_once_a_minute(app,
     app.config["OMS_FORECASTER"] = "seasonal_naive"
     clock = [1000.0]
     said = []
-    schedule = ForecastSchedule(echo=said.append, clock=lambda: clock[0])
+    schedule = forecast_schedule(echo=said.append, clock=lambda: clock[0])
     schedule()
     assert len(said) == 1 and said[0].startswith("forecast #")
     runs_made = db.session.scalar(select(func.count()).select_from(ForecastRun))
@@ -175,7 +175,7 @@ def test_the_worker_schedule_runs_when_due_and_checks_at_most_once_a_minute(app,
 
 def test_a_failing_scheduled_forecast_is_logged_and_the_worker_goes_on(app, noisy_shop, caplog):
     app.config["OMS_FORECASTER"] = "broken"
-    ForecastSchedule(echo=lambda line: None)()
+    forecast_schedule(echo=lambda line: None)()
     assert "scheduled forecast failed" in caplog.text
     assert forecast_runs.latest("forecast") is None
 

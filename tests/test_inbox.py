@@ -307,7 +307,7 @@ def test_the_rematch_schedule_runs_once_a_minute_and_never_raises(app, monkeypat
     now = [0.0]
     calls = []
     monkeypatch.setattr(webhooks, "rematch_waiting", lambda: calls.append(now[0]) or 1 / 0)
-    schedule = webhooks.RematchSchedule(every_seconds=60, clock=lambda: now[0])
+    schedule = webhooks.rematch_schedule(every_seconds=60, clock=lambda: now[0])
     for now[0] in (0.0, 30.0, 59.0, 60.0, 61.0, 125.0):
         schedule()
     assert calls == [0.0, 60.0, 125.0]

@@ -12,10 +12,10 @@ from datetime import datetime
 from typing import Callable
 
 from .. import runtime
-from ..db import db
 from ..models import ForecastRun
 from ..models._base import utcnow
 from . import forecast_runs
+from .periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -47,26 +47,13 @@ def is_stale(run: ForecastRun | None, now: datetime | None = None) -> bool:
     return hours > 0 and age_hours(run, now) > 2 * hours
 
 
-class ForecastSchedule:
+def forecast_schedule(*, check_every_seconds: float = 60.0, echo: Callable[[str], None] = log.info,
+                      clock: Callable[[], float] = time.monotonic) -> Periodic:
     """Called between the worker's rounds: runs a forecast when one is due."""
-
-    def __init__(self, *, check_every_seconds: float = 60.0, echo: Callable[[str], None] = log.info,
-                 clock: Callable[[], float] = time.monotonic):
-        self.check_every_seconds = check_every_seconds
-        self.echo, self.clock = echo, clock
-        self._next_check = float("-inf")
-
-    def __call__(self) -> None:
-        if self.clock() < self._next_check:
-            return
-        self._next_check = self.clock() + self.check_every_seconds
-        try:
-            if is_due():
-                run = forecast_runs.run_forecast()
-                self.echo(f"forecast #{run.id}: {run.series_count} products with {run.forecaster_id} "
-                          f"in {run.seconds:.1f} s")
-        except Exception:  # noqa: BLE001 - the worker must go on sending messages
-            db.session.rollback()
-            log.exception("scheduled forecast failed; trying again at the next check")
-        finally:
-            db.session.remove()
+    def forecast_if_due() -> None:
+        if is_due():
+            run = forecast_runs.run_forecast()
+            echo(f"forecast #{run.id}: {run.series_count} products with {run.forecaster_id} "
+                 f"in {run.seconds:.1f} s")
+    return Periodic(forecast_if_due, what="scheduled forecast", every_seconds=check_every_seconds,
+                    clock=clock)

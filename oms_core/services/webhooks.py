@@ -36,6 +36,7 @@ from ..protocols import (
     webhook_auth,
 )
 from . import inbox, payments, shipments
+from .periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -243,22 +244,7 @@ def rematch_waiting(limit: int = 500) -> int:
     return matched
 
 
-class RematchSchedule:
-    """The worker's periodic re-match, at most every `every_seconds`. A failure is
-    logged and retried at the next round; it never stops the worker."""
-
-    def __init__(self, *, every_seconds: float = 60.0, clock: Callable[[], float] = time.monotonic):
-        self.every_seconds, self.clock = every_seconds, clock
-        self._next = float("-inf")
-
-    def __call__(self) -> None:
-        if self.clock() < self._next:
-            return
-        self._next = self.clock() + self.every_seconds
-        try:
-            rematch_waiting()
-        except Exception:  # noqa: BLE001 - the worker must go on sending messages
-            db.session.rollback()
-            log.exception("re-matching waiting webhook events failed; trying again at the next round")
-        finally:
-            db.session.remove()
+def rematch_schedule(*, every_seconds: float = 60.0, clock: Callable[[], float] = time.monotonic) -> Periodic:
+    """The worker's periodic re-match of waiting webhook events."""
+    return Periodic(lambda: rematch_waiting(), what="re-matching waiting webhook events",
+                    every_seconds=every_seconds, clock=clock)
