@@ -119,7 +119,7 @@ def test_four_emails_with_text_html_and_the_tracking_link(app, place, smtp):
         assert mail_from == "hello@shop.example" and recipients == ["ann@example.com"]
         assert message["To"] == "Ann Example <ann@example.com>"
         assert message["From"] == "Corner Shop <hello@shop.example>"
-        assert message["Message-ID"].startswith(f"<email-order-{order_id}-")
+        assert message["Message-ID"].startswith("<" + notifications.status_email_key(order, ""))
         text, html = parts(message)
         for body in (text, html):
             assert code in body and url in body and order.number in body
@@ -176,6 +176,20 @@ def test_no_email_for_steps_the_customer_is_not_told_about(app, place):
     orders.cancel_order(order.id, actor=ACTOR, reason="Duplicate")
     db.session.remove()
     assert db.session.scalar(select(OutboxMessage.id)) is None
+
+
+def test_email_keys_come_from_the_random_tracking_code_not_the_order_id(app, place):
+    """Order ids start again at 1 after a database reset or in another installation;
+    a Message-ID made from them would repeat. The tracking code's digest does not,
+    and it does not show the code itself to every mail server on the way."""
+    first, second = place(confirm=True), place(confirm=True)
+    keys = {notifications.status_email_key(order, "confirmed") for order in (first, second)}
+    assert len(keys) == 2
+    for order in (first, second):
+        key = notifications.status_email_key(order, "confirmed")
+        assert order.tracking_code not in key and f"-{order.id}-" not in key
+        again = type(order)(id=order.id + 1000, tracking_code=order.tracking_code)
+        assert notifications.status_email_key(again, "confirmed") == key  # the code decides, not the id
 
 
 WORKER_ONLY_APP = '''

@@ -164,8 +164,9 @@ def test_a_committed_change_has_its_message(app, place, hooks):
     order_id = place(confirm=True).id
     db.session.remove()
     queued = db.session.scalars(select(OutboxMessage)).all()
+    key = notifications.status_email_key(orders.get_order(order_id), "confirmed")
     assert [(m.kind, m.idempotency_key, m.order_id, m.status) for m in queued] == [
-        (notifications.EMAIL_KIND, f"email-order-{order_id}-confirmed", order_id, "pending")]
+        (notifications.EMAIL_KIND, key, order_id, "pending")]
     assert hooks.changes == [(order_id, S.PLACED, S.CONFIRMED)]
 
 

@@ -13,7 +13,7 @@ from oms_core.errors import NotFound, PaymentRefused, ValidationError
 from oms_core.hookspecs import hookimpl
 from oms_core.models import Order, OutboxMessage, Payment, TimelineEvent
 from oms_core.protocols import GatewayEvent, TrackingUpdate
-from oms_core.services import orders, payments, shipments
+from oms_core.services import notifications, orders, payments, shipments
 
 ACTOR = "staff:cashier@example.com"
 
@@ -295,4 +295,5 @@ def test_paid_email_is_queued_once_with_the_status_change(order_of):
     db.session.remove()
     keys = list(db.session.scalars(select(OutboxMessage.idempotency_key).where(
         OutboxMessage.order_id == order_id).order_by(OutboxMessage.id)))
-    assert keys == [f"email-order-{order_id}-confirmed", f"email-order-{order_id}-paid"]
+    order = db.session.get(Order, order_id)
+    assert keys == [notifications.status_email_key(order, status) for status in ("confirmed", "paid")]

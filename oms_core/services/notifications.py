@@ -3,7 +3,9 @@
 The outbox row (written in the state change's transaction) says only which order
 and which status the email is about; the worker renders it when it sends, so the
 checkout does no template work and the outbox holds no copies of HTML. Its
-Message-ID is the outbox idempotency key, so a resend is recognisable.
+Message-ID is the outbox idempotency key, so a resend is recognisable; the key is
+made from the order's random tracking code, not its id, so it is unique across
+installations and database resets (docs/architecture.md, invariant 7).
 
 The core renders them with its own template loader (oms_core/email_templates/),
 not Flask's, so a process that runs only the core (`flask oms worker`) sends mail
@@ -11,6 +13,7 @@ without the web package. HTML is autoescaped; plain text is shown as typed.
 """
 from __future__ import annotations
 
+import hashlib
 import smtplib
 import ssl
 from email.message import EmailMessage
@@ -46,14 +49,20 @@ def tracking_url(code: str) -> str:
     return f"{base}{runtime.setting('TRACKING_PREFIX')}?code={tracking_codes.display(code)}"
 
 
+def status_email_key(order: Order, status: str) -> str:
+    """One email per order and status. A digest of the tracking code: the code itself
+    must not travel in a Message-ID that mail servers log."""
+    digest = hashlib.sha256(f"email:{order.tracking_code}".encode()).hexdigest()[:24]
+    return f"email-{digest}-{status}"
+
+
 def queue_status_email(order: Order, status: str) -> None:
     """Queue the email telling the customer about `status` (caller's transaction)."""
     if status not in SUBJECTS or not order.tracking_code:
         return
     if order.id is None:
         db.session.flush()  # a new order gets its number here, with everything it holds
-    outbox.enqueue(EMAIL_KIND, {"status": status}, key=f"email-order-{order.id}-{status}",
-                   order_id=order.id)
+    outbox.enqueue(EMAIL_KIND, {"status": status}, key=status_email_key(order, status), order_id=order.id)
 
 
 def compose(message) -> dict:
