@@ -1,4 +1,4 @@
-"""Tracking codes (DESIGN invariant 5).
+"""Tracking codes (docs/architecture.md, invariant 5).
 
 13 symbols of Crockford's base-32 alphabet (65 random bits from `secrets`) plus one
 check symbol. No I, L, O or U: on input they are read as 1, 1, 0 and V, and case,

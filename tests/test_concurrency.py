@@ -1,4 +1,4 @@
-"""Real concurrency on both databases (DESIGN invariant 1 and 3).
+"""Real concurrency on both databases (docs/architecture.md, invariants 1 and 3).
 
 Buyers run in threads, each with its own app context and so its own session and
 connection, or in separate processes (multiprocessing 'spawn') that build their

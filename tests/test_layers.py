@@ -1,6 +1,8 @@
-"""Where code may reach: the forecasting maths is pure (no database, no Flask, no
-services), and the web layer reaches forecasting only through services. Read from
-the source files' import statements, so a new module is checked as soon as it exists."""
+"""Where code may reach (docs/architecture.md, "Layers"): imports point one way,
+plugins -> oms_core <- web; the forecasting maths is pure (no database, no Flask, no
+services); the web layer reaches forecasting only through services and writes no
+SQL. Read from the source files' import statements, so a new module is checked as
+soon as it exists."""
 from __future__ import annotations
 
 import ast
@@ -44,6 +46,36 @@ def test_forecasting_is_pure_maths(path):
 def test_the_web_layer_reaches_forecasting_only_through_services(path):
     package = ".".join(["oms_web", *path.relative_to(REPO / "web").parent.parts])
     assert reaches(imported_modules(path, package), ["oms_core.forecasting"]) == []
+
+
+def _package_of(path: Path, root: Path, name: str) -> str:
+    return ".".join([name, *path.relative_to(root).parent.parts])
+
+
+# The test kit mounts the whole extension for plugin authors' tests: the one place
+# in oms_core that may reach the web layer.
+CORE_FILES = sorted(p for p in (REPO / "oms_core").rglob("*.py") if "testing" not in p.parts)
+
+
+@pytest.mark.parametrize("path", CORE_FILES, ids=lambda p: str(p.relative_to(REPO)))
+def test_the_core_never_imports_the_web_layer(path):
+    package = _package_of(path, REPO / "oms_core", "oms_core")
+    web_only = ["oms_web", "flask_login", "flask_wtf", "flask_htmx"]
+    assert reaches(imported_modules(path, package), web_only) == []
+
+
+PLUGIN_FILES = sorted((REPO / "plugins").rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", PLUGIN_FILES, ids=lambda p: str(p.relative_to(REPO)))
+def test_plugins_never_import_the_web_layer(path):
+    assert reaches(imported_modules(path, "plugin"), ["oms_web"]) == []
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "web").rglob("*.py")), ids=lambda p: str(p.relative_to(REPO)))
+def test_the_web_layer_writes_no_sql(path):
+    package = _package_of(path, REPO / "web", "oms_web")
+    assert reaches(imported_modules(path, package), ["sqlalchemy", "oms_core.db"]) == []
 
 
 def test_the_checks_see_what_they_forbid(tmp_path):

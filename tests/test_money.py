@@ -1,5 +1,5 @@
 """Money is an integer count of minor units with a currency, never a float
-(DESIGN invariant 2)."""
+(docs/architecture.md, invariant 2)."""
 from decimal import Decimal
 
 import pytest

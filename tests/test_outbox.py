@@ -1,4 +1,4 @@
-"""The outbox (DESIGN invariant 7): a message exists if and only if its state change
+"""The outbox (docs/architecture.md, invariant 7): a message exists if and only if its state change
 was committed; the worker retries failures with exponential backoff until the
 message is dead and shown to staff; a worker that dies after claiming loses
 nothing, and the message is sent once when its lease has expired; two workers

@@ -1,4 +1,4 @@
-"""Payments (DESIGN invariant 3): a payment that does not fit the order is refused
+"""Payments (docs/architecture.md, invariant 3): a payment that does not fit the order is refused
 and nothing is recorded; partial payments add up; `paid` only at a zero balance;
 cash on delivery is paid after delivery; a gateway event that does not fit is
 flagged for a human, never counted, and applied at most once."""

@@ -76,7 +76,6 @@ def test_a_disabled_plugin_is_not_listed(oms_venv):
     assert "  payment bank_transfer: Bank transfer" in listed(oms_venv, app_file, env)
     config = app_file.with_name("disabled_app.py")
     config.write_text(app_file.read_text().replace(
-        'SECRET_KEY="tiny-app-secret",',
-        'SECRET_KEY="tiny-app-secret", OMS_DISABLED_PLUGINS=["manual_payment"],'))
+        "\nOMS(app)", '\napp.config["OMS_DISABLED_PLUGINS"] = ["manual_payment"]\nOMS(app)'))
     output = "\n".join(listed(oms_venv, config, env))
     assert "manual_payment" not in output and "bank_transfer" not in output

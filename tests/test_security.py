@@ -1,4 +1,4 @@
-"""Back-office security (DESIGN invariant 8): every route needs a login, every form
+"""Back-office security (docs/architecture.md, invariant 8): every route needs a login, every form
 needs its CSRF token, and user text is escaped wherever it is shown."""
 from __future__ import annotations
 

@@ -166,7 +166,7 @@ def payment_method_for(current: str, target: str) -> str:
 # ------------------------------------------------------------------ the matrix
 
 
-# The edges of DESIGN.md, written out so that a change to the table is a decision.
+# The edges of docs/architecture.md, written out so that a change to the table is a decision.
 DESIGNED_EDGES = {
     (S.PLACED, S.CONFIRMED), (S.PLACED, S.CANCELLED),
     (S.CONFIRMED, S.PAID), (S.CONFIRMED, S.FULFILLING), (S.CONFIRMED, S.CANCELLED),

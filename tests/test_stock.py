@@ -1,4 +1,4 @@
-"""Stock (DESIGN invariant 1): available = on hand - reserved; every change is a
+"""Stock (docs/architecture.md, invariant 1): available = on hand - reserved; every change is a
 ledger row whose sums equal the counters; nothing goes below zero, not even a raw
 UPDATE that bypasses the services."""
 from datetime import datetime, timezone

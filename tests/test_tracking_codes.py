@@ -1,4 +1,4 @@
-"""Tracking codes (DESIGN invariant 5): unguessable, unambiguous, case-insensitive,
+"""Tracking codes (docs/architecture.md, invariant 5): unguessable, unambiguous, case-insensitive,
 with a check symbol that catches every single typo and every swap of neighbours;
 issued at confirmation and unique in the database."""
 import math

@@ -79,15 +79,19 @@ CLIENT_SCRIPT = textwrap.dedent('''
     import hashlib, json, re, sys
     sys.path.insert(0, sys.argv[1])
     import oms_core, oms_web, oms_demo
-    from tiny_app import app
+    from yourapp import app
+
+    base = 'https://shop.example.com'  # the README's OMS_PUBLIC_BASE_URL: its cookie is Secure
 
     client = app.test_client()
-    login = client.get("/oms/admin/login")
+    login = client.get("/oms/admin/login", base_url=base)
     token = re.search(r'<meta name="csrf-token" content="([^"]+)"', login.get_data(as_text=True))
-    posted = client.post("/oms/admin/login", data={
-        "email": "owner@example.com", "password": "owner-password", "csrf_token": token.group(1)})
-    dashboard = client.get("/oms/admin/")
-    htmx = client.get("/oms/static/htmx.min.js")
+    # Over https Flask-WTF also checks the Referer, which a browser sends.
+    form = {"email": "owner@example.com", "password": "owner-password", "csrf_token": token.group(1)}
+    posted = client.post("/oms/admin/login", base_url=base, data=form,
+                         headers={"Referer": base + "/oms/admin/login"})
+    dashboard = client.get("/oms/admin/", base_url=base)
+    htmx = client.get("/oms/static/htmx.min.js", base_url=base)
     print(json.dumps({
         "files": [oms_core.__file__, oms_web.__file__, oms_demo.__file__],
         "login": login.status_code,

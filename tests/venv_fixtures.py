@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
-import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,20 +28,24 @@ SOURCE_ITEMS = ("pyproject.toml", "setup.cfg", "setup.py", "MANIFEST.in", "READM
 IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", "build", "dist")
 TIMEOUT = 300
 
-# A host application as its README tells a shop to write it.
-TINY_APP = textwrap.dedent('''
-    import os
+MOUNT_SECTION = "## Mounting the OMS in your Flask app"
 
-    from flask import Flask
-    from oms_web import OMS
 
-    app = Flask(__name__)
-    app.config.update(
-        SECRET_KEY="tiny-app-secret",
-        SQLALCHEMY_DATABASE_URI=os.environ["TINY_APP_DATABASE_URL"],
-    )
-    OMS(app)
-''')
+def readme_mount_section() -> tuple[list[str], str]:
+    """What the README's "mount in your app" section tells a shop to run: the words
+    of its opening `pip install` line, and its host application, verbatim."""
+    text = (REPO / "README.md").read_text()
+    section = text[text.index(MOUNT_SECTION):].split("\n## ", 1)[0]
+    blocks = re.findall(r"```(\w+)\n(.*?)```", section, re.S)
+    (first_kind, first), python = blocks[0], next(code for kind, code in blocks if kind == "python")
+    assert first_kind == "sh", "the section must start with the install command"
+    command = first.splitlines()[0].split("#")[0].split()
+    assert command[:2] == ["pip", "install"], f"the section starts with {first.splitlines()[0]!r}"
+    return command[2:], python
+
+
+# A host application exactly as the README tells a shop to write it.
+_, HOST_APP = readme_mount_section()
 
 
 def clean_env(**extra) -> dict:
@@ -131,21 +135,24 @@ class Venv:
         return self.run(self.root / "bin" / "flask", "--app", app_file, *args, check=check, **env)
 
     def tiny_app(self, database_url: str | None = None) -> tuple[Path, dict]:
-        """Write the host app; returns its path and the env its commands need."""
+        """Write the README's host app as `yourapp.py`; returns its path and the
+        environment its commands need (the README reads SECRET_KEY and DATABASE_URL)."""
         folder = self.workdir / "host"
         folder.mkdir(exist_ok=True)
-        app_file = folder / "tiny_app.py"
-        app_file.write_text(TINY_APP)
+        app_file = folder / "yourapp.py"
+        app_file.write_text(HOST_APP)
         url = database_url or f"sqlite:///{folder / 'shop.sqlite3'}"
-        return app_file, {"TINY_APP_DATABASE_URL": url}
+        return app_file, {"SECRET_KEY": "host-app-secret", "DATABASE_URL": url}
 
 
 @pytest.fixture(scope="session")
 def oms_venv(tmp_path_factory, wheelhouse, oms_wheel) -> Venv:
-    """A fresh virtualenv (no system site packages) with the OMS wheel installed."""
+    """A fresh virtualenv (no system site packages) where the README's install line
+    ran, finding the OMS wheel built from the working tree (no index)."""
     work = tmp_path_factory.mktemp("oms_venv")
     root = work / "venv"
     run([sys.executable, "-m", "venv", root], cwd=work)
     venv = Venv(root=root, wheelhouse=wheelhouse, workdir=work)
-    venv.pip_install(oms_wheel)
+    requirements, _ = readme_mount_section()
+    venv.pip_install(*requirements)
     return venv

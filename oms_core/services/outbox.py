@@ -1,4 +1,4 @@
-"""The transactional outbox (DESIGN invariant 7).
+"""The transactional outbox (docs/architecture.md, invariant 7).
 
 `enqueue` writes a message in the caller's transaction, so it exists if and only if
 the state change does. Workers claim due messages with a lease (PostgreSQL: FOR
