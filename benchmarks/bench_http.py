@@ -338,6 +338,5 @@ def main() -> None:
             run("PostgreSQL", url, args)
 
 
-
 if __name__ == "__main__":
     main()

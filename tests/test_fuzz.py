@@ -286,7 +286,7 @@ def test_every_demo_shop_page_survives_fuzzing(shop):
 
     catalog.create_product(sku="TEA-1", name="Tea", price_minor=500, currency="EUR", on_hand=30, actor="test")
     catalog.create_product(sku="TEA-2", name="Green tea", price_minor=700, currency="EUR", on_hand=2,
-                         actor="test")
+                           actor="test")
     client = shop.test_client()
     token = CSRF_META.search(client.get("/").get_data(as_text=True)).group(1)
 

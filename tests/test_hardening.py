@@ -163,9 +163,9 @@ def test_the_cart_tells_the_exact_stock_only_when_it_is_low(shop):
     from oms_core.services import catalog
 
     catalog.create_product(sku="MANY", name="Kettle", price_minor=100, currency="EUR", on_hand=137,
-                         low_stock_threshold=5, actor="test")
+                           low_stock_threshold=5, actor="test")
     catalog.create_product(sku="FEW", name="Teapot", price_minor=100, currency="EUR", on_hand=3,
-                         low_stock_threshold=5, actor="test")
+                           low_stock_threshold=5, actor="test")
     client = shop.test_client()
     token = CSRF_META.search(client.get("/").get_data(as_text=True)).group(1)
 

@@ -100,7 +100,8 @@ def _handed_over(order: Order, shipment: Shipment, *, actor: str, tx) -> None:
     if order.status == order_states.FULFILLING:
         for line in order.lines:
             stock.deduct_shipped(line.product_id, line.quantity, order_id=order.id, actor=actor)
-        change(order, order_states.SHIPPED, actor=actor, reason=timeline.handed_to(shipment.carrier_name), tx=tx)
+        change(order, order_states.SHIPPED, actor=actor, reason=timeline.handed_to(shipment.carrier_name),
+               tx=tx)
     else:
         timeline.record(order, timeline.SHIPMENT_BOOKED, actor,
                         f"Shipment #{shipment.id} booked: {shipment.tracking_number}")

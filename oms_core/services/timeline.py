@@ -66,4 +66,3 @@ def record(order: Order, kind: str, actor: str, message: str = "", *, public: bo
 def happened_at():
     """When an event happened: a carrier's time for tracking events, else when recorded."""
     return func.coalesce(TimelineEvent.occurred_at, TimelineEvent.created_at)
-
