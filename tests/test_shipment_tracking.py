@@ -313,3 +313,11 @@ def test_a_booking_answer_that_cannot_be_stored_is_a_failed_booking(place, answe
     shipments.apply_booking(shipment.id, answer)
     assert says in fresh_shipment(shipment.id).booking_error
     assert fresh_order(order.id).status == "fulfilling"
+
+
+def test_the_timeline_names_a_service_only_when_it_is_not_the_carrier():
+    from oms_core.services import timeline
+
+    assert timeline.shipment_message(3, "PostNL", "PostNL") == "Shipment #3 with PostNL"
+    assert timeline.shipment_message(3, "Test Post", "std") == "Shipment #3 with Test Post (std)"
+    assert timeline.shipment_message(3, "Test Post", "") == "Shipment #3 with Test Post"

@@ -16,6 +16,8 @@ TONES = {
     "tracking": {"delivered": "ok", "exception": "bad", "returned_to_sender": "bad",
                  "delivery_attempted": "warn", "cancelled": "bad", "expired": "warn"},
     "stock": {storefront.IN_STOCK: "ok", storefront.LOW: "warn", storefront.OUT: "bad"},
+    "inbound": {"received": "warn", "unmatched": "warn", "refused": "bad", "error": "bad", "applied": "ok"},
+    "setup": {"configured": "ok", "not configured": "bad"},
 }
 
 

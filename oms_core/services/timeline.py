@@ -46,7 +46,9 @@ def payment_message(amount_minor: int, currency: str, gateway_id: str, reference
 
 
 def shipment_message(shipment_id: int, carrier_name: str, service: str) -> str:
-    return f"Shipment #{shipment_id} with {carrier_name}" + (f" ({service})" if service else "")
+    # A manual carrier's service is the carrier's name: "with PostNL", not "with PostNL (PostNL)".
+    shown = f" ({service})" if service and service != carrier_name else ""
+    return f"Shipment #{shipment_id} with {carrier_name}{shown}"
 
 
 def tracking_message(status_label: str, location: str) -> str:

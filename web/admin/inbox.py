@@ -7,14 +7,14 @@ from flask import render_template, request
 from oms_core import runtime
 from oms_core.services import inbox
 
-from . import blueprint
+from . import blueprint, forms
 
 
 @blueprint.route("/inbox")
 def inbox_list():
     name = request.args.get("list", "waiting")
     name = name if name in inbox.LISTS else "waiting"
-    page = inbox.inbound_page(name, before=request.args.get("before", type=int),
+    page = inbox.inbound_page(name, before=forms.query_id(request.args, "before"),
                               limit=runtime.setting("PAGE_SIZE"))
     return render_template("oms/admin/inbox/list.html", page=page, current=name, lists=inbox.LISTS)
 
