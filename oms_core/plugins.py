@@ -100,22 +100,27 @@ class PluginRegistry:
     def objects(self, kind: str) -> dict:
         return {GATEWAY: self.gateways, CARRIER: self.carriers, FORECASTER: self.forecasters}[kind]
 
-    def _status(self, kind: str, obj) -> SetupStatus:
+    def setup_status(self, kind: str, obj) -> SetupStatus:
         return SetupStatus(kind, obj, tuple(self.settings.missing(obj)))
 
     def status(self, kind: str) -> list[SetupStatus]:
         """Every object of a kind with its configuration status, by id."""
-        return [self._status(kind, obj) for _, obj in sorted(self.objects(kind).items())]
+        return [self.setup_status(kind, obj) for _, obj in sorted(self.objects(kind).items())]
 
     def usable(self, kind: str) -> list:
         """The objects of a kind that can be chosen (their settings are complete), by id."""
         return [status.obj for status in self.status(kind) if status.configured]
 
-    def _usable(self, kind: str, object_id: str):
+    def installed(self, kind: str, object_id: str):
+        """The object of that id, configured or not; NotFound when none is installed."""
         obj = self.objects(kind).get(object_id)
         if obj is None:
             raise NotFound(f"No {_KINDS[kind].noun} '{object_id}' is installed.")
-        status = self._status(kind, obj)
+        return obj
+
+    def _usable(self, kind: str, object_id: str):
+        obj = self.installed(kind, object_id)
+        status = self.setup_status(kind, obj)
         if not status.configured:
             raise PluginNotConfigured(status.problem())
         return obj

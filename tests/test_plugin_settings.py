@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from oms_core.db import db
 from oms_core.errors import NotFound, PluginError, PluginNotConfigured
 from oms_core.hookspecs import hookimpl
-from oms_core.models import Order, OutboxMessage, Payment, Shipment
+from oms_core.models import InboundEvent, Order, OutboxMessage, Payment, Shipment
 from oms_core.plugin_settings import PluginSettings, environment_name
 from oms_core.plugins import CARRIER, FORECASTER, GATEWAY, load_plugins
 from oms_core.protocols import PaymentResult, WebhookResult
@@ -169,6 +169,10 @@ def test_a_webhook_for_it_is_refused_until_configured(app, client, place):
     assert "not configured" in response.get_json()["error"]
     db.session.expire_all()
     assert orders.get_order(order.id).payment_status == "unpaid"
+    # Kept all the same, so staff see the sender trying while they set the plugin up.
+    [kept] = db.session.scalars(select(InboundEvent)).all()
+    assert (kept.plugin_id, kept.outcome, kept.body) == ("keyedpay", "refused", b'{"id": "evt_1"}')
+    assert "not configured" in kept.reason and "api_key" in kept.reason
 
 
 def test_existing_orders_still_show_it_but_forms_no_longer_offer_it(app, database_url, place, owner_user):

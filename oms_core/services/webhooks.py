@@ -31,6 +31,7 @@ from ..db import db, write_transaction
 from ..errors import DomainError
 from ..models import Order
 from ..plugin_settings import WEBHOOK_SECRET, environment_name
+from ..plugins import CARRIER, GATEWAY
 from ..protocols import (
     WEBHOOK_AUTH_CUSTOM, WEBHOOK_AUTH_NONE, GatewayEvent, TrackingUpdate, WebhookHeaders, WebhookResult,
     webhook_auth,
@@ -39,6 +40,8 @@ from . import inbox, payments, shipments
 from .periodic import Periodic
 
 log = logging.getLogger(__name__)
+# The kind of plugin object whose webhooks carry each kind of event.
+PLUGIN_KINDS = {GatewayEvent: GATEWAY, TrackingUpdate: CARRIER}
 
 
 class WebhookRejected(DomainError):
@@ -97,14 +100,14 @@ class WebhookReceipt:
 def receive_payment_webhook(gateway_id: str, body: bytes, headers: Mapping[str, str]) -> WebhookReceipt:
     """Keep and apply a gateway's delivery. Raises NotFound for an unknown gateway
     (nothing kept) and the Webhook* errors above (kept, with its outcome)."""
-    gateway = runtime.registry().gateway(gateway_id)
+    gateway = runtime.registry().installed(GATEWAY, gateway_id)
     return _receive(inbox.PAYMENT, gateway, body, headers, GatewayEvent, payments.check_gateway_event,
                     _apply_payments)
 
 
 def receive_carrier_webhook(carrier_id: str, body: bytes, headers: Mapping[str, str]) -> WebhookReceipt:
     """Keep and apply a carrier's delivery; like receive_payment_webhook."""
-    carrier = runtime.registry().carrier(carrier_id)
+    carrier = runtime.registry().installed(CARRIER, carrier_id)
     return _receive(inbox.CARRIER, carrier, body, headers, TrackingUpdate, shipments.check_update,
                     _apply_tracking)
 
@@ -149,7 +152,13 @@ def _verified_events(inbound_id: int, plugin, body: bytes, headers: WebhookHeade
         reason = f"{plugin.label} takes no webhooks."
         inbox.close(inbound_id, outcome=inbox.REFUSED, reason=reason)
         raise WebhookNotAccepted(reason)
-    secret = runtime.registry().settings.get(plugin.id, WEBHOOK_SECRET)
+    registry = runtime.registry()
+    # Kept before it is refused: a sender's deliveries are visible while staff set it up.
+    problem = registry.setup_status(PLUGIN_KINDS[kind], plugin).problem()
+    if problem:
+        inbox.close(inbound_id, outcome=inbox.REFUSED, reason=problem)
+        raise WebhookNotConfigured(problem)
+    secret = registry.settings.get(plugin.id, WEBHOOK_SECRET)
     if not secret and auth != WEBHOOK_AUTH_CUSTOM:
         inbox.close(inbound_id, outcome=inbox.REFUSED, reason=(
             f"No webhook secret is configured for {plugin.id}: set OMS_PLUGINS['{plugin.id}']"
