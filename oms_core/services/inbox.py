@@ -27,6 +27,7 @@ from ..errors import NotFound, ValidationError
 from ..models import InboundEvent, UnmatchedEvent
 from ..models._base import utcnow
 from ..protocols import GatewayEvent, TrackingUpdate
+from .common import fetch
 from .queries import keyset_rows
 
 PAYMENT, CARRIER = "payment", "carrier"
@@ -70,10 +71,7 @@ def store(source: str, plugin_id: str, body: bytes, headers: Mapping[str, str]) 
 
 def lock(inbound_id: int) -> InboundEvent:
     """The row, locked for change in the caller's write transaction."""
-    row = db.session.get(InboundEvent, inbound_id, with_for_update=True, populate_existing=True)
-    if row is None:
-        raise NotFound(f"No inbound delivery {inbound_id}.")
-    return row
+    return fetch(InboundEvent, inbound_id, "inbound delivery", with_for_update=True, populate_existing=True)
 
 
 def close(inbound_id: int, *, outcome: str, reason: str, verification: str = NOT_CHECKED) -> None:
@@ -243,9 +241,7 @@ class InboundDetail:
 
 
 def inbound_detail(inbound_id: int, *, show_bytes: int = 64 * 1024) -> InboundDetail:
-    row = db.session.get(InboundEvent, inbound_id)
-    if row is None:
-        raise NotFound(f"No inbound delivery {inbound_id}.")
+    row = fetch(InboundEvent, inbound_id, "inbound delivery")
     shown = row.body[:show_bytes]
     return InboundDetail(row=row, body_text=shown.decode("utf-8", errors="replace"), shown_bytes=len(shown),
                          waiting=list(row.unmatched))
