@@ -40,7 +40,10 @@ class PluginSettings:
             raise ValueError(f"{CONFIG_PREFIX}PLUGINS must map ids to mappings of settings, "
                              f"like {{'stripe': {{'api_key': '...'}}}}.")
         self._configured = {str(key): dict(value) for key, value in configured.items()}
-        self._environ = os.environ if environ is None else environ
+        # Read once, at start-up like the plugin objects built from it: the lookups
+        # run on the checkout's path and need not scan the whole environment each time.
+        environ = os.environ if environ is None else environ
+        self._environ = {key: value for key, value in environ.items() if key.startswith(ENVIRONMENT_PREFIX)}
 
     def for_id(self, object_id: str) -> dict:
         """The settings of one gateway, carrier or forecaster: the environment's
