@@ -26,30 +26,147 @@ class PaymentRequest:
     reference: str = ""
 
 
+# A payment's own states (docs/architecture.md, the payment machine). A gateway
+# reports the state of its own payment object; the core keeps the furthest one.
+INTENT_CREATED = "intent_created"  # started: hosted checkout or client secret handed out
+AUTHORIZED = "authorized"  # money held, not taken (capture later, or void)
+CAPTURED = "captured"  # money taken
+PARTIALLY_REFUNDED = "partially_refunded"
+REFUNDED = "refunded"
+FAILED = "failed"  # declined or abandoned; the customer may try again
+VOIDED = "voided"  # an authorization or intent cancelled before capture
+DISPUTED = "disputed"  # the cardholder's bank took the money back for review
+PAYMENT_STATES = (INTENT_CREATED, AUTHORIZED, CAPTURED, PARTIALLY_REFUNDED, REFUNDED, FAILED, VOIDED,
+                  DISPUTED)
+
+# Refund states, as the gateway reports them.
+REFUND_PENDING = "pending"
+REFUND_SUCCEEDED = "succeeded"
+REFUND_FAILED = "failed"
+REFUND_STATES = (REFUND_PENDING, REFUND_SUCCEEDED, REFUND_FAILED)
+
+# When a gateway takes the money it authorized: the gateway's `capture` setting.
+CAPTURE_NOW = "now"
+CAPTURE_ON_SHIP = "on_ship"
+CAPTURE_MODES = (CAPTURE_NOW, CAPTURE_ON_SHIP)
+
+
 @dataclass(frozen=True)
 class PaymentResult:
+    """The answer to verify, capture or void. `retryable` marks a failure worth
+    trying again (the gateway was down or timed out), as opposed to a refusal."""
+
     ok: bool
     error: Optional[str] = None
     external_id: Optional[str] = None
+    state: Optional[str] = None  # the payment object's state after the call, when known
+    retryable: bool = False
 
     @classmethod
-    def success(cls, external_id: Optional[str] = None) -> "PaymentResult":
-        return cls(ok=True, external_id=external_id)
+    def success(cls, external_id: Optional[str] = None, state: Optional[str] = None) -> "PaymentResult":
+        return cls(ok=True, external_id=external_id, state=state)
 
     @classmethod
-    def failure(cls, error: str) -> "PaymentResult":
-        return cls(ok=False, error=error)
+    def failure(cls, error: str, *, retryable: bool = False) -> "PaymentResult":
+        return cls(ok=False, error=error, retryable=retryable)
+
+
+@dataclass(frozen=True)
+class StartPaymentRequest:
+    """Start taking a card (or other online) payment for an order's balance."""
+
+    order_id: int
+    order_number: str
+    amount_minor: int
+    currency: str
+    idempotency_key: str  # the same key starts the same payment, never a second one
+    customer_email: str
+    success_url: str  # where the gateway sends the customer back after paying
+    cancel_url: str  # ... and after giving up
+    capture: str = CAPTURE_NOW  # one of CAPTURE_MODES
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class PaymentStart:
+    """A started payment: a hosted page to send the customer to, or a client secret
+    for an embedded form. `external_id` is the gateway's object for this attempt."""
+
+    ok: bool
+    error: Optional[str] = None
+    external_id: Optional[str] = None
+    redirect_url: Optional[str] = None
+    client_secret: Optional[str] = None
+    expires_at: Optional[datetime] = None
+    retryable: bool = False
+
+    @classmethod
+    def failure(cls, error: str, *, retryable: bool = False) -> "PaymentStart":
+        return cls(ok=False, error=error, retryable=retryable)
+
+
+@dataclass(frozen=True)
+class CaptureRequest:
+    payment_external_id: str
+    amount_minor: int
+    currency: str
+    idempotency_key: str
+
+
+@dataclass(frozen=True)
+class VoidRequest:
+    payment_external_id: str
+    idempotency_key: str
+
+
+@dataclass(frozen=True)
+class RefundRequest:
+    payment_external_id: str
+    amount_minor: int
+    currency: str
+    idempotency_key: str  # a retried refund with the same key is the same refund
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    ok: bool
+    error: Optional[str] = None
+    external_id: Optional[str] = None
+    state: str = REFUND_SUCCEEDED  # one of REFUND_STATES
+    retryable: bool = False
+
+    @classmethod
+    def failure(cls, error: str, *, retryable: bool = False) -> "RefundResult":
+        return cls(ok=False, error=error, state=REFUND_FAILED, retryable=retryable)
+
+
+@dataclass(frozen=True)
+class GatewayRefund:
+    """A refund as the gateway's payment object lists it."""
+
+    external_id: str
+    amount_minor: int
+    state: str = REFUND_SUCCEEDED
 
 
 @dataclass(frozen=True)
 class GatewayEvent:
-    """A payment the gateway reports (webhook). `event_id` makes it idempotent."""
+    """What a gateway's webhook says about one of its payment objects. `event_id`
+    makes it idempotent; `state` and the amounts are the object's as of the event,
+    so applying events in any order, or twice, ends in the same place."""
 
     event_id: str
-    order_id: int
-    amount_minor: int
+    order_id: Optional[int]  # None when the object carries no order: matched by its ids
+    amount_minor: int  # the payment's amount (authorized or captured)
     currency: str
-    external_id: Optional[str] = None
+    external_id: Optional[str] = None  # the gateway's payment object (e.g. a PaymentIntent)
+    state: str = CAPTURED  # one of PAYMENT_STATES
+    amount_refunded_minor: int = 0
+    refunds: Sequence[GatewayRefund] = ()
+    checkout_id: Optional[str] = None  # the object that started it (e.g. a Checkout Session)
+    occurred_at: Optional[datetime] = None
+    reason: str = ""  # the gateway's words for a failure or dispute
 
 
 # How a gateway's or carrier's webhooks are authenticated: its `webhook_auth`
@@ -99,17 +216,34 @@ class WebhookHeaders(Mapping[str, str]):
 
 @runtime_checkable
 class PaymentGateway(Protocol):
+    """Required: id, label, pays_on_delivery, parse_webhook. Optional capabilities,
+    each offered only where the gateway has the method (PAYMENT_CAPABILITIES):
+    `verify_payment` (staff record money that arrived offline: it enters captured),
+    `start_payment`, `capture`, `void` and `refund`."""
+
     id: str
     label: str
     pays_on_delivery: bool  # may the order ship before it is paid (cash on delivery)
-
-    def verify_payment(self, request: PaymentRequest) -> PaymentResult:
-        """Check a payment before it is recorded; refuse with a reason."""
 
     def parse_webhook(
         self, body: bytes, headers: Mapping[str, str], secret: Optional[str]
     ) -> WebhookResult:
         """Check the signature and turn the body into GatewayEvents."""
+
+    # Optional (see the class docstring):
+    #   verify_payment(PaymentRequest) -> PaymentResult
+    #   start_payment(StartPaymentRequest) -> PaymentStart
+    #   capture(CaptureRequest) -> PaymentResult
+    #   void(VoidRequest) -> PaymentResult
+    #   refund(RefundRequest) -> RefundResult
+
+
+PAYMENT_CAPABILITIES = ("verify_payment", "start_payment", "capture", "void", "refund")
+
+
+def supports(obj, capability: str) -> bool:
+    """Whether a plugin object offers an optional capability (a callable of that name)."""
+    return callable(getattr(obj, capability, None))
 
 
 # ----------------------------------------------------------------- carriers
@@ -223,7 +357,7 @@ class Forecaster(Protocol):
 
 
 PROTOCOL_ATTRIBUTES = {
-    PaymentGateway: ("id", "label", "pays_on_delivery", "verify_payment", "parse_webhook"),
+    PaymentGateway: ("id", "label", "pays_on_delivery", "parse_webhook"),
     Carrier: ("id", "label", "manual", "services", "create_shipment", "tracking_url", "parse_webhook"),
     Forecaster: ("id", "label", "forecast"),
 }
