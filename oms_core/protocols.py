@@ -266,14 +266,83 @@ class CarrierService:
 
 
 @dataclass(frozen=True)
+class Address:
+    """A postal address as carriers want it (the shape of karrio's and EasyPost's)."""
+
+    name: str
+    line1: str
+    city: str
+    postal_code: str
+    country: str  # ISO 3166-1 alpha-2
+    company: str = ""
+    line2: str = ""
+    state: str = ""  # state or province code, where the country has them
+    phone: str = ""  # sent only where the carrier needs it
+    email: str = ""
+
+
+@dataclass(frozen=True)
+class Parcel:
+    """One package: its weight (products plus packaging) and, from the packaging
+    preset staff picked, its outer dimensions."""
+
+    weight_grams: int
+    length_mm: int = 0
+    width_mm: int = 0
+    height_mm: int = 0
+    packaging: str = ""  # the preset's code, when one was picked
+
+
+@dataclass(frozen=True)
+class ContentLine:
+    """What is in the parcel, for the carrier and for customs outside the customs union."""
+
+    sku: str
+    description: str
+    quantity: int
+    unit_value_minor: int
+    currency: str
+    weight_grams: int = 0  # per unit
+    hs_code: str = ""
+    origin_country: str = ""
+
+
+@dataclass(frozen=True)
+class ShipmentOptions:
+    signature: bool = False
+    insurance_minor: int = 0  # 0: not insured
+    currency: str = ""
+
+
+LABEL_FORMATS = ("PDF", "ZPL", "PNG")
+
+
+@dataclass(frozen=True)
+class Label:
+    data: bytes
+    format: str = "PDF"  # one of LABEL_FORMATS
+
+
+@dataclass(frozen=True)
 class ShipmentRequest:
+    """Book one parcel (buy its label). A shipment in the OMS is one parcel; an
+    order in two parcels is two requests. Simple carriers read only the first fields."""
+
     shipment_id: int
     order_number: str
     service: str
     idempotency_key: str
-    tracking_number: Optional[str] = None
+    tracking_number: Optional[str] = None  # typed by staff, for manual carriers
     destination_country: str = ""
     weight_grams: int = 0
+    ship_from: Optional[Address] = None
+    ship_to: Optional[Address] = None
+    parcel: Optional[Parcel] = None
+    contents: Sequence[ContentLine] = ()
+    options: ShipmentOptions = ShipmentOptions()
+    label_format: str = "PDF"
+    is_return: bool = False  # a return label: ship_from is the customer, ship_to the shop
+    rate_id: Optional[str] = None  # the quote staff picked, when the carrier gave one
 
 
 @dataclass(frozen=True)
@@ -283,10 +352,62 @@ class CarrierResult:
     external_id: Optional[str] = None
     tracking_number: Optional[str] = None
     tracking_url: Optional[str] = None
+    label: Optional[Label] = None
+    cost_minor: Optional[int] = None
+    currency: Optional[str] = None
+    retryable: bool = False  # the carrier was down or timed out: worth trying again
 
     @classmethod
-    def failure(cls, error: str) -> "CarrierResult":
-        return cls(ok=False, error=error)
+    def failure(cls, error: str, *, retryable: bool = False) -> "CarrierResult":
+        return cls(ok=False, error=error, retryable=retryable)
+
+
+@dataclass(frozen=True)
+class RateRequest:
+    ship_from: Address
+    ship_to: Address
+    parcel: Parcel
+    contents: Sequence[ContentLine] = ()
+    options: ShipmentOptions = ShipmentOptions()
+    services: Sequence[str] = ()  # only these service codes; empty: every service
+
+
+@dataclass(frozen=True)
+class Rate:
+    service: str  # one of the carrier's CarrierService codes
+    amount_minor: int
+    currency: str
+    label: str = ""
+    estimated_days: Optional[int] = None
+    rate_id: Optional[str] = None  # the carrier's quote, handed back when buying
+    carrier_name: str = ""
+
+
+@dataclass(frozen=True)
+class RatesResult:
+    ok: bool
+    rates: Sequence[Rate] = ()
+    error: Optional[str] = None
+    retryable: bool = False
+
+
+@dataclass(frozen=True)
+class VoidLabelRequest:
+    shipment_id: int
+    idempotency_key: str
+    external_id: Optional[str] = None
+    tracking_number: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class TrackingResult:
+    """The answer to polling: updates for the numbers asked (any order, several per
+    number); numbers the carrier does not know are simply absent."""
+
+    ok: bool
+    updates: Sequence["TrackingUpdate"] = ()
+    error: Optional[str] = None
+    retryable: bool = False
 
 
 @dataclass(frozen=True)
@@ -305,6 +426,14 @@ class TrackingUpdate:
 
 @runtime_checkable
 class Carrier(Protocol):
+    """Required: id, label, manual, services, create_shipment, tracking_url,
+    parse_webhook. Optional capabilities, offered in the back-office only where the
+    carrier has the method (CARRIER_CAPABILITIES): `rates(RateRequest) ->
+    RatesResult`, `void_label(VoidLabelRequest) -> CarrierResult`,
+    `create_return_label(ShipmentRequest) -> CarrierResult` (is_return set) and
+    `track(numbers) -> TrackingResult` (polling, for carriers without webhooks; at
+    most `track_batch_size` numbers per call, default 50)."""
+
     id: str
     label: str
     manual: bool  # staff type the tracking number; nothing is booked remotely
@@ -313,7 +442,8 @@ class Carrier(Protocol):
         """The services staff can pick from."""
 
     def create_shipment(self, request: ShipmentRequest) -> CarrierResult:
-        """Book the shipment (called by the outbox worker, with an idempotency key)."""
+        """Book the parcel and buy its label (called by the outbox worker, with an
+        idempotency key: the same key must never buy a second label)."""
 
     def tracking_url(self, tracking_number: str, service: str = "") -> Optional[str]:
         """The carrier's own public tracking page, when known."""
@@ -322,6 +452,9 @@ class Carrier(Protocol):
         self, body: bytes, headers: Mapping[str, str], secret: Optional[str]
     ) -> WebhookResult:
         """Check the signature and turn the body into TrackingUpdates."""
+
+
+CARRIER_CAPABILITIES = ("rates", "void_label", "create_return_label", "track")
 
 
 # ----------------------------------------------------------------- forecasting
