@@ -273,4 +273,3 @@ def failed(limit: int = 50) -> list[Refund]:
     """Refunds the gateway refused, newest first: for the dashboard."""
     return list(db.session.scalars(select(Refund).where(Refund.state == REFUND_FAILED)
                                    .order_by(Refund.id.desc()).limit(limit)))
-
