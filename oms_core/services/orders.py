@@ -219,11 +219,6 @@ def reopen(order: Order, *, actor: str, reason: str, tx) -> None:
     change(order, order_states.CONFIRMED, actor=actor, reason=reason, tx=tx)
 
 
-def cancel_preview(order: Order) -> int:
-    """What cancelling the order would refund: shown on the cancel form."""
-    return refunds.refundable_total(order) if order.kept_minor > 0 else 0
-
-
 def close_order(order_id: int, *, actor: str) -> Order:
     with write_transaction() as tx:
         order = lock_order(order_id)

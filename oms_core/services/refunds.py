@@ -65,6 +65,12 @@ def refundable_total(order: Order) -> int:
     return sum(refundable(p) for p in _counted(order))
 
 
+def by_hand(order: Order) -> bool:
+    """Whether refunding this order's money needs staff to pay some of it back by
+    hand (and give the reference): a payment whose gateway cannot refund."""
+    return any(refundable(p) > 0 and not _gateway_refunds(p) for p in _counted(order))
+
+
 def _refunded_quantities(order: Order) -> dict[int, int]:
     done: dict[int, int] = {}
     for refund in db.session.scalars(select(Refund).where(Refund.order_id == order.id,
