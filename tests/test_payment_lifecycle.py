@@ -358,3 +358,60 @@ def test_two_refunds_at_once_never_exceed_the_capture(app, client, card_order, b
     assert total == 3000 and paid_view(order_id) == (3000, 3000, "refunded")
     assert db.session.scalar(select(func.count()).select_from(TimelineEvent).where(
         TimelineEvent.order_id == order_id, TimelineEvent.kind == "refund")) == 3
+
+
+# ------------------------------------------------------------------ pay-now route
+
+
+def pay_route(client, code):
+    return client.get("/track/pay", query_string={"code": code})
+
+
+def test_the_pay_route_sends_the_customer_to_the_gateway_and_shows_no_personal_data(app, client, card_order):
+    from oms_core import tracking_codes
+
+    order_id = card_order()
+    code = tracking_codes.display(fresh(order_id).tracking_code)
+    response = pay_route(client, code)
+    assert response.status_code == 303 and response.location.startswith("https://fakecard.example/pay/")
+    intent = card.intents[response.location.rsplit("/", 1)[1]]
+    assert intent["success_url"].endswith(f"/track?code={code}")
+    assert pay_route(client, code).location == response.location  # the open payment is reused
+    card.customer_pays(response.location.rsplit("/", 1)[1])
+    webhook(client, response.location.rsplit("/", 1)[1])
+    page = pay_route(client, code)
+    body = page.get_data(as_text=True)
+    assert page.status_code == 200 and "This order is paid" in body and fresh(order_id).number in body
+    for personal in ("Ann Example", "ann@example.com", "1 Main St", "Springfield"):
+        assert personal not in body
+
+
+@pytest.mark.parametrize("code", ["", "nonsense", "ABCD-EFGH-JKLM-N"])
+def test_the_pay_route_does_not_know_other_codes(app, client, code):
+    response = pay_route(client, code)
+    assert response.status_code == 404 and "No order has that code" in response.get_data(as_text=True)
+
+
+def test_the_pay_route_says_when_the_gateway_is_down(app, client, card_order):
+    from oms_core import tracking_codes
+
+    order_id = card_order()
+    card.failures = 1
+    response = pay_route(client, tracking_codes.display(fresh(order_id).tracking_code))
+    assert response.status_code == 200 and "Try again" in response.get_data(as_text=True)
+
+
+def test_the_dashboard_lists_a_late_payment_given_back(app, client, card_order, place, staff_client):
+    order_id = card_order(quantity=1, on_hand=1)
+    order = orders.get_order(order_id)
+    number, sku = order.number, order.lines[0].sku
+    url = payment_ops.start_payment(order_id, success_url="https://s/ok", cancel_url="https://s/no")
+    orders.cancel_order(order_id, actor=ACTOR, reason="Unpaid")
+    place([(sku, 1)], confirm=True)
+    card.customer_pays(url.rsplit("/", 1)[1])
+    body = card.event_for(url.rsplit("/", 1)[1])
+    assert post_signed_webhook(client, "payment", "fakecard", body, sign=card.signed).status_code == 200
+    page = staff_client.get("/oms/admin/").get_data(as_text=True)
+    assert 'id="payment-problems"' in page and "could not be reopened" in page
+    listed = staff_client.get("/oms/admin/orders?attention=payment_problems").get_data(as_text=True)
+    assert number in listed
