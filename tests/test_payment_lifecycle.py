@@ -415,3 +415,15 @@ def test_the_dashboard_lists_a_late_payment_given_back(app, client, card_order, 
     assert 'id="payment-problems"' in page and "could not be reopened" in page
     listed = staff_client.get("/oms/admin/orders?attention=payment_problems").get_data(as_text=True)
     assert number in listed
+
+
+def test_the_fake_card_gateway_follows_the_payment_contract():
+    import json
+
+    from oms_core.testing.contracts import check_payment_gateway
+
+    body = json.dumps({"id": "evt_1", "object": "pi_1", "order_id": 1, "state": "captured", "amount": 500,
+                       "currency": "EUR", "refunded": 0, "refunds": []}).encode()
+    check_payment_gateway(FakeCardGateway(), webhook_body=body, sign=FakeCardGateway.signed)
+    check_payment_gateway(FakeCardGateway(), webhook_body=body, sign=FakeCardGateway.signed,
+                          call_operations=False)
