@@ -16,7 +16,7 @@ from werkzeug.datastructures import Headers
 
 from oms_core.db import db
 from oms_core.default_plugins.manual_payment import CASH_ON_DELIVERY
-from oms_core.models import Payment, PaymentEvent, Shipment
+from oms_core.models import PaymentEvent, Shipment
 from oms_core.protocols import (
     WEBHOOK_AUTH_CUSTOM, CarrierResult, CarrierService, GatewayEvent, TrackingUpdate, WebhookResult,
 )

@@ -55,9 +55,9 @@ def make_blueprint(limiter, limit: str) -> Blueprint:
                 return redirect(payment_ops.start_payment(order.id, success_url=back, cancel_url=back), 303)
             except DomainError as exc:
                 problem = str(exc)
+        due = money.format_amount(order.balance_minor, order.currency)
         return render_template("oms/public/pay.html", found=True, number=order.number, code=shown,
-                               due=order.balance_minor > 0, amount=money.format_amount(order.balance_minor, order.currency),
-                               problem=problem)
+                               due=order.balance_minor > 0, amount=due, problem=problem)
 
     @blueprint.errorhandler(429)
     def too_many_lookups(_error):
