@@ -64,7 +64,9 @@ def _no_money_kept(order) -> str | None:
 
 
 def _paid_in_full(order) -> str | None:
-    if order.paid_minor < order.total_minor or order.payment_status not in ("paid", "partially_refunded"):
+    # Refunds after payment (a broken item, goodwill) do not unpay it: it can still be closed.
+    if order.paid_minor < order.total_minor or order.payment_status not in ("paid", "partially_refunded",
+                                                                            "refunded"):
         return "the order is not paid in full"
     return None
 

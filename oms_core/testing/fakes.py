@@ -2,19 +2,36 @@
 
 `BookingCarrier` is a carrier booked through the outbox, idempotent like a real
 one (one idempotency key, one parcel), that can refuse its first bookings;
-`plugin_registering(...)` wraps objects into a plugin to pass as `extra_plugins`.
+`FakeCardGateway` is a card gateway in process (start, capture, void, refund,
+signed webhooks) that can fail as if it were down; `plugin_registering(...)`
+wraps objects into a plugin to pass as `extra_plugins`.
 """
 from __future__ import annotations
 
+import json
+
 from oms_core.hookspecs import hookimpl
 from oms_core.protocols import (
+    AUTHORIZED,
+    CAPTURE_ON_SHIP,
+    CAPTURED,
+    INTENT_CREATED,
+    PARTIALLY_REFUNDED,
+    REFUNDED,
+    VOIDED,
     Carrier,
     CarrierResult,
     CarrierService,
     Forecaster,
+    GatewayEvent,
+    GatewayRefund,
     PaymentGateway,
+    PaymentResult,
+    PaymentStart,
+    RefundResult,
     WebhookResult,
 )
+from oms_core.webhook_signing import sign_hmac_sha256, verify_hmac_sha256
 
 
 class BookingCarrier:
@@ -106,8 +123,6 @@ class FakeCardGateway:
         return self.by_key[key]
 
     def start_payment(self, request):
-        from oms_core.protocols import INTENT_CREATED, PaymentStart
-
         trouble = self._trouble("start", request.idempotency_key, PaymentStart.failure)
         if trouble:
             return trouble
@@ -124,49 +139,36 @@ class FakeCardGateway:
 
     def customer_pays(self, intent_id: str) -> None:
         """The customer completes the hosted page: authorized, or captured at once."""
-        from oms_core.protocols import AUTHORIZED, CAPTURE_ON_SHIP, CAPTURED
-
         intent = self.intents[intent_id]
         intent["state"] = AUTHORIZED if intent["capture"] == CAPTURE_ON_SHIP else CAPTURED
 
-    def _operate(self, operation, request, to_state, allowed_from):
-        from oms_core.protocols import PaymentResult
-
-        trouble = self._trouble(operation, request.idempotency_key, PaymentResult.failure)
+    def _call(self, operation, request, failure, make):
+        """One operation on an existing object: down or refused as switched, and
+        the same answer for the same idempotency key."""
+        trouble = self._trouble(operation, request.idempotency_key, failure)
         if trouble:
             return trouble
         intent = self.intents.get(request.payment_external_id)
         if intent is None:
-            return PaymentResult.failure(f"no such payment {request.payment_external_id}")
+            return failure(f"no such payment {request.payment_external_id}")
+        return self._once(request.idempotency_key, lambda: make(intent))
 
-        def make():
+    def _move(self, operation, request, to_state, allowed_from):
+        def make(intent):
             if intent["state"] not in allowed_from:
                 return PaymentResult.failure(f"cannot {operation} a payment that is {intent['state']}")
             intent["state"] = to_state
             return PaymentResult.success(external_id=request.payment_external_id, state=to_state)
-        return self._once(request.idempotency_key, make)
+        return self._call(operation, request, PaymentResult.failure, make)
 
     def capture(self, request):
-        from oms_core.protocols import AUTHORIZED, CAPTURED
-
-        return self._operate("capture", request, CAPTURED, (AUTHORIZED,))
+        return self._move("capture", request, CAPTURED, (AUTHORIZED,))
 
     def void(self, request):
-        from oms_core.protocols import AUTHORIZED, INTENT_CREATED, VOIDED
-
-        return self._operate("void", request, VOIDED, (AUTHORIZED, INTENT_CREATED))
+        return self._move("void", request, VOIDED, (AUTHORIZED, INTENT_CREATED))
 
     def refund(self, request):
-        from oms_core.protocols import CAPTURED, PARTIALLY_REFUNDED, REFUNDED, RefundResult
-
-        trouble = self._trouble("refund", request.idempotency_key, RefundResult.failure)
-        if trouble:
-            return trouble
-        intent = self.intents.get(request.payment_external_id)
-        if intent is None:
-            return RefundResult.failure(f"no such payment {request.payment_external_id}")
-
-        def make():
+        def make(intent):
             if intent["state"] not in (CAPTURED, PARTIALLY_REFUNDED):
                 return RefundResult.failure(f"cannot refund a payment that is {intent['state']}")
             if intent["refunded"] + request.amount_minor > intent["amount"]:
@@ -176,14 +178,12 @@ class FakeCardGateway:
             intent["refunds"].append((refund_id, request.amount_minor))
             intent["state"] = REFUNDED if intent["refunded"] >= intent["amount"] else PARTIALLY_REFUNDED
             return RefundResult(ok=True, external_id=refund_id)
-        return self._once(request.idempotency_key, make)
+        return self._call("refund", request, RefundResult.failure, make)
 
     # ---------------------------------------------------------------- webhooks
 
     def event_for(self, intent_id: str, *, event_id: str | None = None) -> bytes:
         """The webhook body that reports this object as it is now."""
-        import json
-
         intent = self.intents[intent_id]
         self._events += 1
         return json.dumps({"id": event_id or f"evt_{self._events:05d}", "object": intent_id,
@@ -193,16 +193,9 @@ class FakeCardGateway:
 
     @staticmethod
     def signed(body: bytes, secret: str) -> dict[str, str]:
-        from oms_core.webhook_signing import sign_hmac_sha256
-
         return sign_hmac_sha256(body, secret)
 
     def parse_webhook(self, body, headers, secret):
-        import json
-
-        from oms_core.protocols import GatewayEvent, GatewayRefund
-        from oms_core.webhook_signing import verify_hmac_sha256
-
         problem = verify_hmac_sha256(body, headers, secret)
         if problem:
             return WebhookResult(ok=False, error=problem)
