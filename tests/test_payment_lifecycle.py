@@ -297,6 +297,7 @@ def test_a_payment_for_a_cancelled_order_reopens_it_when_stock_allows(app, clien
     steps = [(e.from_status, e.to_status) for e in order.events if e.kind == "status_changed"]
     assert steps[-3:] == [(S.CONFIRMED, S.CANCELLED), (S.CANCELLED, S.CONFIRMED), (S.CONFIRMED, S.PAID)]
     assert any("after the order was cancelled" in e.message for e in order.events)
+    assert [e.kind for e in order.events].count("payment_recorded") == 1  # the money counts, once
 
 
 def test_a_payment_for_a_cancelled_order_without_stock_is_refunded(app, client, card_order, place):

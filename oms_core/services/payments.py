@@ -11,8 +11,9 @@ currency when its money is taken is flagged for a human, never counted.
 `refresh_paid` is the one place that derives what an order has been paid and
 refunded; everything that changes a payment or a refund calls it.
 
-Interfaces for documents: a payment becomes captured in `_settle` (receipts);
-see services/refunds.py for refunds and services/orders.py for confirmation.
+Interfaces for documents: a payment becomes captured in `_captured` (receipts);
+a refund succeeds in services/refunds.py `_succeeded` (credit notes); an order is
+confirmed in services/orders.py `_confirm` and `reopen` (invoices).
 """
 from __future__ import annotations
 
@@ -90,7 +91,9 @@ def _mismatch(order: Order, amount_minor: int, currency: str, *, counted_already
     return None
 
 
-def _record_counted(order: Order, payment: Payment, *, actor: str) -> None:
+def _captured(order: Order, payment: Payment, *, actor: str) -> None:
+    """A payment's money was taken and it counts (staff recorded it, or its gateway
+    captured it): the one place for that. documents.issue_receipt belongs here."""
     timeline.record(order, timeline.PAYMENT_RECORDED, actor, timeline.payment_message(
         payment.amount_minor, payment.currency, payment.gateway_id, payment.reference))
 
@@ -122,7 +125,7 @@ def record_payment(order_id: int, *, gateway_id: str, amount_minor: int, currenc
                           currency=currency, reference=reference, status="recorded", state=CAPTURED,
                           external_id=result.external_id, actor=actor)
         db.session.add(payment)
-        _record_counted(order, payment, actor=actor)
+        _captured(order, payment, actor=actor)
         refresh_paid(order, actor=actor, tx=tx)
         tx.after_commit(lambda: runtime.registry().hook.on_payment_recorded(order=order, payment=payment))
     return payment
@@ -244,19 +247,23 @@ def apply_snapshot(order: Order, payment: Payment, incoming: Snapshot, *, actor:
 
 
 def _settle(order: Order, payment: Payment, *, was: str | None, actor: str, tx) -> None:
-    """What a payment's new state means for its order. Where a payment becomes
-    captured (counted): documents.issue_receipt belongs here at merge time."""
+    """What a payment's new state means for its order: counted (or flagged when it
+    does not fit), a late payment for a cancelled order, a capture to make."""
     newly_counted = payment_states.counted(payment.state) and not (was and payment_states.counted(was))
     newly_held = payment.state == AUTHORIZED and was != AUTHORIZED
     if payment.status == "flagged":
         return
-    if newly_counted and order.status != order_states.CANCELLED:
-        problem = _mismatch(order, payment.amount_minor, payment.currency, counted_already=order.paid_minor)
+    if newly_counted:
+        late = order.status == order_states.CANCELLED
+        # A late payment is checked after the order is reopened or given back: only its currency here.
+        problem = _mismatch(order, payment.amount_minor, payment.currency, counted_already=order.paid_minor) \
+            if not late else (None if payment.currency == order.currency else
+                              f"The order is in {order.currency}, not {payment.currency}.")
         if problem:
             payment.status, payment.flag_reason = "flagged", problem
             timeline.record(order, timeline.PAYMENT_FLAGGED, actor, f"Payment flagged: {problem}")
             return
-        _record_counted(order, payment, actor=actor)
+        _captured(order, payment, actor=actor)
     if (newly_counted or newly_held) and order.status == order_states.CANCELLED:
         refresh_paid(order, actor=actor, tx=tx)
         _late_success(order, payment, actor=actor, tx=tx)
