@@ -428,3 +428,12 @@ def test_the_fake_card_gateway_follows_the_payment_contract():
     check_payment_gateway(FakeCardGateway(), webhook_body=body, sign=FakeCardGateway.signed)
     check_payment_gateway(FakeCardGateway(), webhook_body=body, sign=FakeCardGateway.signed,
                           call_operations=False)
+
+
+def test_the_checkout_sends_a_card_order_to_pay_now_and_a_transfer_to_its_confirmation(app, card_order):
+    from oms_web.storefront import pay_now_url
+
+    card_id, transfer_id = card_order(), card_order(method="bank_transfer")
+    with app.test_request_context():
+        url = pay_now_url(orders.get_order(card_id))
+        assert url.startswith("/track/pay?code=") and pay_now_url(orders.get_order(transfer_id)) is None
