@@ -41,8 +41,6 @@ from ..protocols import (
 from . import outbox, payments, timeline
 from .common import fetch, lock_order
 
-__all__ = ["supports", "CAPTURE_NOW"]
-
 CAPTURE_KIND, VOID_KIND = "payment.capture", "payment.void"
 CAPTURE_SETTING = "capture"
 

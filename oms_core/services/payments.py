@@ -29,12 +29,14 @@ from ..money import format_amount
 from ..payment_states import Snapshot
 from ..protocols import (
     AUTHORIZED,
+    CAPTURE_NOW,
     CAPTURED,
     PAYMENT_STATES,
     REFUND_FAILED,
     REFUND_STATES,
     GatewayEvent,
     PaymentRequest,
+    supports,
 )
 from . import inbox, orders, payment_ops, refunds, timeline
 from .common import lock_order, optional_text
@@ -108,7 +110,7 @@ def record_payment(order_id: int, *, gateway_id: str, amount_minor: int, currenc
     if not isinstance(amount_minor, int) or isinstance(amount_minor, bool):  # True is an int too
         raise ValidationError("The amount must be a whole number of minor units.")
     gateway = runtime.registry().gateway(gateway_id)
-    if not payment_ops.supports(gateway, "verify_payment"):
+    if not supports(gateway, "verify_payment"):
         raise PaymentRefused(f"{gateway.label} payments are taken by the gateway, not recorded by staff.")
     with write_transaction() as tx:
         order = lock_order(order_id)
@@ -267,7 +269,7 @@ def _settle(order: Order, payment: Payment, *, was: str | None, actor: str, tx) 
     if (newly_counted or newly_held) and order.status == order_states.CANCELLED:
         refresh_paid(order, actor=actor, tx=tx)
         _late_success(order, payment, actor=actor, tx=tx)
-    elif newly_held and payment.capture_mode == payment_ops.CAPTURE_NOW:
+    elif newly_held and payment.capture_mode == CAPTURE_NOW:
         payment_ops.enqueue_capture(payment)
     refresh_paid(order, actor=actor, tx=tx)
 
