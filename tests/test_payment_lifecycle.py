@@ -437,3 +437,15 @@ def test_the_checkout_sends_a_card_order_to_pay_now_and_a_transfer_to_its_confir
     with app.test_request_context():
         url = pay_now_url(orders.get_order(card_id))
         assert url.startswith("/track/pay?code=") and pay_now_url(orders.get_order(transfer_id)) is None
+
+
+def test_a_dispute_is_listed_for_staff_and_the_money_still_counts(app, client, card_order):
+    order_id = card_order()
+    intent_id = start_and_pay(order_id)
+    webhook(client, intent_id)
+    payments.apply_gateway_event("fakecard", GatewayEvent(
+        event_id="evt_dispute", order_id=None, amount_minor=2500, currency="EUR", external_id=intent_id,
+        state="disputed", reason="fraudulent"))
+    assert paid_view(order_id) == (2500, 0, "paid")
+    [listed] = payments.needing_attention()
+    assert listed.state == "disputed" and "fraudulent" in listed.attention

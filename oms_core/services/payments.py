@@ -31,6 +31,7 @@ from ..protocols import (
     AUTHORIZED,
     CAPTURE_NOW,
     CAPTURED,
+    DISPUTED,
     PAYMENT_STATES,
     REFUND_FAILED,
     REFUND_STATES,
@@ -245,6 +246,8 @@ def apply_snapshot(order: Order, payment: Payment, incoming: Snapshot, *, actor:
         timeline.record(order, timeline.PAYMENT_STATE, actor, timeline.payment_state_message(
             payment.gateway_id, payment_states.LABELS[merged.state], payment.amount_minor, payment.currency,
             reason))
+        if merged.state == DISPUTED:  # still counted until the bank decides; staff must answer it
+            payment.attention = "Disputed by the cardholder's bank" + (f": {reason}" if reason else ".")
     _settle(order, payment, was=was, actor=actor, tx=tx)
 
 
