@@ -45,7 +45,7 @@ from oms_core.models import (
     TimelineEvent,
     order_number,
 )
-from oms_core.protocols import PaymentRequest, TrackingUpdate
+from oms_core.protocols import CAPTURED, PaymentRequest, TrackingUpdate
 from oms_core.services import shipments, stock, timeline
 
 from .pricing import shipping_for
@@ -490,7 +490,8 @@ def _payment_row(order_id: int, method: str, amount: int, reference: str, at: da
         order_currency="EUR", balance_minor=amount, reference=reference))
     return {"order_id": order_id, "gateway_id": method, "amount_minor": amount, "currency": "EUR",
             "reference": reference, "status": "recorded", "flag_reason": "",
-            "external_id": verified.external_id, "event_id": None, "actor": STAFF[0], "created_at": at}
+            "external_id": verified.external_id, "state": CAPTURED, "actor": STAFF[0], "created_at": at,
+            "updated_at": at}
 
 
 def _insert_returning_ids(model, rows: list[dict]) -> list[int]:

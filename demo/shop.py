@@ -9,7 +9,7 @@ from flask_htmx import HTMX
 from oms_core import tracking_codes
 from oms_core.errors import DomainError, NotFound, OutOfStock
 from oms_core.services import catalog, orders, storefront
-from oms_web.storefront import checkout_payment_methods, place_checkout_order
+from oms_web.storefront import checkout_payment_methods, pay_now_url, place_checkout_order
 
 from . import cart, pricing
 
@@ -103,7 +103,8 @@ def checkout():
         return _checkout_page(form, str(exc), 400)
     cart.clear()
     session[LAST_ORDER_KEY] = order.id
-    return redirect(url_for("shop.confirmation"))
+    # A card method: straight on to the gateway's page; it sends the customer back to tracking.
+    return redirect(pay_now_url(order) or url_for("shop.confirmation"))
 
 
 @blueprint.get("/checkout/done")
@@ -118,7 +119,7 @@ def confirmation():
         session.pop(LAST_ORDER_KEY, None)
         return redirect(url_for("shop.products"))
     code = tracking_codes.display(order.tracking_code) if order.tracking_code else ""
-    return render_template("confirmation.html", order=order, tracking_code=code)
+    return render_template("confirmation.html", order=order, tracking_code=code, pay_url=pay_now_url(order))
 
 
 @blueprint.app_context_processor

@@ -1,8 +1,10 @@
 """The order state machine. The order's status changes only through `transition`.
 
 placed -> confirmed (stock reserved) -> paid -> fulfilling -> shipped -> delivered -> closed
-cancelled releases stock; it is not reachable once money has been taken (a paid
-order goes through a return and refund instead, so it is never cancelled and lost).
+cancelled releases stock; with money kept it is refused: cancelling a paid order
+goes through services.orders.cancel_order, which creates the refunds first, so an
+order is never cancelled silently after money was taken. A payment that arrives
+for a cancelled order reopens it (cancelled -> confirmed) when its stock allows.
 Cash on delivery may be fulfilled before it is paid. After delivery: return
 requested -> approved -> received -> refunded, or rejected.
 """
@@ -34,7 +36,7 @@ STATUSES = (
 TRANSITIONS: dict[str, frozenset[str]] = {
     PLACED: frozenset({CONFIRMED, CANCELLED}),
     CONFIRMED: frozenset({PAID, FULFILLING, CANCELLED}),
-    PAID: frozenset({FULFILLING}),
+    PAID: frozenset({FULFILLING, CANCELLED}),
     FULFILLING: frozenset({SHIPPED}),
     SHIPPED: frozenset({DELIVERED}),
     DELIVERED: frozenset({CLOSED, RETURN_REQUESTED}),
@@ -44,33 +46,44 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     REFUNDED: frozenset({CLOSED}),
     RETURN_REJECTED: frozenset({CLOSED}),
     CLOSED: frozenset(),
-    CANCELLED: frozenset(),
+    CANCELLED: frozenset({CONFIRMED}),
 }
 
 
 def _unpaid_only_if_cash_on_delivery(order) -> str | None:
-    if order.payment_status != "paid" and not order.pays_on_delivery:
+    # "authorized": the money is held and is captured when the order ships.
+    if order.payment_status not in ("paid", "authorized") and not order.pays_on_delivery:
         return "the order must be paid first (only cash on delivery ships unpaid)"
     return None
 
 
-def _no_money_taken(order) -> str | None:
-    if order.paid_minor > 0:
-        return "money has been taken for this order; refund it first"
+def _no_money_kept(order) -> str | None:
+    if order.paid_minor > order.refunded_minor:
+        return "money has been taken for this order; cancelling it refunds it (give the refund reference)"
     return None
 
 
 def _paid_in_full(order) -> str | None:
-    if order.payment_status != "paid":
+    # Refunds after payment (a broken item, goodwill) do not unpay it: it can still be closed.
+    if order.paid_minor < order.total_minor or order.payment_status not in ("paid", "partially_refunded",
+                                                                            "refunded"):
         return "the order is not paid in full"
+    return None
+
+
+def _money_arrived(order) -> str | None:
+    if order.paid_minor <= order.refunded_minor and order.payment_status != "authorized":
+        return "only a payment that arrives after cancelling reopens an order"
     return None
 
 
 # Extra conditions on some edges; each returns why the change is refused, or None.
 GUARDS: dict[tuple[str, str], Callable] = {
     (CONFIRMED, FULFILLING): _unpaid_only_if_cash_on_delivery,
-    (CONFIRMED, CANCELLED): _no_money_taken,
-    (PLACED, CANCELLED): _no_money_taken,
+    (CONFIRMED, CANCELLED): _no_money_kept,
+    (PLACED, CANCELLED): _no_money_kept,
+    (PAID, CANCELLED): _no_money_kept,
+    (CANCELLED, CONFIRMED): _money_arrived,
     (CONFIRMED, PAID): _paid_in_full,
     (DELIVERED, CLOSED): _paid_in_full,
 }

@@ -175,7 +175,8 @@ def test_order_page_shows_everything(staff_client, place):
 @pytest.mark.parametrize("state, shown, hidden", [
     ("placed", {"confirm-form", "cancel-form", "note-form"}, {"payment-form", "shipment-form", "tracking-form", "close-form"}),
     ("confirmed", {"payment-form", "cancel-form"}, {"confirm-form", "shipment-form", "close-form"}),
-    ("paid", {"shipment-form"}, {"cancel-form", "payment-form", "confirm-form"}),
+    # A paid order is cancelled with its refund, and refunded from the page.
+    ("paid", {"shipment-form", "cancel-form", "refund-form"}, {"payment-form", "confirm-form"}),
 ])
 def test_order_page_offers_only_allowed_actions(staff_client, place, state, shown, hidden):
     order = {"placed": lambda: place(), "confirmed": lambda: place(confirm=True),
@@ -378,11 +379,28 @@ def test_cancel_requires_a_reason(staff_client, place, make_product, htmx):
     assert db.session.get(Product, product.id).reserved == 0
 
 
-def test_cancel_refused_once_paid(staff_client, place):
+def test_cancelling_a_paid_order_shows_and_records_the_refund(staff_client, place):
     order = paid_order(place)
+    page = staff_client.get(order_url(order.id)).get_data(as_text=True)
+    assert "Cancelling refunds <strong>25.00 EUR</strong>" in page and 'name="refund_reference"' in page
     body = assert_fragment(staff_client.post(order_url(order.id, "cancel"), data={"reason": "x"}, htmx=True))
-    assert "cannot go from 'paid' to 'cancelled'" in body
-    assert fresh(order.id).status == "paid"
+    assert "refunded by hand" in body and fresh(order.id).status == "paid"  # no reference: nothing changes
+    body = assert_fragment(staff_client.post(order_url(order.id, "cancel"), htmx=True,
+                                             data={"reason": "x", "refund_reference": "BACK-7"}))
+    assert "25.00 EUR refunded" in body and "BACK-7" in body
+    assert (fresh(order.id).status, fresh(order.id).refunded_minor) == ("cancelled", order.total_minor)
+
+
+def test_refund_form_refunds_lines_or_an_amount(staff_client, place):
+    order = paid_order(place)
+    line = order.lines[0]
+    body = assert_fragment(staff_client.post(order_url(order.id, "refunds"), htmx=True, data={
+        f"line-{line.id}": "1", "reason": "Broken", "reference": "BACK-1"}))
+    assert "Refund of 12.50 EUR recorded." in body and 'id="refunds"' in body
+    body = assert_fragment(staff_client.post(order_url(order.id, "refunds"), htmx=True, data={
+        "amount": "99", "reason": "Too much", "reference": "BACK-2"}))
+    assert "At most 12.50 EUR can be refunded" in body
+    assert (fresh(order.id).refunded_minor, fresh(order.id).payment_status) == (1250, "partially_refunded")
 
 
 @pytest.mark.parametrize("htmx", [False, True])

@@ -64,8 +64,8 @@ def shape(order: Order) -> dict:
                      for e in db.session.scalars(rows)],
         "ledger": {tuple(rows) for rows in moves.values()},
         "payments": [(p.gateway_id, p.status, p.currency, p.amount_minor == order.total_minor,
-                      plain(p.reference), plain(p.external_id), p.event_id, p.flag_reason,
-                      actor_shape(p.actor))
+                      plain(p.reference), plain(p.external_id), p.state, p.amount_refunded_minor, p.capture_mode,
+                      p.flag_reason, actor_shape(p.actor))
                      for p in db.session.scalars(select(Payment).where(Payment.order_id == order.id))],
         "shipment": (shipment.carrier_id, plain(shipment.carrier_name), plain(shipment.service),
                      shipment.status, shipment.booking_error, shipment.external_id,

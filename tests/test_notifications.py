@@ -18,7 +18,8 @@ from oms_core import tracking_codes
 from oms_core.db import db
 from oms_core.models import OutboxMessage
 from oms_core.protocols import TrackingUpdate
-from oms_core.services import notifications, orders, outbox, payments, shipments
+from oms_core.services import notifications, orders, outbox, payments, refunds, shipments
+from oms_core.testing.fakes import FakeCardGateway, plugin_registering
 
 ACTOR = "staff:ops@example.com"
 BASE_URL = "https://shop.example"
@@ -233,3 +234,22 @@ def test_the_worker_only_app_really_lacks_the_web_package(tmp_path):
                                        + "import oms_web\n")
     result = subprocess.run([sys.executable, "probe.py"], cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode != 0 and "ModuleNotFoundError" in result.stderr
+
+
+@pytest.mark.parametrize("app_config", [{"OMS_SMTP_HOST": "127.0.0.1", "OMS_PUBLIC_BASE_URL": BASE_URL,
+                                         "extra_plugins": [plugin_registering(FakeCardGateway())],
+                                         "OMS_PLUGINS": {"fakecard": {"webhook_secret": "s"}}}])
+def test_the_confirmation_of_a_card_order_links_pay_now_and_a_refund_is_told(app_config, app, place, smtp):
+    app.config["OMS_SMTP_PORT"] = smtp.port
+    card_order = place(confirm=True, payment_method="fakecard")
+    transfer = order_through_delivery(place)
+    refunds.refund_order(transfer, amount_minor=100, reason="Dented box", reference="BACK-1", actor=ACTOR)
+    outbox.run_once()
+    by_subject = {message["Subject"]: parts(message) for _, _, message in smtp.inbox.received}
+    code = tracking_codes.display(orders.get_order(card_order.id).tracking_code)
+    text, html = by_subject[f"Order {card_order.number} confirmed"]
+    assert f"Pay now: {BASE_URL}/track/pay?code={code}" in text and f'href="{BASE_URL}/track/pay?code={code}"' in html
+    text, _ = by_subject[f"Order {orders.get_order(transfer).number} confirmed"]
+    assert "Pay now" not in text  # paid by the time it is sent, and a transfer has no online payment
+    text, html = by_subject[f"Refund for order {orders.get_order(transfer).number}"]
+    assert "We have refunded 1.00 EUR" in text and "1.00 EUR" in html

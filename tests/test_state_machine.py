@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from oms_core import order_states as S
 from oms_core.db import db, write_transaction
-from oms_core.errors import IllegalTransition
+from oms_core.errors import IllegalTransition, ValidationError
 from oms_core.models import (
     Order,
     OutboxMessage,
@@ -24,6 +24,7 @@ from oms_core.models import (
     TimelineEvent,
 )
 from oms_core.protocols import (
+    GatewayEvent,
     CarrierResult,
     TrackingUpdate,
 )
@@ -109,10 +110,19 @@ def order_in(app, place):
 def attempt(order_id: int, current: str, target: str) -> str:
     """Ask for `target` the way the back-office would; returns the actor to expect."""
     legal = target in S.TRANSITIONS[current]
+    if target == S.CONFIRMED and current == S.CANCELLED and legal:
+        # Only money arriving after cancelling reopens an order (a part: it stays confirmed).
+        gateway_id = orders.get_order(order_id).payment_method
+        payments.apply_gateway_event(gateway_id, GatewayEvent(
+            event_id=f"late-{order_id}", order_id=order_id, amount_minor=1, currency="EUR",
+            external_id=f"pi-late-{order_id}"))
+        return f"gateway:{gateway_id}"
     if target == S.CONFIRMED:
         orders.confirm_order(order_id, actor=ACTOR)
     elif target == S.CANCELLED:
-        orders.cancel_order(order_id, actor=ACTOR, reason="Customer changed their mind")
+        # A paid order is cancelled with its refund: staff give the transfer's reference.
+        orders.cancel_order(order_id, actor=ACTOR, reason="Customer changed their mind",
+                            refund_reference="REFUND-1")
     elif target == S.CLOSED:
         orders.close_order(order_id, actor=ACTOR)
     elif target == S.FULFILLING and current != S.FULFILLING:  # from fulfilling it adds a parcel
@@ -170,7 +180,8 @@ def payment_method_for(current: str, target: str) -> str:
 DESIGNED_EDGES = {
     (S.PLACED, S.CONFIRMED), (S.PLACED, S.CANCELLED),
     (S.CONFIRMED, S.PAID), (S.CONFIRMED, S.FULFILLING), (S.CONFIRMED, S.CANCELLED),
-    (S.PAID, S.FULFILLING), (S.FULFILLING, S.SHIPPED), (S.SHIPPED, S.DELIVERED),
+    (S.PAID, S.FULFILLING), (S.PAID, S.CANCELLED), (S.CANCELLED, S.CONFIRMED),
+    (S.FULFILLING, S.SHIPPED), (S.SHIPPED, S.DELIVERED),
     (S.DELIVERED, S.CLOSED), (S.DELIVERED, S.RETURN_REQUESTED),
     (S.RETURN_REQUESTED, S.RETURN_APPROVED), (S.RETURN_REQUESTED, S.RETURN_REJECTED),
     (S.RETURN_APPROVED, S.RETURN_RECEIVED), (S.RETURN_RECEIVED, S.REFUNDED),
@@ -187,7 +198,8 @@ def test_the_transition_table_covers_every_status():
     assert set(S.TRANSITIONS) == set(S.STATUSES) == set(S.PUBLIC_LABELS)
     for targets in S.TRANSITIONS.values():
         assert targets <= set(S.STATUSES)
-    assert S.TRANSITIONS[S.CLOSED] == S.TRANSITIONS[S.CANCELLED] == frozenset()
+    assert S.TRANSITIONS[S.CLOSED] == frozenset()
+    assert S.TRANSITIONS[S.CANCELLED] == {S.CONFIRMED}  # only by a payment that arrives late
     for pair in S.GUARDS:
         assert pair[1] in S.TRANSITIONS[pair[0]], f"guard on an edge that does not exist: {pair}"
 
@@ -269,17 +281,26 @@ def test_bank_transfer_may_not_be_fulfilled_before_it_is_paid(order_in, paid_par
     assert_refused_unchanged(order_id, lambda: change_status(order_id, S.FULFILLING))
 
 
-def test_cancel_is_refused_once_money_is_taken(order_in):
+def test_cancel_once_money_is_taken_refunds_it_first(order_in):
+    """Never cancelled silently after money was taken: without the refund's reference
+    (a hand-recorded payment) it is refused and nothing changes; with it the refund is
+    recorded in the same transaction (test_payment_lifecycle.py has the rest)."""
     order_id = order_in(S.CONFIRMED, "cash_on_delivery")
     payments.record_payment(order_id, gateway_id="cash_on_delivery", amount_minor=100,
                             currency="EUR", reference="", actor=ACTOR)
-    error = assert_refused_unchanged(order_id, lambda: orders.cancel_order(
-        order_id, actor=ACTOR, reason="too late"))
-    assert "refund" in str(error).lower()
+    before = snapshot(order_id)
+    with pytest.raises(ValidationError, match="reference"):
+        orders.cancel_order(order_id, actor=ACTOR, reason="too late")
+    assert snapshot(order_id) == before
     order = orders.get_order(order_id)
-    assert order.status == S.CONFIRMED and order.lines[0].product_id
     product = db.session.get(Product, order.lines[0].product_id)
-    assert product.reserved == order.lines[0].quantity  # still held
+    assert order.status == S.CONFIRMED and product.reserved == order.lines[0].quantity  # still held
+    with pytest.raises(IllegalTransition, match="refund"):
+        status.change(order, S.CANCELLED, actor=ACTOR, tx=None)  # the bare edge is guarded
+    orders.cancel_order(order_id, actor=ACTOR, reason="too late", refund_reference="CASH-BACK-1")
+    order = orders.get_order(order_id)
+    assert (order.status, order.paid_minor, order.refunded_minor, order.payment_status) == (
+        S.CANCELLED, 100, 100, "refunded")
 
 
 def test_cancelling_a_confirmed_order_releases_its_stock(order_in):

@@ -16,7 +16,7 @@ from werkzeug.datastructures import Headers
 
 from oms_core.db import db
 from oms_core.default_plugins.manual_payment import CASH_ON_DELIVERY
-from oms_core.models import Payment, Shipment
+from oms_core.models import PaymentEvent, Shipment
 from oms_core.protocols import (
     WEBHOOK_AUTH_CUSTOM, CarrierResult, CarrierService, GatewayEvent, TrackingUpdate, WebhookResult,
 )
@@ -238,7 +238,7 @@ def test_post_signed_webhook_signs_with_the_apps_secret(app, client):
     response = post_signed_webhook(client, "payment", "signedpay", event, sign=sign_hmac_sha256)
     assert response.status_code == 200, response.get_json()
     assert order.payment_status == "paid"  # what the test holds shows the change, no reload needed
-    assert db.session.query(Payment).filter_by(event_id="evt_9").count() == 1
+    assert db.session.query(PaymentEvent).filter_by(event_id="evt_9").count() == 1
 
 
 def test_post_signed_webhook_sends_hand_made_headers_and_refuses_mistakes(app, client):

@@ -8,9 +8,11 @@ cached, indexed nor sent on as a referrer (the code is in the URL).
 """
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, redirect, render_template, request, url_for
 
-from oms_core.services import tracking_view
+from oms_core import money, tracking_codes
+from oms_core.errors import DomainError, NotFound
+from oms_core.services import payment_ops, tracking_view
 
 from .badges import tone
 from .errors import answer_domain_errors_inline
@@ -34,6 +36,28 @@ def make_blueprint(limiter, limit: str) -> Blueprint:
         result = tracking_view.lookup(request.args.get("code", ""))
         status_tone = tone("order", result.order.status) if result.order else ""
         return render_template("oms/public/track.html", result=result, status_tone=status_tone)
+
+    @blueprint.route("/pay")
+    @limiter.limit(limit)
+    def pay():
+        """Pay now: the tracking code (a 65-bit secret) authorises paying the order's
+        balance; the page shows only the order number and the amount."""
+        code = request.args.get("code", "")
+        try:
+            order = payment_ops.order_for_code(code)
+        except NotFound:
+            return render_template("oms/public/pay.html", found=False), 404
+        shown = tracking_codes.display(order.tracking_code)
+        back = url_for("oms_public.track", code=shown, _external=True)
+        problem = ""
+        if payment_ops.can_start(order):
+            try:
+                return redirect(payment_ops.start_payment(order.id, success_url=back, cancel_url=back), 303)
+            except DomainError as exc:
+                problem = str(exc)
+        due = money.format_amount(order.balance_minor, order.currency)
+        return render_template("oms/public/pay.html", found=True, number=order.number, code=shown,
+                               due=order.balance_minor > 0, amount=due, problem=problem)
 
     @blueprint.errorhandler(429)
     def too_many_lookups(_error):

@@ -4,17 +4,22 @@
   OMS_AUTO_CONFIRM (the default) the stock is reserved in the same transaction, so
   it either returns a confirmed order with its tracking code or raises OutOfStock /
   ValidationError and leaves nothing behind.
+- `pay_now_url(order)`: where a checkout sends the customer to pay by card (the
+  gateway's hosted page, through the tracking page's pay route) when the chosen
+  method can start payments; None otherwise. Confirmation pages link it while the
+  order is unpaid.
 - `oms_stock_badge(sku)` (Jinja global): a live stock badge that refreshes itself
   every 30 seconds with htmx from GET <OMS_STOREFRONT_PREFIX>/stock/<sku>. The host
   page must load htmx (`url_for('oms_static.static', filename='htmx.min.js')`).
 """
 from __future__ import annotations
 
-from flask import Blueprint, Flask, render_template
+from flask import Blueprint, Flask, render_template, url_for
 from markupsafe import Markup
 
+from oms_core import tracking_codes
 from oms_core.models import Order
-from oms_core.services import orders, storefront
+from oms_core.services import orders, payment_ops, storefront
 
 from .badges import tone
 from .errors import answer_domain_errors_inline
@@ -36,6 +41,15 @@ def place_checkout_order(*, email: str, name: str, lines: list[tuple[str, int]],
         email=email, name=name, lines=list(lines), payment_method=payment_method, phone=phone,
         address=dict(address or {}), channel="web", note=note, shipping_minor=shipping_minor,
     ), actor=ACTOR)
+
+
+def pay_now_url(order: Order) -> str | None:
+    """Where to send the customer to pay the order online (the hosted page, through
+    the tracking page's pay route), or None when its method cannot start payments
+    or nothing is due. The checkout redirects there; confirmation pages link it."""
+    if not order.tracking_code or not payment_ops.can_start(order):
+        return None
+    return url_for("oms_public.pay", code=tracking_codes.display(order.tracking_code))
 
 
 def checkout_payment_methods() -> list[tuple[str, str]]:

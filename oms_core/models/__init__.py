@@ -4,12 +4,12 @@ from .forecasts import ForecastRun, ForecastSeries
 from .inbound import InboundEvent, UnmatchedEvent
 from .orders import Customer, Order, OrderLine, TimelineEvent, order_number
 from .outbox import OutboxMessage
-from .payments import Payment
+from .payments import Payment, PaymentEvent, Refund
 from .shipments import Shipment, ShipmentEvent
 from .staff import ROLES, StaffUser
 
 __all__ = [
     "Customer", "ForecastRun", "ForecastSeries", "InboundEvent", "Order", "OrderLine", "OutboxMessage",
-    "Payment", "Product", "ROLES",
+    "Payment", "PaymentEvent", "Product", "ROLES", "Refund",
     "Shipment", "ShipmentEvent", "StaffUser", "StockMove", "TimelineEvent", "UnmatchedEvent", "order_number",
 ]

@@ -41,7 +41,10 @@ class Order(db.Model):
     subtotal_minor: Mapped[int] = mapped_column(Integer, nullable=False)
     shipping_minor: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     total_minor: Mapped[int] = mapped_column(Integer, nullable=False)
+    # Written only by services.payments.refresh_paid, from the payments and refunds:
+    # money taken, and money given back or on its way back (refunds not failed).
     paid_minor: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    refunded_minor: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     payment_method: Mapped[str] = mapped_column(String(64), nullable=False)
     payment_status: Mapped[str] = mapped_column(String(20), default="unpaid", nullable=False)
     # Copied from the gateway at placement: cash on delivery may ship before it is paid.
@@ -81,6 +84,11 @@ class Order(db.Model):
     @property
     def balance_minor(self) -> int:
         return self.total_minor - self.paid_minor
+
+    @property
+    def kept_minor(self) -> int:
+        """Money taken and not given back."""
+        return self.paid_minor - self.refunded_minor
 
 
 class OrderLine(db.Model):

@@ -11,8 +11,9 @@ from sqlalchemy.orm import joinedload, selectinload
 from .. import limits, order_states
 from ..db import db
 from ..errors import NotFound
-from ..models import Order, Payment, Product, Shipment, StockMove, TimelineEvent
-from . import catalog, stock
+from ..models import Order, Payment, Product, Refund, Shipment, StockMove, TimelineEvent
+from . import catalog, refunds, stock
+from . import payments as payment_rules
 from . import shipments as shipment_rules
 from .payments import PAYABLE_STATES
 
@@ -24,8 +25,12 @@ class OrderDetail:
     order: Order
     payments: list[Payment]
     shipments: list[Shipment]
+    refunds: list[Refund]
+    refundable_minor: int  # captured and not refunded: what a refund may give back
+    # Payments recorded by hand that cancelling or refunding gives back by hand (a reference).
+    refunds_by_hand: bool
     events: list[TimelineEvent]  # all of them, private notes included, oldest first
-    # What applies in the order's state: confirm, payment, shipment, tracking, cancel, close, note.
+    # What applies in the order's state: confirm, payment, refund, shipment, tracking, cancel, close, note.
     actions: frozenset[str]
 
     @property
@@ -52,8 +57,12 @@ def order_actions(order: Order, shipments: list[Shipment]) -> frozenset[str]:
     if any(s.tracking_number for s in shipments) and order.status not in (
             order_states.CANCELLED, order_states.CLOSED):
         actions.add("tracking")
-    if order_states.CANCELLED in targets:
+    # Cancelling with money kept refunds it first (services.orders.cancel_order).
+    if order_states.CANCELLED in targets or (
+            order_states.CANCELLED in order_states.TRANSITIONS[order.status] and order.kept_minor > 0):
         actions.add("cancel")
+    if order.kept_minor > 0:
+        actions.add("refund")
     if order_states.CLOSED in targets:
         actions.add("close")
     return frozenset(actions)
@@ -70,11 +79,12 @@ def order_detail(order_id: int) -> OrderDetail:
     shipments = list(db.session.scalars(
         select(Shipment).where(Shipment.order_id == order_id)
         .options(selectinload(Shipment.events)).order_by(Shipment.id)))
-    payments = list(db.session.scalars(
-        select(Payment).where(Payment.order_id == order_id).order_by(Payment.id)))
+    payments = payment_rules.payments_for(order_id)
     events = list(db.session.scalars(
         select(TimelineEvent).where(TimelineEvent.order_id == order_id).order_by(TimelineEvent.id)))
-    return OrderDetail(order=order, payments=payments, shipments=shipments, events=events,
+    return OrderDetail(order=order, payments=payments, shipments=shipments, refunds=refunds.refunds_for(order_id),
+                       refundable_minor=refunds.refundable_total(order) if order.kept_minor > 0 else 0,
+                       refunds_by_hand=refunds.by_hand(order), events=events,
                        actions=order_actions(order, shipments))
 
 

@@ -12,9 +12,11 @@ from sqlalchemy.orm import joinedload
 from .. import order_states, runtime
 from ..db import db
 from ..errors import ValidationError
-from ..models import Order, OutboxMessage, Product, Shipment
+from ..models import Order, OutboxMessage, Payment, Product, Refund, Shipment
 from ..models._base import utcnow
-from . import inbox, outbox, replenishment
+from ..money import format_amount
+from ..protocols import REFUND_FAILED
+from . import inbox, outbox, payments, refunds, replenishment
 from .queries import OrderPage, keyset_page
 
 ATTENTION_SHIPMENT_STATUSES = ("exception", "delivery_attempted", "returned_to_sender")
@@ -24,6 +26,7 @@ ATTENTION_LISTS = {
     "unpaid": "Confirmed, waiting for payment",
     "late": "Ready but not shipped in time",
     "shipment_problems": "Shipment problems",
+    "payment_problems": "Payment problems",
 }
 
 
@@ -33,6 +36,7 @@ class Attention:
     unpaid: int
     unshipped_late: int
     shipment_problems: int
+    payment_problems: int
     low_stock: list[Product]
     outbox_failures: int
 
@@ -59,6 +63,11 @@ def attention_clause(kind: str):
                                             Shipment.booking_error != "", Shipment.status != "cancelled"),
         )
         return Order.id.in_(select(problems.subquery().c.order_id))
+    if kind == "payment_problems":
+        # A capture or void the gateway refused, a late payment given back, a refund refused.
+        problems = union(select(Payment.order_id).where(Payment.attention != ""),
+                         select(Refund.order_id).where(Refund.state == REFUND_FAILED))
+        return Order.id.in_(select(problems.subquery().c.order_id))
     raise ValueError(f"unknown attention list {kind!r}")
 
 
@@ -72,6 +81,7 @@ def attention() -> Attention:
         unpaid=_count("unpaid"),
         unshipped_late=_count("late"),
         shipment_problems=_count("shipment_problems"),
+        payment_problems=_count("payment_problems"),
         low_stock=list(db.session.scalars(
             select(Product).where(Product.active.is_(True),
                                   Product.on_hand - Product.reserved <= Product.low_stock_threshold)
@@ -95,8 +105,18 @@ class DashboardView:
     outbox_problems: list[OutboxMessage]
     stockouts: list[replenishment.Row]  # expected to run out before a reorder could arrive
     inbox_waiting: int  # webhook deliveries with events unmatched for too long
+    payment_problems: list[tuple[int, str]]  # (order id, what is wrong), newest first
 
 
 def dashboard_view() -> DashboardView:
     return DashboardView(attention=attention(), outbox_problems=outbox.problems(),
-                         stockouts=replenishment.expected_stockouts(), inbox_waiting=inbox.waiting_count())
+                         stockouts=replenishment.expected_stockouts(), inbox_waiting=inbox.waiting_count(),
+                         payment_problems=payment_problems())
+
+
+def payment_problems(limit: int = 50) -> list[tuple[int, str]]:
+    """What went wrong with money, with the reason: for the dashboard's list."""
+    found = [(p.id, p.order_id, p.attention) for p in payments.needing_attention(limit)]
+    found += [(r.id, r.order_id, f"Refund of {format_amount(r.amount_minor, r.currency)} refused: {r.error}")
+              for r in refunds.failed(limit)]
+    return [(order_id, reason) for _, order_id, reason in sorted(found, reverse=True)[:limit]]

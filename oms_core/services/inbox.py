@@ -26,7 +26,7 @@ from ..db import db, write_transaction
 from ..errors import NotFound, ValidationError
 from ..models import InboundEvent, UnmatchedEvent
 from ..models._base import utcnow
-from ..protocols import GatewayEvent, TrackingUpdate
+from ..protocols import GatewayEvent, GatewayRefund, TrackingUpdate
 from .common import fetch
 from .queries import keyset_rows
 
@@ -178,7 +178,11 @@ def tracking_update(waiting: UnmatchedEvent) -> TrackingUpdate:
 
 
 def gateway_event(waiting: UnmatchedEvent) -> GatewayEvent:
-    return GatewayEvent(**waiting.event)
+    fields = dict(waiting.event)
+    fields["refunds"] = tuple(GatewayRefund(**refund) for refund in fields.get("refunds") or ())
+    if fields.get("occurred_at"):
+        fields["occurred_at"] = datetime.fromisoformat(fields["occurred_at"])
+    return GatewayEvent(**fields)
 
 
 # ------------------------------------------------------------------ for staff

@@ -25,7 +25,8 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from .. import runtime, tracking_codes
 from ..db import db
 from ..models import Order
-from . import outbox
+from ..money import format_amount
+from . import outbox, payment_ops
 
 EMAIL_KIND = "email.send"
 SUBJECTS = {
@@ -33,6 +34,7 @@ SUBJECTS = {
     "paid": "Payment received for order {number}",
     "shipped": "Order {number} is on its way",
     "delivered": "Order {number} has been delivered",
+    "refunded": "Refund for order {number}",
 }
 _TEMPLATES = Environment(loader=PackageLoader("oms_core", "email_templates"),
                          autoescape=select_autoescape(["html"], default_for_string=False),
@@ -49,6 +51,12 @@ def tracking_url(code: str) -> str:
     return f"{base}{runtime.setting('TRACKING_PREFIX')}?code={tracking_codes.display(code)}"
 
 
+def pay_url(code: str) -> str:
+    """Where the customer pays the balance online (web/public.py, pay now)."""
+    base = runtime.setting("PUBLIC_BASE_URL").rstrip("/")
+    return f"{base}{runtime.setting('TRACKING_PREFIX')}/pay?code={tracking_codes.display(code)}"
+
+
 def status_email_key(order: Order, status: str) -> str:
     """One email per order and status. A digest of the tracking code: the code itself
     must not travel in a Message-ID that mail servers log."""
@@ -62,7 +70,17 @@ def queue_status_email(order: Order, status: str) -> None:
         return
     if order.id is None:
         db.session.flush()  # a new order gets its number here, with everything it holds
-    outbox.enqueue(EMAIL_KIND, {"status": status}, key=status_email_key(order, status), order_id=order.id)
+    # Once per status: an order reopened after a late payment is not confirmed twice by email.
+    outbox.enqueue_once(EMAIL_KIND, {"status": status}, key=status_email_key(order, status), order_id=order.id)
+
+
+def queue_refund_email(order: Order, refund) -> None:
+    """Tell the customer a refund went through (caller's transaction); one email per
+    refund, keyed by the refund's random key."""
+    if not order.tracking_code:
+        return
+    outbox.enqueue_once(EMAIL_KIND, {"status": "refunded", "amount_minor": refund.amount_minor},
+                        key=f"email-refund-{refund.idempotency_key}", order_id=order.id)
 
 
 def compose(message) -> dict:
@@ -74,6 +92,9 @@ def compose(message) -> dict:
         "order": order, "status": status, "shop_name": runtime.setting("SHOP_NAME"),
         "tracking_code": tracking_codes.display(order.tracking_code),
         "tracking_url": tracking_url(order.tracking_code),
+        "refund_amount": format_amount(message.payload.get("amount_minor", 0), order.currency),
+        # The pay-now link while the balance can be paid online (read when the email is sent).
+        "pay_url": pay_url(order.tracking_code) if status == "confirmed" and payment_ops.can_start(order) else "",
     }
     host = urlsplit(runtime.setting("PUBLIC_BASE_URL")).hostname or "oms"
     return {

@@ -12,7 +12,7 @@ from ..db import db, write_transaction
 from ..errors import ValidationError
 from ..models import Customer, Order, OrderLine, Product
 from ..models._base import utcnow
-from . import stock, timeline
+from . import payment_ops, payments, refunds, stock, timeline
 from .common import clean_email, fetch, lock_order, optional_text, required_text
 from .status import change
 
@@ -169,6 +169,8 @@ def _customer_for(email: str, name: str, phone: str) -> Customer:
 
 
 def _confirm(order: Order, *, actor: str, tx) -> None:
+    """Reserve the stock and confirm: where an order is confirmed (with `reopen`),
+    so where documents.issue_invoice belongs."""
     order_states.check(order, order_states.CONFIRMED)
     # Lock products in id order so two confirmations never deadlock on PostgreSQL.
     for line in sorted(order.lines, key=lambda line: line.product_id):
@@ -186,17 +188,37 @@ def confirm_order(order_id: int, *, actor: str) -> Order:
     return order
 
 
-def cancel_order(order_id: int, *, actor: str, reason: str) -> Order:
-    """Cancel before any money is taken; a confirmed order's stock goes back on sale."""
+def cancel_order(order_id: int, *, actor: str, reason: str, refund_reference: str = "") -> Order:
+    """Cancel an order that has not shipped, in one transaction: its stock goes back
+    on sale, every payment that took money gets a refund (through its gateway, by
+    the outbox; a staff-recorded one is refunded by hand, with `refund_reference`),
+    and authorizations are voided. Cancelling twice refunds once: a cancelled order
+    cannot be cancelled again."""
     reason = required_text(reason, "A reason for cancelling", 500)
     with write_transaction() as tx:
         order = lock_order(order_id)
-        was_confirmed = order.status == order_states.CONFIRMED
+        holds_stock = order.status in (order_states.CONFIRMED, order_states.PAID)
+        if order_states.CANCELLED not in order_states.TRANSITIONS[order.status]:
+            order_states.check(order, order_states.CANCELLED)  # raises the clear error
+        refunds.refund_everything(order, reason=f"Order cancelled: {reason}", reference=refund_reference,
+                                  actor=actor, tx=tx)
+        payment_ops.void_held(order)
+        payments.refresh_paid(order, actor=actor, tx=tx)
         change(order, order_states.CANCELLED, actor=actor, reason=reason, tx=tx)
-        if was_confirmed:
+        if holds_stock:
             for line in order.lines:
                 stock.release(line.product_id, line.quantity, order_id=order.id, actor=actor)
     return order
+
+
+def reopen(order: Order, *, actor: str, reason: str, tx) -> None:
+    """Confirm a cancelled order again (a payment arrived after cancelling): its
+    stock is reserved again, or OutOfStock. Caller's transaction, order locked;
+    its tracking code stays the one the customer has."""
+    order_states.check(order, order_states.CONFIRMED)
+    for line in sorted(order.lines, key=lambda line: line.product_id):
+        stock.reserve(db.session.get(Product, line.product_id), line.quantity, order=order, actor=actor)
+    change(order, order_states.CONFIRMED, actor=actor, reason=reason, tx=tx)
 
 
 def close_order(order_id: int, *, actor: str) -> Order:

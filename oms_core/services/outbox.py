@@ -55,6 +55,14 @@ def enqueue(kind: str, payload: dict, *, key: str, order_id: int | None = None) 
     return message
 
 
+def enqueue_once(kind: str, payload: dict, *, key: str, order_id: int | None = None) -> OutboxMessage:
+    """`enqueue`, unless a message with this key exists already (a capture decided
+    twice, an email for a status the order reaches again): that one stands."""
+    db.session.flush()
+    existing = db.session.scalar(select(OutboxMessage).where(OutboxMessage.idempotency_key == key))
+    return existing if existing is not None else enqueue(kind, payload, key=key, order_id=order_id)
+
+
 def withdraw(key: str) -> None:
     """Stop a message that is no longer wanted (a booking staff cancelled), in the
     caller's transaction: nobody sends or retries it again, and a worker sending it

@@ -26,7 +26,7 @@ from ..limits import EARLIEST_EVENT
 from ..models import Order, Shipment, ShipmentEvent
 from ..models._base import utcnow
 from ..protocols import TRACKING_STATUSES, CarrierResult, CarrierService, TrackingUpdate
-from . import inbox, outbox, stock, timeline
+from . import inbox, outbox, payment_ops, stock, timeline
 from .common import lock_order, optional_text
 from .status import change
 
@@ -102,6 +102,7 @@ def _handed_over(order: Order, shipment: Shipment, *, actor: str, tx) -> None:
             stock.deduct_shipped(line.product_id, line.quantity, order_id=order.id, actor=actor)
         change(order, order_states.SHIPPED, actor=actor, reason=timeline.handed_to(shipment.carrier_name),
                tx=tx)
+        payment_ops.capture_held(order)  # money held until shipping is taken now
     else:
         timeline.record(order, timeline.SHIPMENT_BOOKED, actor,
                         f"Shipment #{shipment.id} booked: {shipment.tracking_number}")

@@ -19,6 +19,9 @@ STATUS_CHANGED = "status_changed"
 NOTE = "note"
 PAYMENT_RECORDED = "payment_recorded"
 PAYMENT_FLAGGED = "payment_flagged"
+PAYMENT_STATE = "payment_state"  # a payment moved in its own state machine
+PAYMENT_LATE = "payment_late"  # money arrived for an order cancelled meanwhile
+REFUND = "refund"
 SHIPMENT_CREATED = "shipment_created"
 SHIPMENT_BOOKED = "shipment_booked"
 SHIPMENT_CANCELLED = "shipment_cancelled"
@@ -43,6 +46,12 @@ def handed_to(carrier_name: str) -> str:
 def payment_message(amount_minor: int, currency: str, gateway_id: str, reference: str) -> str:
     return (f"{format_amount(amount_minor, currency)} via {gateway_id}"
             + (f" (ref {reference})" if reference else ""))
+
+
+def payment_state_message(gateway_id: str, state_label: str, amount_minor: int, currency: str,
+                          reason: str = "") -> str:
+    return (f"{gateway_id} payment of {format_amount(amount_minor, currency)}: {state_label}"
+            + (f" ({reason})" if reason else ""))
 
 
 def shipment_message(shipment_id: int, carrier_name: str, service: str) -> str:

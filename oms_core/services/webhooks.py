@@ -24,8 +24,6 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
-from sqlalchemy import select
-
 from .. import runtime
 from ..db import db, write_transaction
 from ..errors import DomainError
@@ -188,17 +186,18 @@ def _apply_payments(row, gateway_id: str, events: list[GatewayEvent]) -> inbox.T
     """Apply each event to its order; keep those for an unknown order, or for an
     order paid another way, as unmatched. In the caller's transaction."""
     tally = inbox.Tally(received=len(events))
-    wanted = {event.order_id for event in events}
-    orders = {order.id: order for order in db.session.scalars(select(Order).where(Order.id.in_(wanted)))}
     for event in events:
-        problem = payments.event_refusal(gateway_id, orders.get(event.order_id), event.order_id)
+        # The order of the payment it concerns, else the one it names.
+        order_id = payments.order_id_for(gateway_id, event)
+        order = db.session.get(Order, order_id) if order_id is not None else None
+        problem = payments.event_refusal(gateway_id, order, order_id)
         if problem is None:
             outcome = payments.outcome_of(payments.apply_gateway_event(gateway_id, event))
         elif payments.event_seen(gateway_id, event.event_id):
             outcome = inbox.DUPLICATE
         else:
-            kept = inbox.keep_unmatched(row, match_key=str(event.order_id), event=event, reason=problem,
-                                        dedupe_key=payments.event_dedupe_key(event))
+            kept = inbox.keep_unmatched(row, match_key=payments.match_key(gateway_id, event), event=event,
+                                        reason=problem, dedupe_key=payments.event_dedupe_key(event))
             outcome = inbox.UNMATCHED if kept else inbox.DUPLICATE
         _count(tally, outcome, problem)
     return tally

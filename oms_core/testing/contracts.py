@@ -23,9 +23,11 @@ from werkzeug.datastructures import Headers
 from ..links import is_web_url
 from ..plugin_settings import SETTING_NAME
 from ..protocols import (
-    TRACKING_STATUSES, WEBHOOK_AUTH_CUSTOM, WEBHOOK_AUTH_KINDS, WEBHOOK_AUTH_NONE, Carrier, CarrierResult,
-    CarrierService, Forecaster, GatewayEvent, PaymentGateway, PaymentRequest, PaymentResult, SeriesForecast,
-    ShipmentRequest, TrackingUpdate, WebhookResult, missing_attributes, webhook_auth,
+    CAPTURE_ON_SHIP, PAYMENT_CAPABILITIES, PAYMENT_STATES, TRACKING_STATUSES, WEBHOOK_AUTH_CUSTOM,
+    WEBHOOK_AUTH_KINDS, WEBHOOK_AUTH_NONE, CaptureRequest, Carrier, CarrierResult, CarrierService, Forecaster,
+    GatewayEvent, GatewayRefund, PaymentGateway, PaymentRequest, PaymentResult, PaymentStart, RefundRequest,
+    RefundResult, SeriesForecast, ShipmentRequest, StartPaymentRequest, TrackingUpdate, VoidRequest,
+    WebhookResult, missing_attributes, supports, webhook_auth,
 )
 
 Sign = Callable[[bytes, str], Mapping[str, str]]
@@ -82,6 +84,11 @@ def _check_webhooks(obj, event_type, body: Optional[bytes], sign: Optional[Sign]
     assert events, "the example webhook_body must hold at least one event"
     for event in events:
         assert isinstance(event, event_type), f"parse_webhook returned {event!r}, not a {event_type.__name__}"
+        if isinstance(event, GatewayEvent):
+            assert event.state in PAYMENT_STATES, \
+                f"payment state {event.state!r} is not one of oms_core.protocols.PAYMENT_STATES"
+            assert all(isinstance(refund, GatewayRefund) for refund in event.refunds), \
+                "a payment event's refunds must be GatewayRefund objects"
         if isinstance(event, TrackingUpdate):
             assert event.status in TRACKING_STATUSES, \
                 f"tracking status {event.status!r} is not one of oms_core.protocols.TRACKING_STATUSES"
@@ -101,10 +108,7 @@ def _check_webhooks(obj, event_type, body: Optional[bytes], sign: Optional[Sign]
              "of signed garbage")
 
 
-def check_payment_gateway(gateway: PaymentGateway, *, webhook_body: Optional[bytes] = None,
-                          sign: Optional[Sign] = None) -> None:
-    _has_identity(gateway, PaymentGateway)
-    assert isinstance(gateway.pays_on_delivery, bool), "pays_on_delivery must be a bool"
+def _check_verify(gateway) -> None:
     fitting = PaymentRequest(order_id=1, order_number="000001", amount_minor=500, currency="EUR",
                              order_currency="EUR", balance_minor=1000, reference="REF-1")
     result = gateway.verify_payment(fitting)
@@ -118,6 +122,66 @@ def check_payment_gateway(gateway: PaymentGateway, *, webhook_body: Optional[byt
         result = gateway.verify_payment(request)
         assert isinstance(result, PaymentResult) and not result.ok, f"a payment {label} was accepted"
         assert result.error, f"refusing a payment {label} must say why"
+
+
+def _twice(call, request, result_type, name: str):
+    """Call an operation twice with one idempotency key: the same answer both times."""
+    first, second = call(request), call(request)
+    for result in (first, second):
+        assert isinstance(result, result_type), f"{name} must return a {result_type.__name__}, not {result!r}"
+        assert isinstance(result.retryable, bool), f"{name}'s result.retryable must be a bool"
+        assert result.ok or result.error, f"a failed {name} must say why"
+    if first.ok and second.ok:
+        assert first.external_id == second.external_id, (
+            f"{name} called twice with one idempotency key gave two objects ({first.external_id!r}, "
+            f"{second.external_id!r}): a retry must be the same operation")
+    return first
+
+
+def _check_operations(gateway) -> None:
+    """start_payment, capture, void and refund, where offered: the right result types,
+    and one object per idempotency key."""
+    external_id = "pi_contract_check"
+    if supports(gateway, "start_payment"):
+        started = _twice(gateway.start_payment, StartPaymentRequest(
+            order_id=1, order_number="000001", amount_minor=1000, currency="EUR",
+            idempotency_key="contract-start-1", customer_email="contract@example.com",
+            success_url="https://shop.example/track?code=X", cancel_url="https://shop.example/track?code=X",
+            capture=CAPTURE_ON_SHIP), PaymentStart, "start_payment")
+        if started.ok:
+            assert started.redirect_url or started.client_secret, \
+                "a started payment needs a redirect_url (hosted page) or a client_secret"
+            assert started.redirect_url is None or is_web_url(started.redirect_url), \
+                f"redirect_url {started.redirect_url!r} is not an http(s) URL"
+            external_id = started.external_id or external_id
+    if supports(gateway, "capture"):
+        _twice(gateway.capture, CaptureRequest(external_id, 1000, "EUR", "contract-capture-1"), PaymentResult,
+               "capture")
+    if supports(gateway, "refund"):
+        _twice(gateway.refund, RefundRequest(external_id, 100, "EUR", "contract-refund-1", reason="contract"),
+               RefundResult, "refund")
+    if supports(gateway, "void"):
+        _twice(gateway.void, VoidRequest(external_id, "contract-void-1"), PaymentResult, "void")
+
+
+def check_payment_gateway(gateway: PaymentGateway, *, webhook_body: Optional[bytes] = None,
+                          sign: Optional[Sign] = None, call_operations: bool = True) -> None:
+    """Check what the gateway offers (protocols.PAYMENT_CAPABILITIES): staff-recorded
+    payments when it has `verify_payment`; start, capture, void and refund called
+    with valid requests when `call_operations` (pass False for a plugin that needs
+    its server, and run its own tests against a fake one; True calls them twice
+    with one key, which must give one object); its webhooks' events carry a state."""
+    _has_identity(gateway, PaymentGateway)
+    assert isinstance(gateway.pays_on_delivery, bool), "pays_on_delivery must be a bool"
+    for name in PAYMENT_CAPABILITIES:
+        assert getattr(gateway, name, None) is None or supports(gateway, name), f"{name} must be a method"
+    assert any(supports(gateway, name) for name in ("verify_payment", "start_payment")) or \
+        webhook_auth(gateway) != WEBHOOK_AUTH_NONE, \
+        "a gateway that takes no webhooks must let staff record payments (verify_payment) or start them"
+    if supports(gateway, "verify_payment"):
+        _check_verify(gateway)
+    if call_operations:
+        _check_operations(gateway)
     _check_webhooks(gateway, GatewayEvent, webhook_body, sign)
 
 

@@ -56,6 +56,17 @@ def amount(value: str, currency: str, label: str = "Amount") -> int:
     return money.parse_amount(value, currency)
 
 
+def refund_lines(form, line_ids) -> dict[int, int]:
+    """The quantities typed per order line (fields `line-<id>`), blanks left out."""
+    quantities = {}
+    for line_id in line_ids:
+        quantity = optional_whole_number(form.get(f"line-{line_id}"), "Quantity",
+                                         maximum=limits.MAX_ORDER_QUANTITY)
+        if quantity:
+            quantities[line_id] = quantity
+    return quantities
+
+
 def utc_time(value: str, *, default_now: bool = True) -> datetime:
     """An <input type="datetime-local"> value, read as UTC (the back-office shows UTC);
     empty means now."""

@@ -10,7 +10,7 @@ from flask import render_template, request
 
 from oms_core import limits, money, runtime
 from oms_core.errors import DomainError
-from oms_core.services import orders as order_service, payments, shipments
+from oms_core.services import orders as order_service, payments, refunds, shipments
 
 from . import blueprint, forms
 from .access import actor
@@ -59,6 +59,22 @@ def order_payment(order_id: int):
     return _run(order_id, record)
 
 
+@blueprint.route("/orders/<int:order_id>/refunds", methods=["POST"])
+def order_refund(order_id: int):
+    def refund():
+        order = order_service.get_order(order_id)
+        form = request.form
+        typed = forms.text(form, "amount")
+        made = refunds.refund_order(
+            order_id, amount_minor=forms.amount(typed, order.currency) if typed else None,
+            lines=None if typed else forms.refund_lines(form, [line.id for line in order.lines]),
+            reason=forms.text(form, "reason"), reference=forms.text(form, "reference"), actor=actor())
+        total = money.format_amount(sum(r.amount_minor for r in made), order.currency)
+        pending = any(r.state == "pending" for r in made)
+        return f"Refund of {total} " + ("sent to the payment gateway." if pending else "recorded.")
+    return _run(order_id, refund)
+
+
 @blueprint.route("/orders/<int:order_id>/shipments", methods=["POST"])
 def order_shipment(order_id: int):
     def create():
@@ -95,8 +111,11 @@ def shipment_cancel(order_id: int, shipment_id: int):
 @blueprint.route("/orders/<int:order_id>/cancel", methods=["POST"])
 def order_cancel(order_id: int):
     def cancel():
-        order = order_service.cancel_order(order_id, actor=actor(), reason=request.form.get("reason", ""))
-        return f"Order {order.number} cancelled."
+        order = order_service.cancel_order(order_id, actor=actor(), reason=request.form.get("reason", ""),
+                                           refund_reference=forms.text(request.form, "refund_reference"))
+        refunded = f" {money.format_amount(order.refunded_minor, order.currency)} refunded." \
+            if order.refunded_minor else ""
+        return f"Order {order.number} cancelled.{refunded}"
     return _run(order_id, cancel)
 
 

@@ -5,9 +5,9 @@ from flask import make_response, render_template, request, url_for
 from flask_login import current_user
 from markupsafe import Markup
 
-from oms_core import order_states, runtime
+from oms_core import order_states, payment_states, runtime
 from oms_core.plugins import CARRIER, GATEWAY
-from oms_core.protocols import TRACKING_STATUSES
+from oms_core.protocols import TRACKING_STATUSES, supports
 from oms_core.services import backoffice, dashboard, queries
 
 from . import blueprint, forms
@@ -42,7 +42,10 @@ def order_body_context(order_id: int, values=None) -> dict:
     panels = Markup("").join(Markup(answer) for answer in answers if answer)
     # The forms offer what can be chosen; labels cover everything installed, so an
     # order paid with a gateway that has lost its settings still shows its name.
-    return dict(detail=detail, order=detail.order, gateways=registry.usable(GATEWAY),
+    # Staff record payments only for methods that take them by hand (verify_payment).
+    recordable = [g for g in registry.usable(GATEWAY) if supports(g, "verify_payment")]
+    return dict(detail=detail, order=detail.order, gateways=recordable,
+                payment_state_labels=payment_states.LABELS,
                 gateway_labels={g.id: g.label for g in registry.gateways.values()},
                 carriers=registry.usable(CARRIER), tracking_statuses=TRACKING_STATUSES,
                 plugin_panels=panels, values=values or {})

@@ -1,0 +1,281 @@
+"""Refunds: money given back from a payment (docs/architecture.md, "Refunds").
+
+Staff refund an amount, or lines and quantities (the amount is the lines' prices),
+from the payments that took the money, never more than was captured and not
+refunded yet (the order's row lock serialises two refunds at once). A gateway
+that can refund gets an outbox message with the refund's random idempotency key
+(a retry is the same refund); a payment staff recorded by hand is refunded by
+hand, and staff give the reference of the transfer they made. Gateways also
+report refunds in their events (`upsert_from_gateway`), matched by their id.
+
+Where a refund succeeds (`_succeeded`), documents.issue_credit_note belongs at
+merge time; the customer is emailed there.
+"""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from .. import limits, payment_states, runtime
+from ..db import db, write_transaction
+from ..errors import ValidationError
+from ..models import Order, Payment, Refund
+from ..money import format_amount
+from ..payment_states import Snapshot
+from ..plugins import GATEWAY
+from ..protocols import (
+    REFUND_FAILED,
+    REFUND_PENDING,
+    REFUND_STATES,
+    REFUND_SUCCEEDED,
+    GatewayRefund,
+    RefundRequest,
+    RefundResult,
+    supports,
+)
+from . import notifications, outbox, payments, timeline
+from .common import fetch, lock_order, optional_text, required_text
+
+REFUND_KIND = "payment.refund"
+
+
+def _gateway_refunds(payment: Payment) -> bool:
+    gateway = runtime.registry().objects(GATEWAY).get(payment.gateway_id)
+    return gateway is not None and supports(gateway, "refund")
+
+
+def _live(payment: Payment) -> list[Refund]:
+    db.session.flush()
+    return list(db.session.scalars(select(Refund).where(Refund.payment_id == payment.id,
+                                                        Refund.state != REFUND_FAILED)))
+
+
+def refundable(payment: Payment) -> int:
+    """What can still be refunded from a payment: captured minus refunds not failed."""
+    if payment.status != "recorded" or not payment_states.counted(payment.state):
+        return 0
+    return max(payment.amount_minor - sum(r.amount_minor for r in _live(payment)), 0)
+
+
+def _counted(order: Order) -> list[Payment]:
+    return [p for p in payments.payments_for(order.id)
+            if p.status == "recorded" and payment_states.counted(p.state)]
+
+
+def refundable_total(order: Order) -> int:
+    return sum(refundable(p) for p in _counted(order))
+
+
+def by_hand(order: Order) -> bool:
+    """Whether refunding this order's money needs staff to pay some of it back by
+    hand (and give the reference): a payment whose gateway cannot refund."""
+    return any(refundable(p) > 0 and not _gateway_refunds(p) for p in _counted(order))
+
+
+def _refunded_quantities(order: Order) -> dict[int, int]:
+    done: dict[int, int] = {}
+    for refund in db.session.scalars(select(Refund).where(Refund.order_id == order.id,
+                                                          Refund.state != REFUND_FAILED)):
+        for line_id, quantity in (refund.lines or {}).items():
+            done[int(line_id)] = done.get(int(line_id), 0) + int(quantity)
+    return done
+
+
+def _lines_amount(order: Order, lines: dict[int, int]) -> int:
+    """The price of the lines and quantities to refund; each at most what was bought
+    and not refunded yet."""
+    by_id = {line.id: line for line in order.lines}
+    done = _refunded_quantities(order)
+    amount = 0
+    for line_id, quantity in lines.items():
+        line = by_id.get(line_id)
+        if line is None:
+            raise ValidationError("Pick lines of this order.")
+        limits.check_whole(quantity, f"Quantity of {line.sku}", minimum=0, maximum=limits.MAX_ORDER_QUANTITY)
+        left = line.quantity - done.get(line_id, 0)
+        if quantity > left:
+            raise ValidationError(f"At most {left} of {line.sku} can be refunded.")
+        amount += line.unit_price_minor * quantity
+    if amount <= 0:
+        raise ValidationError("Pick at least one item to refund.")
+    return amount
+
+
+def _create(order: Order, payment: Payment, amount_minor: int, *, reason: str, actor: str, tx,
+            lines: dict | None = None, reference: str = "") -> Refund:
+    """One refund from one payment, in the caller's transaction (order locked)."""
+    refund = Refund(payment_id=payment.id, order_id=order.id, amount_minor=amount_minor,
+                    currency=payment.currency, reason=reason, lines=lines or {}, actor=actor,
+                    state=REFUND_PENDING)
+    db.session.add(refund)
+    db.session.flush()
+    what = f"Refund of {format_amount(amount_minor, payment.currency)} from the {payment.gateway_id} payment"
+    if _gateway_refunds(payment):
+        timeline.record(order, timeline.REFUND, actor, f"{what} requested: {reason}")
+        outbox.enqueue(REFUND_KIND, {"refund_id": refund.id}, key=refund.idempotency_key, order_id=order.id)
+    else:
+        refund.external_id = reference
+        timeline.record(order, timeline.REFUND, actor, f"{what} made by staff (ref {reference}): {reason}")
+        _succeeded(order, refund, actor=actor, tx=tx)
+    return refund
+
+
+def _reference(reference: str, payment: Payment, *, needed: bool) -> str:
+    reference = optional_text(reference, "Refund reference", 200)
+    if needed and not _gateway_refunds(payment) and not reference:
+        raise ValidationError(f"{payment.gateway_id} payments are refunded by hand: give the reference of "
+                              "the transfer you made.")
+    return reference
+
+
+def refund_order(order_id: int, *, amount_minor: int | None = None, lines: dict[int, int] | None = None,
+                 reason: str, reference: str = "", actor: str) -> list[Refund]:
+    """Refund an amount, or lines and quantities, from the order's payments (the
+    oldest first). Refused, changing nothing, beyond what can be refunded."""
+    reason = required_text(reason, "A reason for the refund", 500)
+    lines = {k: v for k, v in (lines or {}).items() if v} or None
+    if (amount_minor is None) == (lines is None):
+        raise ValidationError("Refund an amount or lines, not both.")
+    with write_transaction() as tx:
+        order = lock_order(order_id)
+        if lines is not None:
+            amount_minor = _lines_amount(order, lines)
+        limits.check_whole(amount_minor, "The amount to refund", minimum=1, maximum=limits.MAX_AMOUNT_MINOR)
+        sources = [(p, refundable(p)) for p in _counted(order)]
+        available = sum(left for _, left in sources)
+        if amount_minor > available:
+            raise ValidationError(f"At most {format_amount(available, order.currency)} can be refunded.")
+        made, remaining = [], amount_minor
+        for payment, left in sources:
+            part = min(left, remaining)
+            if part <= 0:
+                continue
+            made.append(_create(order, payment, part, reason=reason, actor=actor, tx=tx, lines=lines,
+                                reference=_reference(reference, payment, needed=True)))
+            remaining -= part
+            lines = None  # the lines travel with the first refund only, so they count once
+        payments.refresh_paid(order, actor=actor, tx=tx)
+    return made
+
+
+def refund_everything(order: Order, *, reason: str, reference: str, actor: str, tx) -> int:
+    """Give back all money kept on the order (cancelling it), in the caller's
+    transaction. Returns the amount. Staff-recorded payments need `reference`."""
+    total = 0
+    for payment in _counted(order):
+        left = refundable(payment)
+        if left > 0:
+            _create(order, payment, left, reason=reason, actor=actor, tx=tx,
+                    reference=_reference(reference, payment, needed=True))
+            total += left
+    return total
+
+
+def refund_whole_payment(order: Order, payment: Payment, *, reason: str, actor: str, tx) -> bool:
+    """Refund what is left of one payment through its gateway (a late payment that
+    cannot be kept). False when the gateway cannot refund: staff must."""
+    left = refundable(payment)
+    if left <= 0 or not _gateway_refunds(payment):
+        return False
+    _create(order, payment, left, reason=reason, actor=actor, tx=tx)
+    return True
+
+
+# ------------------------------------------------------------------ outcomes
+
+
+def _succeeded(order: Order, refund: Refund, *, actor: str, tx) -> None:
+    """A refund went through: the payment's refunded amount, the timeline, the
+    customer's email. documents.issue_credit_note(refund) belongs here."""
+    refund.state = REFUND_SUCCEEDED
+    db.session.flush()
+    payment = db.session.get(Payment, refund.payment_id)
+    done = sum(db.session.scalars(select(Refund.amount_minor).where(
+        Refund.payment_id == payment.id, Refund.state == REFUND_SUCCEEDED)))
+    timeline.record(order, timeline.REFUND, actor,
+                    f"Refund of {format_amount(refund.amount_minor, refund.currency)} succeeded.", public=True)
+    notifications.queue_refund_email(order, refund)
+    payments.apply_snapshot(order, payment, payment_states.after_refunds(
+        Snapshot(payment.state, payment.amount_minor, max(done, payment.amount_refunded_minor))),
+        actor=actor, tx=tx)
+
+
+def _settle(order: Order, refund: Refund, state: str, *, external_id: str | None, error: str, actor: str,
+            tx) -> None:
+    """Move a refund to what its gateway says; succeeded and failed are final."""
+    if refund.state != REFUND_PENDING or state == REFUND_PENDING:
+        refund.external_id = refund.external_id or external_id
+        return
+    refund.external_id = refund.external_id or external_id
+    if state == REFUND_SUCCEEDED:
+        _succeeded(order, refund, actor=actor, tx=tx)
+    else:
+        refund.state, refund.error = REFUND_FAILED, error or "The gateway refused the refund."
+        amount = format_amount(refund.amount_minor, refund.currency)
+        timeline.record(order, timeline.REFUND, actor, f"Refund of {amount} failed: {refund.error}")
+    payments.refresh_paid(order, actor=actor, tx=tx)
+
+
+def record_result(refund_id: int, result: RefundResult) -> Refund:
+    """What the gateway answered to a refund (called by the outbox worker)."""
+    with write_transaction() as tx:
+        refund = fetch(Refund, refund_id, "refund")
+        order = lock_order(refund.order_id)
+        db.session.refresh(refund)
+        state = result.state if result.ok and result.state in REFUND_STATES else REFUND_FAILED
+        external = result.external_id if isinstance(result.external_id, str) and len(result.external_id) <= 200 \
+            else None
+        _settle(order, refund, state, external_id=external, error=result.error or "", actor="gateway:"
+                + refund.payment.gateway_id, tx=tx)
+    return refund
+
+
+def upsert_from_gateway(order: Order, payment: Payment, listed: list[GatewayRefund], *, actor: str, tx) -> None:
+    """The refunds a gateway event lists for a payment: each matched by its id (or a
+    pending refund of ours of that amount whose answer is not back yet), else
+    recorded as made at the gateway."""
+    for item in listed:
+        refund = db.session.scalar(select(Refund).where(Refund.payment_id == payment.id,
+                                                        Refund.external_id == item.external_id))
+        if refund is None:
+            refund = db.session.scalar(select(Refund).where(
+                Refund.payment_id == payment.id, Refund.external_id.is_(None), Refund.state == REFUND_PENDING,
+                Refund.amount_minor == item.amount_minor).order_by(Refund.id).limit(1))
+        if refund is None:
+            refund = Refund(payment_id=payment.id, order_id=order.id, amount_minor=item.amount_minor,
+                            currency=payment.currency, reason="Refunded at the gateway.", lines={},
+                            actor=actor, state=REFUND_PENDING, external_id=item.external_id)
+            db.session.add(refund)
+            timeline.record(order, timeline.REFUND, actor, "Refund of "
+                            f"{format_amount(item.amount_minor, payment.currency)} made at the gateway.")
+        _settle(order, refund, item.state, external_id=item.external_id, error="", actor=actor, tx=tx)
+
+
+@outbox.handler(REFUND_KIND)
+def _refund(message) -> None:
+    refund = db.session.get(Refund, message.payload["refund_id"])
+    if refund is None or refund.state != REFUND_PENDING:
+        db.session.commit()
+        return  # settled already: by an earlier attempt or the gateway's event
+    payment = refund.payment
+    gateway = runtime.registry().gateway(payment.gateway_id)
+    request = RefundRequest(payment_external_id=payment.external_id or "", amount_minor=refund.amount_minor,
+                            currency=refund.currency, idempotency_key=refund.idempotency_key,
+                            reason=refund.reason)
+    refund_id = refund.id
+    db.session.commit()  # no transaction stays open while the gateway answers
+    result = gateway.refund(request)
+    if not isinstance(result, RefundResult):
+        raise outbox.SendError(f"{gateway.id}.refund returned {result!r}, not a RefundResult.")
+    if not result.ok and result.retryable:
+        raise outbox.SendError(result.error or "The refund failed; trying again.")
+    record_result(refund_id, result)
+
+
+def refunds_for(order_id: int) -> list[Refund]:
+    return list(db.session.scalars(select(Refund).where(Refund.order_id == order_id).order_by(Refund.id)))
+
+
+def failed(limit: int = 50) -> list[Refund]:
+    """Refunds the gateway refused, newest first: for the dashboard."""
+    return list(db.session.scalars(select(Refund).where(Refund.state == REFUND_FAILED)
+                                   .order_by(Refund.id.desc()).limit(limit)))
