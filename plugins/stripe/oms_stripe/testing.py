@@ -80,6 +80,7 @@ class FakeStripe:
         self.events: list[Delivery] = []
         self.api_calls: list[tuple[str, str]] = []  # (method, path) of every API call
         self._failures = self._declines = 0
+        self._failure_status = 500
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
         self._outbox: queue.Queue = queue.Queue()
@@ -109,9 +110,10 @@ class FakeStripe:
 
     # ------------------------------------------------------------------ switches and test helpers
 
-    def fail_next(self, count: int = 1) -> None:
-        """The next `count` API calls answer 500 (an outage: worth retrying)."""
-        self._failures = count
+    def fail_next(self, count: int = 1, status: int = 500) -> None:
+        """The next `count` API calls answer `status`: 500 (an outage) or 429 (rate
+        limited), both worth retrying."""
+        self._failures, self._failure_status = count, status
 
     def decline_next(self, count: int = 1) -> None:
         """The next `count` API calls answer 402 card_declined (a refusal)."""
@@ -157,6 +159,8 @@ class FakeStripe:
                 return 401, StripeRefusal(401, "Invalid API Key provided.").body()
             if self._failures:
                 self._failures -= 1
+                if self._failure_status == 429:
+                    return 429, StripeRefusal(429, "Too many requests.", "rate_limit_error", "rate_limit").body()
                 return 500, StripeRefusal(500, "An unexpected error occurred.", "api_error").body()
             if self._declines:
                 self._declines -= 1
@@ -200,7 +204,8 @@ class FakeStripe:
         self.state.sessions[session_id] = session
         self.state.plans[session_id] = {
             "metadata": intent_data.get("metadata", {}), "description": intent_data.get("description"),
-            "capture_method": intent_data.get("capture_method", "automatic_async"), "name": price["product_data"]["name"]}
+            "capture_method": intent_data.get("capture_method", "automatic_async"),
+            "name": price["product_data"]["name"]}
         return session
 
     def get_session(self, form: dict, id: str) -> dict:
