@@ -4,10 +4,10 @@ OMS_TEST_POSTGRES_URL is set, on a PostgreSQL database of this run's own."""
 from __future__ import annotations
 
 import os
-import uuid
 
 import pytest
 
+from oms_core.testing import scratch_postgres_database
 from oms_stripe import GATEWAY_ID, StripeGateway
 from oms_stripe.testing import FakeStripe
 
@@ -47,18 +47,8 @@ def stripe_postgres_url():
         if os.environ.get("OMS_CI_STRICT") == "1":
             pytest.fail(f"OMS_CI_STRICT: {reason}", pytrace=False)
         pytest.skip(reason)
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    server = make_url(POSTGRES_URL)
-    name = f"oms_stripe_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    yield server.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with scratch_postgres_database(POSTGRES_URL, "oms_stripe_test") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
