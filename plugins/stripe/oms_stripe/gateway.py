@@ -122,9 +122,10 @@ class StripeGateway:
         return RefundResult(ok=True, external_id=refund["id"], state=state)
 
     def retrieve_intent(self, intent_id: str) -> Optional[dict]:
-        """The PaymentIntent as Stripe has it now, or None when Stripe cannot say."""
-        failure, intent = self._call(PaymentResult.failure,
-                                     lambda client: client.v1.payment_intents.retrieve(intent_id))
+        """The PaymentIntent as Stripe has it now, or None when Stripe cannot say.
+        Asked while a webhook waits for its answer: one try, no retries."""
+        failure, intent = self._call(PaymentResult.failure, lambda client: client.v1.payment_intents.retrieve(
+            intent_id, options={"max_network_retries": 0}))
         return None if failure else intent
 
     def _call(self, fail, call):
