@@ -1,6 +1,10 @@
 """Fixtures of the Stripe plugin's tests: the local Stripe stand-in, the plugin's
 settings pointed at it, and the kit's `oms_app` on SQLite and, when
-OMS_TEST_POSTGRES_URL is set, on a PostgreSQL database of this run's own."""
+OMS_TEST_POSTGRES_URL is set, on a PostgreSQL database of this run's own.
+
+This folder is a package (tests/__init__.py) so that this conftest is imported as
+`tests.conftest`: the repository's run collects tests/ and plugins/ together, and
+the suite's own modules import names from their top-level `conftest`."""
 from __future__ import annotations
 
 import os
