@@ -3,12 +3,10 @@ PostgreSQL database created on the given server and dropped afterwards."""
 from __future__ import annotations
 
 import tempfile
-import uuid
 from contextlib import contextmanager
 from typing import Iterator
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from oms_core.testing import scratch_postgres_database
 
 
 @contextmanager
@@ -17,16 +15,5 @@ def temporary_sqlite() -> Iterator[str]:
         yield f"sqlite:///{folder}/bench.sqlite3"
 
 
-@contextmanager
-def temporary_postgres(server_url: str) -> Iterator[str]:
-    server = make_url(server_url)
-    name = f"oms_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+def temporary_postgres(server_url: str):
+    return scratch_postgres_database(server_url, "oms_bench")

@@ -63,3 +63,24 @@ def oms_config_from_environment(environ=os.environ) -> dict:
         if key in environ:
             found[key] = environ[key] if isinstance(default, str) else json.loads(environ[key])
     return found
+
+
+FAKE_STRIPE_ENV = "OMS_DEMO_FAKE_STRIPE"
+
+
+def fake_stripe(shop_url: str, *, enabled: bool = False, environ=os.environ):
+    """Card payments offline: when `enabled` or $OMS_DEMO_FAKE_STRIPE is 1, start the
+    Stripe plugin's local stand-in (plugins/stripe, oms_stripe.testing) on a free
+    port, sending its webhooks to this shop, and return (the stand-in, the config
+    that points the plugin at it). (None, {}) otherwise, or without the plugin."""
+    if not (enabled or environ.get(FAKE_STRIPE_ENV) == "1"):
+        return None, {}
+    try:
+        from oms_stripe.testing import FakeStripe
+    except ImportError:  # the plugin is not installed: the demo runs without cards
+        return None, {}
+    prefix = oms_config_from_environment(environ).get(CONFIG_PREFIX + "WEBHOOK_PREFIX", DEFAULTS["WEBHOOK_PREFIX"])
+    keys = {"secret_key": f"sk_test_demo_{secrets.token_hex(12)}",
+            "webhook_secret": f"whsec_demo_{secrets.token_hex(12)}"}
+    stand_in = FakeStripe(**keys, webhook_url=f"{shop_url}{prefix}/payments/stripe").start()
+    return stand_in, {CONFIG_PREFIX + "PLUGINS": {"stripe": {**keys, "api_base": stand_in.api_base}}}

@@ -6,14 +6,12 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import uuid
 
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from oms_core.db import db
-from oms_core.testing import dispose, make_app
+from oms_core.testing import dispose, make_app, scratch_postgres_database
 from venv_fixtures import oms_venv, oms_wheel, wheelhouse  # noqa: F401  (packaging tests, one per session)
 
 POSTGRES_URL = os.environ.get("OMS_TEST_POSTGRES_URL", "")
@@ -43,18 +41,9 @@ def postgres_database():
     if not POSTGRES_URL:
         skip_or_fail("PostgreSQL tests need OMS_TEST_POSTGRES_URL "
                      "(e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres)")
-    server = make_url(POSTGRES_URL)
-    name = f"oms_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = server.set(database=name).render_as_string(hide_password=False)
-    app = make_app(url)
-    dispose(app)
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with scratch_postgres_database(POSTGRES_URL) as url:
+        dispose(make_app(url))  # the schema, upgraded once
+        yield url
 
 
 def _empty_postgres(url: str) -> None:

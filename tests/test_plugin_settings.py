@@ -251,6 +251,9 @@ class TestSettingsFromTheEnvironment:
     def app_config(self, monkeypatch):
         monkeypatch.setenv("OMS_PLUGIN_KEYEDPAY_API_KEY", API_KEY)
         monkeypatch.setenv("OMS_PLUGIN_KEYEDPAY_WEBHOOK_SECRET", "whsec_env")
+        # The repository's installed gateway plugin (plugins/stripe) is configured the same way.
+        monkeypatch.setenv("OMS_PLUGIN_STRIPE_SECRET_KEY", "sk_test_env")
+        monkeypatch.setenv("OMS_PLUGIN_STRIPE_WEBHOOK_SECRET", "whsec_env")
         return {"extra_plugins": [KeyedPlugin()], "OMS_PLUGINS": {"keyedpost": {"api_key": API_KEY}}}
 
     def test_everything_is_configured_and_listed_without_values(self, app, runner, owner_client):
@@ -259,6 +262,7 @@ class TestSettingsFromTheEnvironment:
         assert "  payment keyedpay: Keyed Pay" in output.splitlines()
         page = owner_client.get(f"{ADMIN}/plugins").get_data(as_text=True)
         assert ">not configured<" not in page and API_KEY not in page and "whsec_env" not in page
+        assert "sk_test_env" not in page
         assert "keyedpay" in dict(storefront.payment_methods())
 
 

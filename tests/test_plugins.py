@@ -314,15 +314,19 @@ def broken(obj, **changes):
 
 
 def test_contracts_pass_for_the_default_plugins():
-    """(Webhook signatures are checked in tests/test_testing_kit.py: these take none.)"""
+    """(Webhook signatures are checked in tests/test_testing_kit.py: these take none.
+    Installed plugins run the contract in their own tests, with a signed delivery.)"""
     from oms_core.testing import contracts
 
     registry = load_plugins()
-    for gateway in registry.gateways.values():
+
+    def defaults(objects):
+        return [obj for obj in objects.values() if type(obj).__module__.startswith("oms_core.default_plugins")]
+    for gateway in defaults(registry.gateways):
         contracts.check_payment_gateway(gateway)
-    for carrier in registry.carriers.values():
+    for carrier in defaults(registry.carriers):
         contracts.check_carrier(carrier)
-    for forecaster in registry.forecasters.values():
+    for forecaster in defaults(registry.forecasters):
         contracts.check_forecaster(forecaster)
 
 

@@ -7,19 +7,17 @@ models (Alembic's autogenerate comparison finds nothing to do) and round-trip.
 from __future__ import annotations
 
 import os
-import uuid
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import inspect, text
 
 from oms_core import models  # noqa: F401  (every table on the metadata)
 from oms_core import schema
 from oms_core.db import db
 from oms_core.models import Order
-from oms_core.testing import dispose, make_app
+from oms_core.testing import dispose, make_app, scratch_postgres_database
 
 POSTGRES_URL = os.environ.get("OMS_TEST_POSTGRES_URL", "")
 
@@ -32,15 +30,8 @@ def empty_url(request, tmp_path):
         return
     if not POSTGRES_URL:
         pytest.skip("PostgreSQL tests need OMS_TEST_POSTGRES_URL (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres)")
-    server = make_url(POSTGRES_URL)
-    name = f"oms_schema_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield server.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with scratch_postgres_database(POSTGRES_URL, "oms_schema") as url:
+        yield url
 
 
 @pytest.fixture

@@ -3,7 +3,9 @@
 Every web worker loads every plugin; a forecaster that imported scikit-learn at load
 cost each worker about 100 MB and a second of start-up. The pages are served in a
 fresh interpreter (this one has imported everything already), with the scikit-learn
-forecaster installed and enabled; only running a forecast may import it.
+forecaster installed and enabled, and the Stripe gateway installed and configured
+(its SDK is loaded only when it calls Stripe); only running a forecast may import
+scikit-learn.
 """
 from __future__ import annotations
 
@@ -32,7 +34,8 @@ def demo_shop(database_url, tmp_path):
 
 
 def probe(site, *args, **environ) -> dict:
-    env = {**os.environ, "OMS_FORECASTER": "sklearn_global", **environ}
+    env = {**os.environ, "OMS_FORECASTER": "sklearn_global", "OMS_PLUGIN_STRIPE_SECRET_KEY": "sk_test_probe",
+           "OMS_PLUGIN_STRIPE_WEBHOOK_SECRET": "whsec_probe", **environ}
     env.pop("OMS_DISABLED_PLUGINS", None)
     done = subprocess.run([sys.executable, str(PROBE), site.database_url, str(site.data_dir), *args],
                           capture_output=True, text=True, timeout=300, env=env)

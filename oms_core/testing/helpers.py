@@ -6,7 +6,8 @@ They import the services when called, so importing the kit stays light.
 from __future__ import annotations
 
 import json
-from typing import Callable, Mapping, Optional
+from contextlib import contextmanager
+from typing import Callable, Iterator, Mapping, Optional
 
 from ..constants import CONFIG_PREFIX, EXTENSION_KEY
 from ..plugin_settings import WEBHOOK_SECRET
@@ -108,3 +109,28 @@ def place_test_order(*, payment_method: str = "bank_transfer", paid: bool = Fals
         payments.record_payment(order.id, gateway_id=payment_method, amount_minor=order.total_minor,
                                 currency=order.currency, reference="TEST-PAYMENT", actor="test")
     return orders.get_order(order.id)
+
+
+@contextmanager
+def scratch_postgres_database(server_url: str, prefix: str = "oms_test") -> Iterator[str]:
+    """A new, empty PostgreSQL database on the server of `server_url` (a user allowed
+    to create databases); yields its URL and drops it afterwards, whoever is still
+    connected to it."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    server = make_url(server_url)
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield server.set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()

@@ -1,0 +1,1 @@
+"""The Stripe plugin's tests (a package: see conftest.py)."""
