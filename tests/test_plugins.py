@@ -317,7 +317,7 @@ def test_contracts_pass_for_the_default_plugins():
     """(Webhook signatures are checked in tests/test_testing_kit.py: these take none.)"""
     from oms_core.testing import contracts
 
-    registry = load_plugins()
+    registry = load_plugins(use_entry_points=False)  # installed plugins check theirs in their own tests
     for gateway in registry.gateways.values():
         contracts.check_payment_gateway(gateway)
     for carrier in registry.carriers.values():

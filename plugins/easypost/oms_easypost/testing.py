@@ -398,4 +398,3 @@ def _handler(standin: EasyPostStandIn):
             self._serve("POST")
 
     return Handler
-
