@@ -15,6 +15,7 @@ from oms_core.protocols import Label
 
 # Label files are served from the carrier's storage; a slow one is tried again.
 LABEL_TIMEOUT_SECONDS = 30
+MAX_LABEL_BYTES = 10 * 1024 * 1024  # a label is a page or a few: more is not a label
 REQUEST_TIMEOUT_SECONDS = 30
 REFUNDED = ("submitted", "refunded")  # refund_status values that mean the label is voided
 
@@ -88,9 +89,12 @@ def label(client, shipment: dict, label_format: str) -> Label:
         url = (converted.get("postage_label") or {}).get(key)
     if not url:
         raise JsonError(f"EasyPost gave no {label_format} label for {shipment['id']}.")
-    response = requests.get(url, timeout=LABEL_TIMEOUT_SECONDS)
-    response.raise_for_status()
-    return Label(data=response.content, format=label_format)
+    with requests.get(url, timeout=LABEL_TIMEOUT_SECONDS, stream=True) as response:
+        response.raise_for_status()
+        data = response.raw.read(MAX_LABEL_BYTES + 1, decode_content=True)
+    if not data or len(data) > MAX_LABEL_BYTES:
+        raise EasyPostError(f"The {label_format} label of {shipment['id']} is empty or over 10 MiB.")
+    return Label(data=data, format=label_format)
 
 
 def trackers(client, numbers: list[str]) -> list[dict]:

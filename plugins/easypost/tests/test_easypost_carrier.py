@@ -219,3 +219,10 @@ def test_easypost_down_or_failing_is_retryable_and_a_refusal_is_not(server, carr
     assert (no_customs.ok, no_customs.retryable) == (False, False) and "contents" in no_customs.error
     unknown_service = carrier.create_shipment(booking("shipment-66", service="FedEx:FEDEX_GROUND"))
     assert not unknown_service.ok and "FedEx:FEDEX_GROUND" in unknown_service.error
+
+
+def test_a_label_file_over_the_bound_is_refused(server, carrier, monkeypatch):
+    from oms_easypost import client as api
+    monkeypatch.setattr(api, "MAX_LABEL_BYTES", 100)  # the stand-in's PDF is about 600 bytes
+    result = carrier.create_shipment(booking("shipment-71-book"))
+    assert (result.ok, result.retryable) == (False, False) and "over 10 MiB" in result.error
