@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-PLUGINS := plugins/sklearn_forecaster plugins/stripe
+PLUGINS := plugins/sklearn_forecaster plugins/stripe plugins/easypost
 # Strict editable install: maps web/ -> oms_web and templates/ -> oms_web.templates.
 # It links files, so re-run `make install` after adding a new file.
 EDITABLE := --config-settings editable_mode=strict

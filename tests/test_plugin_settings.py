@@ -4,9 +4,12 @@ missing its required settings cannot be chosen for anything new while what alrea
 names it still shows."""
 from __future__ import annotations
 
+import importlib.metadata
+
 import pytest
 from sqlalchemy import func, select
 
+from oms_core.constants import ENTRY_POINT_GROUP
 from oms_core.db import db
 from oms_core.errors import NotFound, PluginError, PluginNotConfigured
 from oms_core.hookspecs import hookimpl
@@ -251,10 +254,10 @@ class TestSettingsFromTheEnvironment:
     def app_config(self, monkeypatch):
         monkeypatch.setenv("OMS_PLUGIN_KEYEDPAY_API_KEY", API_KEY)
         monkeypatch.setenv("OMS_PLUGIN_KEYEDPAY_WEBHOOK_SECRET", "whsec_env")
-        # The repository's installed gateway plugin (plugins/stripe) is configured the same way.
-        monkeypatch.setenv("OMS_PLUGIN_STRIPE_SECRET_KEY", "sk_test_env")
-        monkeypatch.setenv("OMS_PLUGIN_STRIPE_WEBHOOK_SECRET", "whsec_env")
-        return {"extra_plugins": [KeyedPlugin()], "OMS_PLUGINS": {"keyedpost": {"api_key": API_KEY}}}
+        # Only the test's own plugins: installed ones (EasyPost...) have settings of their own.
+        installed = sorted(ep.name for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
+        return {"extra_plugins": [KeyedPlugin()], "OMS_PLUGINS": {"keyedpost": {"api_key": API_KEY}},
+                "OMS_DISABLED_PLUGINS": installed}
 
     def test_everything_is_configured_and_listed_without_values(self, app, runner, owner_client):
         output = runner.invoke(args=["oms", "plugins"]).output

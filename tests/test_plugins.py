@@ -318,11 +318,8 @@ def test_contracts_pass_for_the_default_plugins():
     Installed plugins run the contract in their own tests, with a signed delivery.)"""
     from oms_core.testing import contracts
 
-    registry = load_plugins()
-
-    def defaults(objects):
-        return [obj for obj in objects.values() if type(obj).__module__.startswith("oms_core.default_plugins")]
-    for gateway in defaults(registry.gateways):
+    registry = load_plugins(use_entry_points=False)  # installed plugins check theirs in their own tests
+    for gateway in registry.gateways.values():
         contracts.check_payment_gateway(gateway)
     for carrier in defaults(registry.carriers):
         contracts.check_carrier(carrier)
