@@ -321,9 +321,9 @@ def test_contracts_pass_for_the_default_plugins():
     registry = load_plugins(use_entry_points=False)  # installed plugins check theirs in their own tests
     for gateway in registry.gateways.values():
         contracts.check_payment_gateway(gateway)
-    for carrier in defaults(registry.carriers):
+    for carrier in registry.carriers.values():
         contracts.check_carrier(carrier)
-    for forecaster in defaults(registry.forecasters):
+    for forecaster in registry.forecasters.values():
         contracts.check_forecaster(forecaster)
 
 
