@@ -17,7 +17,8 @@ from ..db import db, write_transaction
 from ..errors import PaymentRefused, ValidationError
 from ..models import Order, Payment
 from ..protocols import GatewayEvent, PaymentRequest
-from . import inbox, timeline
+from ..models._base import utcnow
+from . import documents, inbox, timeline
 from .common import lock_order, optional_text
 from .status import change
 
@@ -46,10 +47,21 @@ def _apply(order: Order, payment: Payment, *, actor: str, tx) -> None:
     """Count a good payment: update the balance, reach `paid` when nothing is due."""
     order.paid_minor += payment.amount_minor
     order.payment_status = "paid" if order.balance_minor == 0 else "partially_paid"
+    db.session.flush()  # the payment's id, for its receipt
+    documents.issue_receipt(order, payment_id=payment.id, amount_minor=payment.amount_minor,
+                            currency=payment.currency, method_label=_method_label(payment.gateway_id),
+                            reference=payment.reference, paid_at=utcnow())
+    if order.payment_status == "paid":
+        documents.issue_invoice(order)  # paid in full (cash on delivery too), before the "paid" email
     timeline.record(order, timeline.PAYMENT_RECORDED, actor, timeline.payment_message(
         payment.amount_minor, payment.currency, payment.gateway_id, payment.reference))
     if order.payment_status == "paid" and order.status == order_states.CONFIRMED:
         change(order, order_states.PAID, actor=actor, reason=timeline.PAID_IN_FULL, tx=tx)
+
+
+def _method_label(gateway_id: str) -> str:
+    gateway = runtime.registry().gateways.get(gateway_id)
+    return gateway.label if gateway else gateway_id
 
 
 def record_payment(order_id: int, *, gateway_id: str, amount_minor: int, currency: str,

@@ -1,0 +1,261 @@
+"""Invoices, receipts, credit notes and packing slips (docs/architecture.md,
+invariant 4).
+
+Issuing happens inside the caller's write transaction and takes the number
+(services.numbering) and a snapshot of everything the document prints: seller
+(OMS_SHOP, logo included), customer, lines, taxes. The PDF is rendered from the
+snapshot alone, after the commit, so the counter (and on SQLite the database) is
+never held locked for the time a PDF takes: by whoever needs the bytes first (a
+download, an email attachment) or else by the worker's next pass
+(`render_schedule`). A crash in between loses nothing: the snapshot is committed
+and the next of them renders it. The bytes and their sha256 are written once, by
+a conditional UPDATE; a document whose bytes are stored never changes, and later
+changes to the shop's details or the order do not reach it.
+
+Each `issue_*` is idempotent per source: one invoice per order, one receipt per
+payment, one credit note per refund, one packing slip per shipment.
+"""
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+
+from .. import runtime, shop, taxes
+from ..db import db, write_transaction
+from ..errors import NotFound, ValidationError
+from ..models import Document, Order, OrderLine, Shipment
+from ..models._base import utcnow
+from ..protocols import supports
+from . import numbering, timeline
+from .common import fetch
+from .periodic import Periodic
+
+INVOICE, RECEIPT, CREDIT_NOTE, PACKING_SLIP = Document.KINDS
+TITLES = {INVOICE: "Invoice", RECEIPT: "Receipt", CREDIT_NOTE: "Credit note", PACKING_SLIP: "Packing slip"}
+ACTOR = "oms:documents"
+INVOICE_ON = ("paid", "confirmed")
+
+
+# ------------------------------------------------------------------ issuing
+
+
+def issue_invoice(order: Order) -> Document:
+    """The order's invoice (its one invoice: a second call returns it)."""
+    return _issue(order, INVOICE, "order", order.id, lambda: {
+        **_parties(order), **_taxed(order), "payment": _payment_terms(order)})
+
+
+def issue_receipt(order: Order, *, payment_id: int, amount_minor: int, currency: str, method_label: str,
+                  reference: str, paid_at: datetime) -> Document:
+    """A receipt for one captured payment."""
+    return _issue(order, RECEIPT, "payment", payment_id, lambda: {
+        **_parties(order), "currency": currency,
+        "payment": {"amount_minor": amount_minor, "method": method_label, "reference": reference or "",
+                    "paid_at": paid_at.isoformat(), "due_after_minor": max(order.balance_minor, 0)}})
+
+
+def issue_credit_note(order: Order, *, refund_id: int, amount_minor: int,
+                      lines: list[tuple[int, int]] | None, reason: str) -> Document:
+    """A credit note for a refund: of `lines` ((order line id, quantity) each, tax
+    split by the line's rate) plus any rest of `amount_minor`, or of an amount only
+    (shared over the order's rates in proportion; oms_core/taxes.py)."""
+    if isinstance(amount_minor, bool) or not isinstance(amount_minor, int) or amount_minor <= 0:
+        raise ValidationError("A credit note needs an amount of more than zero.")
+
+    def data():
+        credited = _credited_lines(order, lines or [])
+        rest = amount_minor - sum(line["gross"] for line in credited)
+        if rest < 0:
+            raise ValidationError("The refunded amount is less than the refunded lines are worth.")
+        if rest:
+            credited += [_line_row("Amount refunded", "", None, part)
+                         for part in taxes.spread(rest, _gross_by_rate(order))]
+        invoice = _find(INVOICE, "order", order.id)
+        return {**_parties(order), **_summed(order.currency, credited), "reason": reason or "",
+                "invoice_number": invoice.number if invoice else ""}
+    return _issue(order, CREDIT_NOTE, "refund", refund_id, data)
+
+
+def issue_packing_slip(shipment: Shipment) -> Document:
+    """What goes in the parcel: the items and the address, no prices."""
+    order = shipment.order
+    return _issue(order, PACKING_SLIP, "shipment", shipment.id, lambda: {
+        "shipping": order.shipping_address, "note": order.note,
+        "lines": [{"sku": line.sku, "name": line.name, "quantity": line.quantity} for line in order.lines],
+        "shipment": {"id": shipment.id, "carrier_name": shipment.carrier_name, "service": shipment.service}})
+
+
+def invoice_on_confirmation(order: Order) -> bool:
+    """Every order gets its invoice when paid in full (services.payments); with
+    OMS_INVOICE_ON = "confirmed", orders paid later (cash on delivery, bank transfer:
+    a gateway whose money staff record) get it at confirmation already."""
+    setting = runtime.setting("INVOICE_ON")
+    if setting not in INVOICE_ON:
+        raise ValidationError(f"OMS_INVOICE_ON must be one of {', '.join(INVOICE_ON)}.")
+    return setting == "confirmed" and _pays_later(order)
+
+
+def _pays_later(order: Order) -> bool:
+    gateway = runtime.registry().gateways.get(order.payment_method)
+    return order.pays_on_delivery or bool(gateway is not None and supports(gateway, "verify_payment"))
+
+
+def _issue(order: Order, kind: str, source_kind: str, source_id: int, snapshot) -> Document:
+    if order.id is None or source_id is None:
+        db.session.flush()
+        source_id = order.id if source_kind == "order" else source_id
+    existing = _find(kind, source_kind, source_id)
+    if existing is not None:
+        return existing
+    details = shop.details()
+    data = {"currency": order.currency, **snapshot()}
+    issued_at = utcnow()
+    year = issued_at.astimezone(ZoneInfo(details.time_zone)).year
+    sequence = numbering.next_value(kind, year)
+    number = numbering.formatted(kind, year, sequence)
+    data.update(kind=kind, title=TITLES[kind], number=number, issued_at=issued_at.isoformat(),
+                shop=details.snapshot(),
+                order={"number": order.number, "placed_at": order.created_at.isoformat(),
+                       "total_minor": order.total_minor})
+    document = Document(order_id=order.id, kind=kind, series=kind, year=year, sequence=sequence,
+                        number=number, issued_at=issued_at, source_kind=source_kind, source_id=source_id,
+                        data=data, filename=f"{number}.pdf")
+    db.session.add(document)
+    db.session.flush()
+    timeline.record(order, timeline.DOCUMENT_ISSUED, ACTOR, f"{TITLES[kind]} {number} issued.")
+    return document
+
+
+def _find(kind: str, source_kind: str, source_id: int) -> Document | None:
+    return db.session.scalar(select(Document).where(
+        Document.kind == kind, Document.source_kind == source_kind, Document.source_id == source_id))
+
+
+# ------------------------------------------------------------------ snapshots
+
+
+def _parties(order: Order) -> dict:
+    return {"billing": order.billing_address, "shipping": order.shipping_address,
+            "customer": {"name": order.customer_name, "email": order.customer.email}}
+
+
+def _line_split(line: OrderLine) -> taxes.Split:
+    return taxes.Split(net=line.net_minor, tax=line.tax_minor, gross=line.gross_minor, rate_bp=line.tax_rate_bp)
+
+
+def _shipping_split(order: Order) -> taxes.Split:
+    return taxes.Split(net=order.shipping_minor - order.shipping_tax_minor, tax=order.shipping_tax_minor,
+                       gross=order.shipping_minor, rate_bp=order.shipping_tax_rate_bp)
+
+
+def _line_row(name: str, sku: str, quantity: int | None, part: taxes.Split) -> dict:
+    return {"name": name, "sku": sku, "quantity": quantity, "rate_bp": part.rate_bp,
+            "net": part.net, "tax": part.tax, "gross": part.gross}
+
+
+def _summed(currency: str, rows: list[dict]) -> dict:
+    """Lines with their totals and the breakdown per rate, all from the same splits."""
+    splits = [taxes.Split(net=r["net"], tax=r["tax"], gross=r["gross"], rate_bp=r["rate_bp"]) for r in rows]
+    return {"currency": currency, "lines": rows,
+            "totals": {"net": sum(s.net for s in splits), "tax": sum(s.tax for s in splits),
+                       "gross": sum(s.gross for s in splits)},
+            "breakdown": [{"rate_bp": b.rate_bp, "net": b.net, "tax": b.tax, "gross": b.gross}
+                          for b in taxes.breakdown(splits)]}
+
+
+def _taxed(order: Order) -> dict:
+    """The order's lines and shipping as stored when it was placed."""
+    rows = [_line_row(line.name, line.sku, line.quantity, _line_split(line)) for line in order.lines]
+    if order.shipping_minor:
+        rows.append(_line_row("Shipping", "", None, _shipping_split(order)))
+    return _summed(order.currency, rows)
+
+
+def _gross_by_rate(order: Order) -> dict[int, int]:
+    sums: dict[int, int] = {}
+    for part in [_line_split(line) for line in order.lines] + [_shipping_split(order)]:
+        sums[part.rate_bp] = sums.get(part.rate_bp, 0) + part.gross
+    return sums
+
+
+def _credited_lines(order: Order, lines: list[tuple[int, int]]) -> list[dict]:
+    by_id = {line.id: line for line in order.lines}
+    rows = []
+    for line_id, quantity in lines:
+        line = by_id.get(line_id)
+        if line is None:
+            raise ValidationError(f"Order {order.number} has no line {line_id}.")
+        rows.append(_line_row(line.name, line.sku, quantity, taxes.part_of(_line_split(line), quantity,
+                                                                            line.quantity)))
+    return rows
+
+
+def _payment_terms(order: Order) -> dict:
+    """What is paid and what is due, and by when for an order paid by transfer later."""
+    gateway = runtime.registry().gateways.get(order.payment_method)
+    due = max(order.balance_minor, 0)
+    terms = {"method": gateway.label if gateway else order.payment_method, "paid_minor": order.paid_minor,
+             "due_minor": 0 if order.pays_on_delivery else due, "due_date": ""}
+    if terms["due_minor"]:
+        terms["due_date"] = (utcnow() + timedelta(days=shop.details().payment_terms_days)).isoformat()
+    return terms
+
+
+# ------------------------------------------------------------------ rendering and reading
+
+
+def rendered(document_id: int) -> Document:
+    """The document with its PDF stored: rendered now from its snapshot if nobody has
+    yet. Rendering runs outside any transaction; the first bytes stored win."""
+    document = get_document(document_id)
+    if document.sha256 is None:
+        from ..documents import render
+
+        pdf = render(document.data)
+        db.session.commit()  # end the read before the write
+        with write_transaction():
+            db.session.execute(update(Document).where(Document.id == document_id, Document.sha256.is_(None))
+                               .values(pdf=pdf, sha256=hashlib.sha256(pdf).hexdigest(), size=len(pdf)))
+        document = db.session.get(Document, document_id, populate_existing=True)
+    return document
+
+
+def pdf_bytes(document_id: int) -> bytes:
+    """The stored PDF, checked against its sha256 (rendered first if need be)."""
+    document = rendered(document_id)
+    if hashlib.sha256(document.pdf).hexdigest() != document.sha256:
+        raise RuntimeError(f"Document {document.number}: stored bytes do not match their sha256.")
+    return document.pdf
+
+
+def get_document(document_id: int) -> Document:
+    return fetch(Document, document_id, "document")
+
+
+def document_of_order(order_id: int, document_id: int) -> Document:
+    """A document of that order, or NotFound (also for another order's document)."""
+    document = db.session.get(Document, document_id) if isinstance(document_id, int) else None
+    if document is None or document.order_id != order_id:
+        raise NotFound(f"No document {document_id} on this order.")
+    return document
+
+
+def documents_for(order_id: int) -> list[Document]:
+    return list(db.session.scalars(select(Document).where(Document.order_id == order_id)
+                                   .order_by(Document.id)))
+
+
+def render_pending(limit: int = 50) -> int:
+    """Render documents issued without their PDF yet (the worker's pass); how many."""
+    pending = list(db.session.scalars(select(Document.id).where(Document.sha256.is_(None))
+                                      .order_by(Document.id).limit(limit)))
+    for document_id in pending:
+        rendered(document_id)
+    return len(pending)
+
+
+def render_schedule(every_seconds: float = 10.0) -> Periodic:
+    return Periodic(render_pending, what="rendering issued documents", every_seconds=every_seconds)
