@@ -151,8 +151,10 @@ def _shipping_split(order: Order) -> taxes.Split:
                        gross=order.shipping_minor, rate_bp=order.shipping_tax_rate_bp)
 
 
-def _line_row(name: str, sku: str, quantity: int | None, part: taxes.Split) -> dict:
-    return {"name": name, "sku": sku, "quantity": quantity, "rate_bp": part.rate_bp,
+def _line_row(name: str, sku: str, quantity: int | None, part: taxes.Split, unit: int | None = None) -> dict:
+    """One printed line; `unit` is the catalogue price per unit, as typed (with or
+    without tax, as the order says)."""
+    return {"name": name, "sku": sku, "quantity": quantity, "unit": unit, "rate_bp": part.rate_bp,
             "net": part.net, "tax": part.tax, "gross": part.gross}
 
 
@@ -168,7 +170,8 @@ def _summed(currency: str, rows: list[dict]) -> dict:
 
 def _taxed(order: Order) -> dict:
     """The order's lines and shipping as stored when it was placed."""
-    rows = [_line_row(line.name, line.sku, line.quantity, _line_split(line)) for line in order.lines]
+    rows = [_line_row(line.name, line.sku, line.quantity, _line_split(line), line.unit_price_minor)
+            for line in order.lines]
     if order.shipping_minor:
         rows.append(_line_row("Shipping", "", None, _shipping_split(order)))
     return _summed(order.currency, rows)
@@ -188,8 +191,8 @@ def _credited_lines(order: Order, lines: list[tuple[int, int]]) -> list[dict]:
         line = by_id.get(line_id)
         if line is None:
             raise ValidationError(f"Order {order.number} has no line {line_id}.")
-        rows.append(_line_row(line.name, line.sku, quantity, taxes.part_of(_line_split(line), quantity,
-                                                                            line.quantity)))
+        part = taxes.part_of(_line_split(line), quantity, line.quantity)
+        rows.append(_line_row(line.name, line.sku, quantity, part, line.unit_price_minor))
     return rows
 
 
