@@ -58,15 +58,25 @@ def issue_receipt(order: Order, *, payment_id: int, amount_minor: int, currency:
 
 
 def issue_credit_note(order: Order, *, refund_id: int, amount_minor: int,
-                      lines: list[tuple[int, int]] | None, reason: str) -> Document:
-    """A credit note for a refund: of `lines` ((order line id, quantity) each, tax
-    split by the line's rate) plus any rest of `amount_minor`, or of an amount only
-    (shared over the order's rates in proportion; oms_core/taxes.py)."""
-    if isinstance(amount_minor, bool) or not isinstance(amount_minor, int) or amount_minor <= 0:
-        raise ValidationError("A credit note needs an amount of more than zero.")
+                      lines: list[tuple[int, int]] | None, reason: str, shipping_minor: int = 0) -> Document:
+    """A credit note for a refund of `amount_minor`: `lines` ((order line id,
+    quantity) each, tax split by the line's rate), `shipping_minor` of the shipping
+    (at its rate), and any rest shared over the order's rates in proportion to
+    their amounts (oms_core/taxes.py). All of a line or of the shipping gives back
+    exactly what the invoice charged."""
+    for value, label in ((amount_minor, "amount"), (shipping_minor, "shipping amount")):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValidationError(f"A credit note's {label} is a whole number of minor units.")
+    if not amount_minor or shipping_minor > order.shipping_minor:
+        raise ValidationError("A credit note needs an amount of more than zero, and at most the shipping paid.")
 
     def data():
         credited = _credited_lines(order, lines or [])
+        if shipping_minor:
+            shipping = _shipping_split(order)
+            part = shipping if shipping_minor == shipping.gross else taxes.split(
+                shipping_minor, shipping.rate_bp, includes_tax=True)
+            credited.append(_line_row("Shipping", "", None, part))
         rest = amount_minor - sum(line["gross"] for line in credited)
         if rest < 0:
             raise ValidationError("The refunded amount is less than the refunded lines are worth.")
