@@ -3,7 +3,7 @@ and which actions staff may take on an order now. Read-only: nothing here writes
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
@@ -11,8 +11,8 @@ from sqlalchemy.orm import joinedload, selectinload
 from .. import limits, order_states
 from ..db import db
 from ..errors import NotFound
-from ..models import Order, Payment, Product, Shipment, StockMove, TimelineEvent
-from . import catalog, stock
+from ..models import Document, Order, Payment, Product, Shipment, StockMove, TimelineEvent
+from . import catalog, documents, stock
 from . import shipments as shipment_rules
 from .payments import PAYABLE_STATES
 
@@ -27,6 +27,7 @@ class OrderDetail:
     events: list[TimelineEvent]  # all of them, private notes included, oldest first
     # What applies in the order's state: confirm, payment, shipment, tracking, cancel, close, note.
     actions: frozenset[str]
+    documents: list[Document] = field(default_factory=list)  # issued, oldest first
 
     @property
     def trackable_shipments(self) -> list[Shipment]:
@@ -75,7 +76,7 @@ def order_detail(order_id: int) -> OrderDetail:
     events = list(db.session.scalars(
         select(TimelineEvent).where(TimelineEvent.order_id == order_id).order_by(TimelineEvent.id)))
     return OrderDetail(order=order, payments=payments, shipments=shipments, events=events,
-                       actions=order_actions(order, shipments))
+                       actions=order_actions(order, shipments), documents=documents.documents_for(order_id))
 
 
 # --------------------------------------------------------------- product page

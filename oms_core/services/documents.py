@@ -18,15 +18,16 @@ payment, one credit note per refund, one packing slip per shipment.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 
-from .. import runtime, shop, taxes
+from .. import limits, runtime, shop, taxes
 from ..db import db, write_transaction
 from ..errors import NotFound, ValidationError
-from ..models import Document, Order, OrderLine, Shipment
+from ..models import Document, Order, OrderLine, Shipment, order_number
 from ..models._base import utcnow
 from ..protocols import supports
 from . import numbering, timeline
@@ -248,12 +249,47 @@ def get_document(document_id: int) -> Document:
     return fetch(Document, document_id, "document")
 
 
-def document_of_order(order_id: int, document_id: int) -> Document:
-    """A document of that order, or NotFound (also for another order's document)."""
-    document = db.session.get(Document, document_id) if isinstance(document_id, int) else None
+def download(order_id: int, document_id: int) -> tuple[Document, bytes]:
+    """A document of that order with its stored PDF, or NotFound (also for another
+    order's document: the caller checked access to `order_id` only)."""
+    document = db.session.get(Document, document_id) if limits.is_id(document_id) else None
     if document is None or document.order_id != order_id:
         raise NotFound(f"No document {document_id} on this order.")
-    return document
+    return document, pdf_bytes(document.id)
+
+
+def attachments_for(order: Order, status: str) -> list[int]:
+    """Ids of the documents the customer's email about `status` carries: the invoice
+    (once issued) and, when paid, the receipts."""
+    wanted = {"confirmed": (INVOICE,), "paid": (INVOICE, RECEIPT)}.get(status, ())
+    if not wanted or order.id is None:
+        return []
+    return list(db.session.scalars(select(Document.id).where(
+        Document.order_id == order.id, Document.kind.in_(wanted)).order_by(Document.id)))
+
+
+@dataclass(frozen=True)
+class ListedDocument:
+    id: int
+    title: str
+    number: str
+    issued_at: datetime
+
+
+@dataclass(frozen=True)
+class Listing:
+    """What a customer who proved the order sees of its documents."""
+
+    order_id: int
+    order_number: str
+    documents: tuple[ListedDocument, ...]
+
+
+def listing(order_id: int) -> Listing:
+    rows = db.session.execute(select(Document.id, Document.kind, Document.number, Document.issued_at)
+                              .where(Document.order_id == order_id).order_by(Document.id)).all()
+    return Listing(order_id=order_id, order_number=order_number(order_id),
+                   documents=tuple(ListedDocument(r.id, TITLES[r.kind], r.number, r.issued_at) for r in rows))
 
 
 def documents_for(order_id: int) -> list[Document]:

@@ -25,7 +25,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from .. import runtime, tracking_codes
 from ..db import db
 from ..models import Order
-from . import outbox
+from . import customer_proof, documents, outbox
 
 EMAIL_KIND = "email.send"
 SUBJECTS = {
@@ -62,18 +62,30 @@ def queue_status_email(order: Order, status: str) -> None:
         return
     if order.id is None:
         db.session.flush()  # a new order gets its number here, with everything it holds
-    outbox.enqueue(EMAIL_KIND, {"status": status}, key=status_email_key(order, status), order_id=order.id)
+    # Documents by id: the worker reads their stored bytes when it sends.
+    payload = {"status": status, "documents": documents.attachments_for(order, status)}
+    outbox.enqueue(EMAIL_KIND, payload, key=status_email_key(order, status), order_id=order.id)
+
+
+def documents_url(order_id: int) -> str:
+    """A signed link to the order's documents that proves the order is theirs
+    (services.customer_proof), for the customer's emails."""
+    base = runtime.setting("PUBLIC_BASE_URL").rstrip("/")
+    return f"{base}{runtime.setting('TRACKING_PREFIX')}/documents/link/{customer_proof.link_token(order_id)}"
 
 
 def compose(message) -> dict:
     """The email an outbox message stands for: to, to_name, subject, text, html,
-    message_id."""
+    message_id, attachments ((filename, PDF bytes) of the documents it names)."""
     order = db.session.get(Order, message.order_id)
     status = message.payload["status"]
+    attachments = [documents.download(order.id, document_id)
+                   for document_id in message.payload.get("documents", ())]
     context = {
         "order": order, "status": status, "shop_name": runtime.setting("SHOP_NAME"),
         "tracking_code": tracking_codes.display(order.tracking_code),
         "tracking_url": tracking_url(order.tracking_code),
+        "documents_url": documents_url(order.id) if attachments else "",
     }
     host = urlsplit(runtime.setting("PUBLIC_BASE_URL")).hostname or "oms"
     return {
@@ -83,6 +95,7 @@ def compose(message) -> dict:
         "text": render("status.txt", **context),
         "html": render("status.html", **context),
         "message_id": f"<{message.idempotency_key}@{host}>",
+        "attachments": [(document.filename, pdf) for document, pdf in attachments],
     }
 
 
@@ -96,6 +109,8 @@ def build_message(payload: dict) -> EmailMessage:
     message["Message-ID"] = payload["message_id"]
     message.set_content(payload["text"])
     message.add_alternative(payload["html"], subtype="html")
+    for filename, pdf in payload.get("attachments", ()):
+        message.add_attachment(pdf, maintype="application", subtype="pdf", filename=filename)
     return message
 
 
