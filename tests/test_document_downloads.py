@@ -12,17 +12,10 @@ from oms_core import tracking_codes
 from oms_core.db import db
 from oms_core.models import Order
 from oms_core.services import customer_proof, documents, notifications, outbox, payments
-from test_notifications import SMTPServer
+import test_notifications
 
+smtp = test_notifications.smtp  # a real SMTP server on a free local port
 SHOP = {"legal_name": "Corner Shop Ltd", "locale": "en_GB"}
-
-
-@pytest.fixture
-def smtp():
-    server = SMTPServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

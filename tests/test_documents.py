@@ -9,7 +9,6 @@ import hashlib
 import io
 import re
 import multiprocessing
-import threading
 
 import pytest
 from pypdf import PdfReader
@@ -20,6 +19,7 @@ from oms_core.errors import ValidationError
 from oms_core.models import Document, DocumentCounter, Order
 from oms_core.services import documents, payments, shipments
 from oms_core.services.common import lock_order
+from test_concurrency import race
 
 SHOP = {"legal_name": "Kettle & Crumb B.V.", "address_lines": ["Oudegracht 12", "3511 AB Utrecht"],
         "country": "NL", "vat_number": "NL123456789B01", "registration_number": "KvK 12345678",
@@ -194,28 +194,6 @@ def test_the_worker_pass_renders_what_nobody_asked_for_yet(mixed_order):
 
 
 # ------------------------------------------------------------------ numbering
-
-
-def race(app, workers: int, work) -> list[tuple[str, object]]:
-    barrier = threading.Barrier(workers)
-    results: list = [None] * workers
-
-    def run(index: int) -> None:
-        with app.app_context():
-            try:
-                barrier.wait(timeout=60)
-                results[index] = ("ok", work(index))
-            except Exception as exc:  # noqa: BLE001 - reported to the test
-                results[index] = ("error", exc)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=180)
-    return results
 
 
 def issue_invoice(order_id: int) -> str:

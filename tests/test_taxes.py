@@ -7,7 +7,7 @@ import pytest
 
 from oms_core import taxes
 from oms_core.errors import ValidationError
-from oms_core.taxes import Split, part_of, round_half_up, split, spread
+from oms_core.taxes import part_of, round_half_up, split, spread
 
 # ------------------------------------------------------------------ the rule
 
@@ -117,8 +117,10 @@ def test_the_rate_follows_the_shipping_country(app, make_product):
     assert (order.lines[0].tax_rate_bp, order.lines[0].tax_minor) == (2000, 200)
 
 
-@pytest.mark.parametrize("app_config", [{"OMS_PRICES_INCLUDE_TAX": False,
-                                          "OMS_TAX_CLASSES": {"standard": {"*": 2100}}}])
+EXCLUSIVE = {"OMS_PRICES_INCLUDE_TAX": False, "OMS_TAX_CLASSES": {"standard": {"*": 2100}}}
+
+
+@pytest.mark.parametrize("app_config", [EXCLUSIVE])
 def test_exclusive_prices_add_tax_on_top(app, make_product, place):
     mug = make_product(price_minor=250)
     order = place([(mug.sku, 1)], shipping_minor=100)

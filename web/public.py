@@ -35,6 +35,13 @@ def make_blueprint(limiter, limit: str) -> Blueprint:
         status_tone = tone("order", result.order.status) if result.order else ""
         return render_template("oms/public/track.html", result=result, status_tone=status_tone)
 
+    private_pages(blueprint)
+    return blueprint
+
+
+def private_pages(blueprint: Blueprint) -> None:
+    """Customer pages: a page of its own when rate-limited, and never cached,
+    indexed or sent on as a referrer."""
     @blueprint.errorhandler(429)
     def too_many_lookups(_error):
         return render_template("oms/public/too_many.html"), 429
@@ -43,5 +50,3 @@ def make_blueprint(limiter, limit: str) -> Blueprint:
     def private_page_headers(response):
         response.headers.update(PRIVATE_PAGE_HEADERS)
         return response
-
-    return blueprint

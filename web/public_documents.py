@@ -12,7 +12,7 @@ from oms_core.services import customer_proof, documents
 
 from .errors import answer_domain_errors_inline
 from .pdf_response import pdf_response
-from .public import PRIVATE_PAGE_HEADERS
+from .public import private_pages
 
 NOT_PROVEN = "Prove the order is yours first: type its tracking code and email."
 
@@ -59,13 +59,5 @@ def make_blueprint(limiter, limit: str) -> Blueprint:
     def not_proven(error):
         return render_template("oms/public/documents_proof.html", code="", error=error.description), 404
 
-    @blueprint.errorhandler(429)
-    def too_many(_error):
-        return render_template("oms/public/too_many.html"), 429
-
-    @blueprint.after_request
-    def private_page_headers(response):
-        response.headers.update(PRIVATE_PAGE_HEADERS)
-        return response
-
+    private_pages(blueprint)
     return blueprint

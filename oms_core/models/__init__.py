@@ -10,7 +10,8 @@ from .shipments import Shipment, ShipmentEvent
 from .staff import ROLES, StaffUser
 
 __all__ = [
-    "Customer", "Document", "DocumentCounter", "ForecastRun", "ForecastSeries", "InboundEvent", "Order", "OrderLine", "OutboxMessage",
+    "Customer", "Document", "DocumentCounter",
+    "ForecastRun", "ForecastSeries", "InboundEvent", "Order", "OrderLine", "OutboxMessage",
     "Payment", "Product", "ROLES",
     "Shipment", "ShipmentEvent", "StaffUser", "StockMove", "TimelineEvent", "UnmatchedEvent", "order_number",
 ]
