@@ -57,6 +57,31 @@ def details() -> ShopDetails:
     return ShopDetails(**raw)
 
 
+def check_settings() -> None:
+    """Refuse, at start-up, settings documents could not be issued with: unknown
+    OMS_SHOP keys, a locale Babel does not know, an unknown time zone, tax rates out
+    of range, an OMS_INVOICE_ON that is neither "paid" nor "confirmed"."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from babel import Locale, UnknownLocaleError
+
+    from .taxes import check_rate
+
+    shop = details()
+    try:
+        Locale.parse(shop.locale)
+        ZoneInfo(shop.time_zone)
+    except (UnknownLocaleError, ValueError, ZoneInfoNotFoundError) as exc:
+        raise ValidationError(f"OMS_SHOP: {exc}") from None
+    for tax_class, rates in (runtime.setting("TAX_CLASSES") or {}).items():
+        if not isinstance(rates, dict):
+            raise ValidationError(f"OMS_TAX_CLASSES['{tax_class}'] must map countries to rates.")
+        for rate in rates.values():
+            check_rate(rate)
+    if runtime.setting("INVOICE_ON") not in ("paid", "confirmed"):
+        raise ValidationError('OMS_INVOICE_ON must be "paid" or "confirmed".')
+
+
 def logo_data_uri(path: str) -> str:
     """The logo file as a data: URI (so the snapshot holds the picture itself), or ''."""
     if not path:

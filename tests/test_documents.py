@@ -269,3 +269,13 @@ def test_series_have_their_own_prefix_and_counter(place):
     year = db.session.scalar(select(DocumentCounter.year))
     assert number == f"F-{year}-000001"
     assert [d.number for d in documents.documents_for(order.id)] == [number, f"CREDIT_NOTE-{year}-000001"]
+
+
+@pytest.mark.parametrize("bad", [{"OMS_SHOP": {"locale": "xx_YY"}}, {"OMS_SHOP": {"time_zone": "Mars/Base"}},
+                                 {"OMS_SHOP": {"legal_nmae": "typo"}}, {"OMS_TAX_CLASSES": {"standard": {"NL": 21.0}}},
+                                 {"OMS_INVOICE_ON": "shipped"}])
+def test_settings_documents_cannot_be_issued_with_are_refused_at_start(database_url, bad):
+    from oms_core.testing import make_app
+
+    with pytest.raises(ValidationError):
+        make_app(database_url, upgrade=False, **bad)

@@ -37,7 +37,6 @@ from .periodic import Periodic
 INVOICE, RECEIPT, CREDIT_NOTE, PACKING_SLIP = Document.KINDS
 TITLES = {INVOICE: "Invoice", RECEIPT: "Receipt", CREDIT_NOTE: "Credit note", PACKING_SLIP: "Packing slip"}
 ACTOR = "oms:documents"
-INVOICE_ON = ("paid", "confirmed")
 
 
 # ------------------------------------------------------------------ issuing
@@ -101,12 +100,10 @@ def issue_packing_slip(shipment: Shipment) -> Document:
 
 def invoice_on_confirmation(order: Order) -> bool:
     """Every order gets its invoice when paid in full (services.payments); with
-    OMS_INVOICE_ON = "confirmed", orders paid later (cash on delivery, bank transfer:
-    a gateway whose money staff record) get it at confirmation already."""
-    setting = runtime.setting("INVOICE_ON")
-    if setting not in INVOICE_ON:
-        raise ValidationError(f"OMS_INVOICE_ON must be one of {', '.join(INVOICE_ON)}.")
-    return setting == "confirmed" and _pays_later(order)
+    OMS_INVOICE_ON = "confirmed" (checked at start-up: shop.check_settings), orders
+    paid later (cash on delivery, bank transfer: a gateway whose money staff
+    record) get it at confirmation already."""
+    return runtime.setting("INVOICE_ON") == "confirmed" and _pays_later(order)
 
 
 def _pays_later(order: Order) -> bool:
@@ -229,8 +226,7 @@ def rendered(document_id: int) -> Document:
         from ..documents import render
 
         pdf = render(document.data)
-        db.session.commit()  # end the read before the write
-        with write_transaction():
+        with write_transaction():  # which ends the read first
             db.session.execute(update(Document).where(Document.id == document_id, Document.sha256.is_(None))
                                .values(pdf=pdf, sha256=hashlib.sha256(pdf).hexdigest(), size=len(pdf)))
         document = db.session.get(Document, document_id, populate_existing=True)
