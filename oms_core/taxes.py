@@ -9,6 +9,7 @@ line gives back exactly what was charged. No floats: integer maths only.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .errors import ValidationError
@@ -88,6 +89,17 @@ def check_rate(rate_bp) -> int:
     if isinstance(rate_bp, bool) or not isinstance(rate_bp, int) or not 0 <= rate_bp <= MAX_RATE_BP:
         raise ValidationError(f"A tax rate is a whole number of basis points from 0 to {MAX_RATE_BP}.")
     return rate_bp
+
+
+_PERCENT = re.compile(r"([0-9]{1,3})(?:[.,]([0-9]{1,2}))?")
+
+
+def parse_percent(text: str) -> int:
+    """'21' -> 2100, '5.5' -> 550, '0' -> 0: a rate as people type it, in basis points."""
+    match = _PERCENT.fullmatch((text or "").strip().rstrip("%").strip())
+    if not match:
+        raise ValidationError(f"'{(text or '')[:20]}' is not a tax rate: type a percentage like 21 or 5.5.")
+    return check_rate(int(match.group(1)) * 100 + int((match.group(2) or "0").ljust(2, "0")))
 
 
 def rate_for(tax_classes: dict, tax_class: str, country: str) -> int:

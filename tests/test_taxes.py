@@ -141,3 +141,33 @@ def test_billing_address_defaults_to_shipping_and_can_differ(app, make_product, 
     assert other.ship_line1 == "1 Main St"
     with pytest.raises(ValidationError, match="two-letter"):
         place(billing={"line1": "x", "country": "Germany"})
+
+
+@pytest.mark.parametrize("typed, rate", [("21", 2100), ("5.5", 550), ("5,55", 555), ("0", 0), ("100", 10_000),
+                                         (" 9 %", 900)])
+def test_a_typed_percentage_becomes_basis_points(typed, rate):
+    assert taxes.parse_percent(typed) == rate
+
+
+@pytest.mark.parametrize("typed", ["", "abc", "101", "5.555", "-1", "1e2", "٣"])
+def test_a_typed_percentage_that_is_not_a_rate_is_refused(typed):
+    with pytest.raises(ValidationError):
+        taxes.parse_percent(typed)
+
+
+def test_owners_give_a_product_a_tax_class_or_its_own_rate(app, client, owner_user):
+    from conftest import LoggedInClient
+    from oms_core.db import db
+    from oms_core.models import Product
+
+    owner = LoggedInClient(client, "owner@example.com", "owner-password")
+    form = {"sku": "BOOK", "name": "Book", "price": "19.99", "currency": "EUR", "tax_class": "reduced"}
+    assert owner.post("/oms/admin/products/new", data=form).status_code == 302
+    assert owner.post("/oms/admin/products/new", data=dict(form, sku="PIN", tax_rate="5.5")).status_code == 302
+    page = owner.post("/oms/admin/products/new", data=dict(form, sku="BAD", tax_rate="200"))
+    assert page.status_code == 400 and "tax rate" in page.get_data(as_text=True)
+    products = {p.sku: p for p in db.session.query(Product)}
+    assert {sku: (p.tax_class, p.tax_rate_bp) for sku, p in products.items()} == {
+        "BOOK": ("reduced", None), "PIN": ("reduced", 550)}
+    assert "class reduced" in owner.get(f"/oms/admin/products/{products['BOOK'].id}").get_data(as_text=True)
+    assert "5.5% (its own rate)" in owner.get(f"/oms/admin/products/{products['PIN'].id}").get_data(as_text=True)
