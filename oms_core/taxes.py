@@ -48,13 +48,14 @@ def split(amount_minor: int, rate_bp: int, *, includes_tax: bool) -> Split:
 
 
 def part_of(whole: Split, quantity: int, of: int) -> Split:
-    """`quantity` of `of` units of a line (a refund of some of its units): its net
-    and tax scaled and rounded by the same rule; all units give the line exactly."""
+    """`quantity` of `of` units of a line (a refund of some of its units): its gross
+    and tax scaled and rounded by the same rule, net the difference, so one of two
+    14.50 mugs is 14.50 again; all units give the line exactly."""
     if not 0 < quantity <= of:
         raise ValidationError(f"Between 1 and {of} units can be taken from this line.")
-    net = round_half_up(whole.net * quantity, of)
+    gross = round_half_up(whole.gross * quantity, of)
     tax = round_half_up(whole.tax * quantity, of)
-    return Split(net=net, tax=tax, gross=net + tax, rate_bp=whole.rate_bp)
+    return Split(net=gross - tax, tax=tax, gross=gross, rate_bp=whole.rate_bp)
 
 
 def spread(amount_minor: int, gross_by_rate: dict[int, int]) -> list[Split]:

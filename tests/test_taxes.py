@@ -7,7 +7,7 @@ import pytest
 
 from oms_core import taxes
 from oms_core.errors import ValidationError
-from oms_core.taxes import part_of, round_half_up, split, spread
+from oms_core.taxes import Split, part_of, round_half_up, split, spread
 
 # ------------------------------------------------------------------ the rule
 
@@ -50,7 +50,9 @@ def test_part_of_a_line_scales_by_the_same_rule_and_all_units_give_the_line_back
     line = split(3 * 33, 2100, includes_tax=True)
     assert part_of(line, 3, 3) == line
     one = part_of(line, 1, 3)
-    assert (one.net, one.tax, one.gross) == (27, 6, 33)  # 82/3 = 27.33, 17/3 = 5.67
+    assert (one.net, one.tax, one.gross) == (27, 6, 33)  # 99/3 = 33, 17/3 = 5.67
+    mugs = split(2 * 1450, 2100, includes_tax=True)  # net 2397, tax 503
+    assert part_of(mugs, 1, 2) == Split(net=1198, tax=252, gross=1450, rate_bp=2100)  # not 14.51
     with pytest.raises(ValidationError):
         part_of(line, 4, 3)
 
