@@ -23,6 +23,8 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import undefer
+from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import limits, runtime, shop, taxes
 from ..db import db, read_connection, write_transaction
@@ -221,15 +223,24 @@ def _payment_terms(order: Order) -> dict:
 def rendered(document_id: int) -> Document:
     """The document with its PDF stored: rendered now from its snapshot if nobody has
     yet. Rendering runs outside any transaction; the first bytes stored win."""
-    document = get_document(document_id)
-    if document.sha256 is None:
-        from ..documents import render
+    document = db.session.scalar(select(Document).where(Document.id == document_id).options(
+        undefer(Document.data), undefer(Document.pdf))) if limits.is_id(document_id) else None
+    if document is None:
+        raise NotFound(f"No document {document_id}.")
+    if document.sha256 is not None:
+        return document
+    from ..documents import render
 
-        pdf = render(document.data)
-        with write_transaction():  # which ends the read first
-            db.session.execute(update(Document).where(Document.id == document_id, Document.sha256.is_(None))
-                               .values(pdf=pdf, sha256=hashlib.sha256(pdf).hexdigest(), size=len(pdf)))
-        document = db.session.get(Document, document_id, populate_existing=True)
+    pdf = render(document.data)
+    digest = hashlib.sha256(pdf).hexdigest()
+    with write_transaction(keep_loaded=True):  # which ends the read first
+        stored = db.session.execute(
+            update(Document).where(Document.id == document_id, Document.sha256.is_(None))
+            .values(pdf=pdf, sha256=digest, size=len(pdf)).returning(Document.id)).first()
+    if stored is None:  # another renderer stored its bytes first: those are the document
+        return db.session.get(Document, document_id, populate_existing=True, options=[undefer(Document.pdf)])
+    for name, value in (("pdf", pdf), ("sha256", digest), ("size", len(pdf))):
+        set_committed_value(document, name, value)
     return document
 
 
