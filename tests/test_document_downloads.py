@@ -59,6 +59,9 @@ def test_staff_download_serves_the_stored_bytes(paid, staff_client):
     assert response.data == stored and response.data.startswith(b"%PDF")
     assert response.headers["ETag"] == f'"{documents.get_document(invoice.id).sha256}"'
     assert f'filename="{invoice.number}.pdf"' in response.headers["Content-Disposition"]
+    again = staff_client.get(f"/oms/admin/orders/{order_id}/documents/{invoice.id}",
+                             headers={"If-None-Match": response.headers["ETag"]})
+    assert again.status_code == 304 and again.data == b""
     assert staff_client.get(f"/oms/admin/orders/{order_id + 1}/documents/{invoice.id}").status_code == 404
     assert staff_client.get(f"/oms/admin/orders/{order_id}/documents/99999999999").status_code == 404
 

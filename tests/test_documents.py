@@ -151,8 +151,9 @@ def test_credit_note_for_every_line_gives_back_exactly_what_the_invoice_charged(
 
 def test_credit_note_refuses_bad_input_and_changes_nothing(mixed_order):
     order = fresh(mixed_order.id)
-    for amount, lines in ((0, None), (10, [(order.lines[0].id, 1)]), (5000, [(order.lines[0].id, 3)]),
-                          (100, [(999_999, 1)])):
+    mug = order.lines[0].id  # two of them
+    for amount, lines in ((0, None), (10, [(mug, 1)]), (5000, [(mug, 3)]), (5000, [(mug, 2), (mug, 1)]),
+                          (100, [(999_999, 1)]), (100, [(mug, "1")]), (100, [(mug, True)]), (100, [(mug, 0)])):
         with pytest.raises(ValidationError), write_transaction():
             documents.issue_credit_note(lock_order(order.id), refund_id=1, amount_minor=amount, lines=lines,
                                         reason="")

@@ -2,7 +2,7 @@
 with their sha256 as ETag, for staff and for customers who proved the order."""
 from __future__ import annotations
 
-from flask import Response
+from flask import Response, request
 
 
 def pdf_response(document, pdf: bytes) -> Response:
@@ -10,4 +10,4 @@ def pdf_response(document, pdf: bytes) -> Response:
     response.headers["Content-Disposition"] = f'attachment; filename="{document.filename}"'
     response.headers["Cache-Control"] = "private, no-store"
     response.set_etag(document.sha256)
-    return response
+    return response.make_conditional(request)  # a copy the browser holds: 304, no bytes

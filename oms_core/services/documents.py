@@ -196,11 +196,15 @@ def _gross_by_rate(order: Order) -> dict[int, int]:
 
 def _credited_lines(order: Order, lines: list[tuple[int, int]]) -> list[dict]:
     by_id = {line.id: line for line in order.lines}
-    rows = []
+    wanted: dict[int, int] = {}
     for line_id, quantity in lines:
-        line = by_id.get(line_id)
-        if line is None:
+        if line_id not in by_id:
             raise ValidationError(f"Order {order.number} has no line {line_id}.")
+        limits.check_whole(quantity, "A quantity credited", minimum=1, maximum=limits.MAX_ORDER_QUANTITY)
+        wanted[line_id] = wanted.get(line_id, 0) + quantity
+    rows = []
+    for line_id, quantity in wanted.items():
+        line = by_id[line_id]
         part = taxes.part_of(_line_split(line), quantity, line.quantity)
         rows.append(_line_row(line.name, line.sku, quantity, part, line.unit_price_minor))
     return rows
