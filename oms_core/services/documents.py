@@ -18,6 +18,7 @@ payment, one credit note per refund, one packing slip per shipment.
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -39,6 +40,7 @@ from .periodic import Periodic
 INVOICE, RECEIPT, CREDIT_NOTE, PACKING_SLIP = Document.KINDS
 TITLES = {INVOICE: "Invoice", RECEIPT: "Receipt", CREDIT_NOTE: "Credit note", PACKING_SLIP: "Packing slip"}
 ACTOR = "oms:documents"
+log = logging.getLogger(__name__)
 
 
 # ------------------------------------------------------------------ issuing
@@ -323,12 +325,20 @@ def documents_for(order_id: int) -> list[Document]:
 
 
 def render_pending(limit: int = 50) -> int:
-    """Render documents issued without their PDF yet (the worker's pass); how many."""
+    """Render documents issued without their PDF yet (the worker's pass); how many
+    were rendered. One that fails is logged and left for its first reader or the
+    next pass, without holding up the others."""
     pending = list(db.session.scalars(select(Document.id).where(Document.sha256.is_(None))
                                       .order_by(Document.id).limit(limit)))
+    done = 0
     for document_id in pending:
-        rendered(document_id)
-    return len(pending)
+        try:
+            rendered(document_id)
+            done += 1
+        except Exception:  # noqa: BLE001 - the worker goes on with the next document
+            db.session.rollback()
+            log.exception("rendering document %s failed; trying again later", document_id)
+    return done
 
 
 def render_schedule(every_seconds: float = 10.0) -> Periodic:
