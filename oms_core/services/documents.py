@@ -20,20 +20,20 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import undefer
 from sqlalchemy.orm.attributes import set_committed_value
 
-from .. import limits, runtime, shop, taxes
+from .. import limits, runtime, shop
 from ..db import db, read_connection, write_transaction
 from ..errors import NotFound, ValidationError
-from ..models import Document, Order, OrderLine, Shipment, order_number
+from ..models import Document, Order, Shipment, order_number
 from ..models._base import utcnow
 from ..protocols import supports
-from . import numbering, timeline
+from . import document_data, numbering, timeline
 from .common import fetch
 from .periodic import Periodic
 
@@ -49,14 +49,15 @@ log = logging.getLogger(__name__)
 def issue_invoice(order: Order) -> Document:
     """The order's invoice (its one invoice: a second call returns it)."""
     return _issue(order, INVOICE, "order", order.id, lambda: {
-        **_parties(order), **_taxed(order), "payment": _payment_terms(order)})
+        **document_data.parties(order), **document_data.taxed(order),
+        "payment": document_data.payment_terms(order)})
 
 
 def issue_receipt(order: Order, *, payment_id: int, amount_minor: int, currency: str, method_label: str,
                   reference: str, paid_at: datetime) -> Document:
     """A receipt for one captured payment."""
     return _issue(order, RECEIPT, "payment", payment_id, lambda: {
-        **_parties(order), "currency": currency,
+        **document_data.parties(order), "currency": currency,
         "payment": {"amount_minor": amount_minor, "method": method_label, "reference": reference or "",
                     "paid_at": paid_at.isoformat(), "due_after_minor": max(order.balance_minor, 0)}})
 
@@ -75,21 +76,10 @@ def issue_credit_note(order: Order, *, refund_id: int, amount_minor: int,
         raise ValidationError("A credit note needs an amount of more than zero, and at most the shipping paid.")
 
     def data():
-        credited = _credited_lines(order, lines or [])
-        if shipping_minor:
-            shipping = _shipping_split(order)
-            part = shipping if shipping_minor == shipping.gross else taxes.split(
-                shipping_minor, shipping.rate_bp, includes_tax=True)
-            credited.append(_line_row("Shipping", "", None, part))
-        rest = amount_minor - sum(line["gross"] for line in credited)
-        if rest < 0:
-            raise ValidationError("The refunded amount is less than the refunded lines are worth.")
-        if rest:
-            credited += [_line_row("Amount refunded", "", None, part)
-                         for part in taxes.spread(rest, _gross_by_rate(order))]
         invoice = _find(INVOICE, "order", order.id)
-        return {**_parties(order), **_summed(order.currency, credited), "reason": reason or "",
-                "invoice_number": invoice.number if invoice else ""}
+        return {**document_data.parties(order),
+                **document_data.credited(order, amount_minor, lines or [], shipping_minor),
+                "reason": reason or "", "invoice_number": invoice.number if invoice else ""}
     return _issue(order, CREDIT_NOTE, "refund", refund_id, data)
 
 
@@ -144,83 +134,6 @@ def _issue(order: Order, kind: str, source_kind: str, source_id: int, snapshot) 
 def _find(kind: str, source_kind: str, source_id: int) -> Document | None:
     return db.session.scalar(select(Document).where(
         Document.kind == kind, Document.source_kind == source_kind, Document.source_id == source_id))
-
-
-# ------------------------------------------------------------------ snapshots
-
-
-def _parties(order: Order) -> dict:
-    return {"billing": order.billing_address, "shipping": order.shipping_address,
-            "customer": {"name": order.customer_name, "email": order.customer.email}}
-
-
-def _line_split(line: OrderLine) -> taxes.Split:
-    return taxes.Split(net=line.net_minor, tax=line.tax_minor, gross=line.gross_minor, rate_bp=line.tax_rate_bp)
-
-
-def _shipping_split(order: Order) -> taxes.Split:
-    return taxes.Split(net=order.shipping_minor - order.shipping_tax_minor, tax=order.shipping_tax_minor,
-                       gross=order.shipping_minor, rate_bp=order.shipping_tax_rate_bp)
-
-
-def _line_row(name: str, sku: str, quantity: int | None, part: taxes.Split, unit: int | None = None) -> dict:
-    """One printed line; `unit` is the catalogue price per unit, as typed (with or
-    without tax, as the order says)."""
-    return {"name": name, "sku": sku, "quantity": quantity, "unit": unit, "rate_bp": part.rate_bp,
-            "net": part.net, "tax": part.tax, "gross": part.gross}
-
-
-def _summed(currency: str, rows: list[dict]) -> dict:
-    """Lines with their totals and the breakdown per rate, all from the same splits."""
-    splits = [taxes.Split(net=r["net"], tax=r["tax"], gross=r["gross"], rate_bp=r["rate_bp"]) for r in rows]
-    return {"currency": currency, "lines": rows,
-            "totals": {"net": sum(s.net for s in splits), "tax": sum(s.tax for s in splits),
-                       "gross": sum(s.gross for s in splits)},
-            "breakdown": [{"rate_bp": b.rate_bp, "net": b.net, "tax": b.tax, "gross": b.gross}
-                          for b in taxes.breakdown(splits)]}
-
-
-def _taxed(order: Order) -> dict:
-    """The order's lines and shipping as stored when it was placed."""
-    rows = [_line_row(line.name, line.sku, line.quantity, _line_split(line), line.unit_price_minor)
-            for line in order.lines]
-    if order.shipping_minor:
-        rows.append(_line_row("Shipping", "", None, _shipping_split(order)))
-    return _summed(order.currency, rows)
-
-
-def _gross_by_rate(order: Order) -> dict[int, int]:
-    sums: dict[int, int] = {}
-    for part in [_line_split(line) for line in order.lines] + [_shipping_split(order)]:
-        sums[part.rate_bp] = sums.get(part.rate_bp, 0) + part.gross
-    return sums
-
-
-def _credited_lines(order: Order, lines: list[tuple[int, int]]) -> list[dict]:
-    by_id = {line.id: line for line in order.lines}
-    wanted: dict[int, int] = {}
-    for line_id, quantity in lines:
-        if line_id not in by_id:
-            raise ValidationError(f"Order {order.number} has no line {line_id}.")
-        limits.check_whole(quantity, "A quantity credited", minimum=1, maximum=limits.MAX_ORDER_QUANTITY)
-        wanted[line_id] = wanted.get(line_id, 0) + quantity
-    rows = []
-    for line_id, quantity in wanted.items():
-        line = by_id[line_id]
-        part = taxes.part_of(_line_split(line), quantity, line.quantity)
-        rows.append(_line_row(line.name, line.sku, quantity, part, line.unit_price_minor))
-    return rows
-
-
-def _payment_terms(order: Order) -> dict:
-    """What is paid and what is due, and by when for an order paid by transfer later."""
-    gateway = runtime.registry().gateways.get(order.payment_method)
-    due = max(order.balance_minor, 0)
-    terms = {"method": gateway.label if gateway else order.payment_method, "paid_minor": order.paid_minor,
-             "due_minor": 0 if order.pays_on_delivery else due, "due_date": ""}
-    if terms["due_minor"]:
-        terms["due_date"] = (utcnow() + timedelta(days=shop.details().payment_terms_days)).isoformat()
-    return terms
 
 
 # ------------------------------------------------------------------ rendering and reading
