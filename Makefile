@@ -18,6 +18,9 @@ $(BIN)/python:
 install: $(BIN)/python
 	$(BIN)/pip install -q -e ".[postgres,server]" $(EDITABLE)
 	for p in $(PLUGINS); do $(BIN)/pip install -q -e $$p || exit 1; done
+	@$(BIN)/python -c "import weasyprint" 2>/dev/null || { \
+	    echo "WeasyPrint (PDF invoices) cannot load the system's pango. On Debian/Ubuntu:"; \
+	    echo "    apt-get install libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core"; }
 
 install-test: install
 	$(BIN)/pip install -q -e ".[test]" $(EDITABLE)

@@ -26,6 +26,14 @@ def create_app(database_url: str | None = None, *, data_dir=None, **config) -> F
         SESSION_COOKIE_SAMESITE="Lax",
         OMS_SHOP_NAME="Kettle & Crumb",
         OMS_MAIL_SENDER="orders@demo.shop",
+        # The seller on invoices, and Dutch VAT (food and books at the reduced rate
+        # would need tax_class="reduced" on those products).
+        OMS_SHOP={"legal_name": "Kettle & Crumb B.V.", "address_lines": ["Oudegracht 12", "3511 AB Utrecht"],
+                  "country": "NL", "vat_number": "NL000099998B57", "registration_number": "KvK 00000000",
+                  "bank_name": "Demo Bank", "iban": "NL02 ABNA 0123 4567 89", "bic": "ABNANL2A",
+                  "footer": "Kettle & Crumb B.V. · a demo shop: not a real company", "locale": "en_GB",
+                  "time_zone": "Europe/Amsterdam"},
+        OMS_TAX_CLASSES={"standard": {"*": 2100}, "reduced": {"*": 900}},
         DEMO_DATA_DIR=str(folder),
     )
     app.config.update(settings.oms_config_from_environment())

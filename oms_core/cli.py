@@ -139,8 +139,10 @@ def build_cli(registry: PluginRegistry) -> AppGroup:
     @click.option("--poll", default=2.0, show_default=True, help="Seconds to sleep when idle.")
     def worker(once, poll):
         """Send outbox messages (emails, carrier bookings) with retries, re-forecast
-        demand every FORECAST_EVERY_HOURS, and match waiting webhook events again."""
+        demand every FORECAST_EVERY_HOURS, match waiting webhook events again, and render
+        the PDFs of documents issued since its last pass."""
         from .services import outbox
+        from .services.documents import render_schedule
         from .services.forecast_schedule import forecast_schedule
         from .services.webhooks import rematch_schedule
 
@@ -151,10 +153,10 @@ def build_cli(registry: PluginRegistry) -> AppGroup:
             return
         stopping = []
         signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
-        forecast, rematch = forecast_schedule(echo=click.echo), rematch_schedule()
+        forecast, rematch, render = forecast_schedule(echo=click.echo), rematch_schedule(), render_schedule()
         try:
             outbox.run_worker(poll_seconds=poll, stop=lambda: bool(stopping), echo=click.echo,
-                              each_round=lambda: (forecast(), rematch()))
+                              each_round=lambda: (forecast(), rematch(), render()))
         except KeyboardInterrupt:
             pass
         click.echo("worker stopped")

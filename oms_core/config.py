@@ -9,6 +9,22 @@ DEFAULTS = {
     "SHOP_NAME": "Our shop",
     "PUBLIC_BASE_URL": "http://localhost:5000",
     "DEFAULT_CURRENCY": "EUR",
+    # The seller on invoices and other documents (oms_core/shop.py lists the keys):
+    # legal_name, address_lines, country, vat_number, registration_number, iban, bic,
+    # bank_name, logo_path, footer, locale, time_zone, payment_terms_days.
+    "SHOP": {},
+    # Taxes (oms_core/taxes.py): do typed prices include tax, and the rate of each tax
+    # class per country in basis points, "*" for any other: {"standard": {"NL": 2100, "*": 2100}}.
+    "PRICES_INCLUDE_TAX": True,
+    "TAX_CLASSES": {},
+    # Documents: when an order gets its invoice ("paid", or "confirmed" for orders
+    # paid later: cash on delivery, bank transfer), and the number prefix of each series.
+    "INVOICE_ON": "paid",
+    "DOCUMENT_PREFIXES": {"invoice": "INV", "credit_note": "CN", "receipt": "RCT", "packing_slip": "PS"},
+    # Customers who proved an order is theirs (tracking code + email) may download its
+    # documents for this long; links in emails work for DOCUMENT_LINK_DAYS.
+    "DOCUMENT_ACCESS_MINUTES": 60,
+    "DOCUMENT_LINK_DAYS": 30,
     # Plugins: entry-point names not to load.
     "DISABLED_PLUGINS": [],
     # Storefront orders reserve stock at checkout (confirm at once).

@@ -33,8 +33,11 @@ def init_core(app: Flask, *, extra_plugins=()) -> OMSState:
     state = OMSState(registry=registry)
     app.extensions[EXTENSION_KEY] = state
 
-    from . import cli
+    from . import cli, shop
     from .services import notifications, shipments  # noqa: F401  (outbox handlers)
+
+    with app.app_context():
+        shop.check_settings()
 
     app.cli.add_command(cli.build_cli(registry))
     return state

@@ -87,3 +87,16 @@ def test_add_line_without_javascript_keeps_values(staff_client, make_product):
     assert response.status_code == 200 and page.count('name="sku"') == 3
     assert '<option value="MUG" selected>' in page and 'value="Carl Caller"' in page
     assert db.session.query(Order).count() == 0
+
+
+def test_a_billing_address_of_its_own(staff_client, make_product):
+    make_product(sku="MUG", on_hand=5, price_minor=800)
+    response = staff_client.post(URL, data=form(sku=["MUG", "", ""], bill_name="Acme B.V.",
+                                                bill_line1="Dam 1", bill_city="Amsterdam", bill_country="nl"))
+    assert response.status_code == 302
+    order = db.session.query(Order).one()
+    assert order.billing_address == {"name": "Acme B.V.", "line1": "Dam 1", "line2": "", "postal_code": "",
+                                     "city": "Amsterdam", "country": "NL"}
+    assert order.ship_city == "Leiden"
+    page = staff_client.post(URL, data=form(sku=["MUG", "", ""], bill_line1="x", bill_country="Germany"))
+    assert page.status_code == 400 and "two-letter" in page.get_data(as_text=True)

@@ -55,7 +55,10 @@ def shape(order: Order) -> dict:
                                                       move.note))
     carrier_url = runtime.registry().carrier(shipment.carrier_id).tracking_url(
         shipment.tracking_number, shipment.service)
-    rows = select(TimelineEvent).where(TimelineEvent.order_id == order.id).order_by(TimelineEvent.id)
+    # The demo's history has no documents (invoices, receipts, packing slips): those are
+    # issued for orders placed in the running demo, so their timeline events are left out.
+    rows = select(TimelineEvent).where(TimelineEvent.order_id == order.id,
+                                       TimelineEvent.kind != timeline.DOCUMENT_ISSUED).order_by(TimelineEvent.id)
     return {
         "order": (order.status, order.channel, order.payment_status, order.paid_minor == order.total_minor,
                   order.pays_on_delivery, tracking_codes.is_well_formed(order.tracking_code),

@@ -89,7 +89,8 @@ def clock(monkeypatch):
 
 
 def parts(message) -> tuple[str, str]:
-    assert message.get_content_type() == "multipart/alternative"
+    # multipart/mixed when documents are attached (test_document_downloads.py)
+    assert message.get_content_type() in ("multipart/alternative", "multipart/mixed")
     text = message.get_body(preferencelist=("plain",)).get_content()
     html = message.get_body(preferencelist=("html",)).get_content()
     return text, html

@@ -13,7 +13,7 @@ from flask_wtf.csrf import CSRFProtect
 from oms_core.constants import CONFIG_PREFIX
 from oms_core.setup import init_core
 
-from . import admin, assets, public, storefront, webhooks
+from . import admin, assets, public, public_documents, storefront, webhooks
 from .hardening import default_session_cookie, install_security_headers
 from .input_guard import install_input_guard
 from .ratelimit import init_limiter
@@ -48,6 +48,9 @@ class OMS:
         app.view_functions["oms_admin.login"] = login_limit(app.view_functions["oms_admin.login"])
         app.register_blueprint(public.make_blueprint(limiter, config[CONFIG_PREFIX + "TRACKING_RATE_LIMIT"]),
                                url_prefix=config[CONFIG_PREFIX + "TRACKING_PREFIX"])
+        app.register_blueprint(
+            public_documents.make_blueprint(limiter, config[CONFIG_PREFIX + "TRACKING_RATE_LIMIT"]),
+            url_prefix=config[CONFIG_PREFIX + "TRACKING_PREFIX"] + "/documents")
         app.register_blueprint(webhooks.blueprint, url_prefix=config[CONFIG_PREFIX + "WEBHOOK_PREFIX"])
         csrf.exempt(webhooks.blueprint)  # authenticated by the sender's signature instead
         app.register_blueprint(storefront.blueprint, url_prefix=config[CONFIG_PREFIX + "STOREFRONT_PREFIX"])

@@ -59,6 +59,13 @@ def make_blueprint(limiter, limit: str) -> Blueprint:
         return render_template("oms/public/pay.html", found=True, number=order.number, code=shown,
                                due=order.balance_minor > 0, amount=due, problem=problem)
 
+    private_pages(blueprint)
+    return blueprint
+
+
+def private_pages(blueprint: Blueprint) -> None:
+    """Customer pages: a page of its own when rate-limited, and never cached,
+    indexed or sent on as a referrer."""
     @blueprint.errorhandler(429)
     def too_many_lookups(_error):
         return render_template("oms/public/too_many.html"), 429
@@ -67,5 +74,3 @@ def make_blueprint(limiter, limit: str) -> Blueprint:
     def private_page_headers(response):
         response.headers.update(PRIVATE_PAGE_HEADERS)
         return response
-
-    return blueprint

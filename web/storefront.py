@@ -34,12 +34,14 @@ ACTOR = "storefront"
 
 def place_checkout_order(*, email: str, name: str, lines: list[tuple[str, int]], payment_method: str,
                          address: dict | None = None, phone: str = "", note: str = "",
-                         shipping_minor: int = 0) -> Order:
+                         shipping_minor: int = 0, billing: dict | None = None) -> Order:
     """Place a web order from a checkout. `lines` are (sku, quantity); `address` has
-    line1, line2, postal_code, city, country (ISO 3166 alpha-2)."""
+    line1, line2, postal_code, city, country (ISO 3166 alpha-2); `billing` the same
+    keys and "name", when the invoice goes elsewhere (empty: the shipping address)."""
     return orders.place_order(orders.NewOrder(
         email=email, name=name, lines=list(lines), payment_method=payment_method, phone=phone,
         address=dict(address or {}), channel="web", note=note, shipping_minor=shipping_minor,
+        billing=dict(billing or {}),
     ), actor=ACTOR)
 
 

@@ -1,5 +1,6 @@
 """All tables of the OMS. Import from here."""
 from .catalog import Product, StockMove
+from .documents import Document, DocumentCounter
 from .forecasts import ForecastRun, ForecastSeries
 from .inbound import InboundEvent, UnmatchedEvent
 from .orders import Customer, Order, OrderLine, TimelineEvent, order_number
@@ -9,7 +10,8 @@ from .shipments import Shipment, ShipmentEvent
 from .staff import ROLES, StaffUser
 
 __all__ = [
-    "Customer", "ForecastRun", "ForecastSeries", "InboundEvent", "Order", "OrderLine", "OutboxMessage",
+    "Customer", "Document", "DocumentCounter",
+    "ForecastRun", "ForecastSeries", "InboundEvent", "Order", "OrderLine", "OutboxMessage",
     "Payment", "PaymentEvent", "Product", "ROLES", "Refund",
     "Shipment", "ShipmentEvent", "StaffUser", "StockMove", "TimelineEvent", "UnmatchedEvent", "order_number",
 ]

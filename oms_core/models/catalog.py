@@ -29,6 +29,7 @@ class Product(db.Model):
         CheckConstraint("typeof(on_hand) = 'integer' AND typeof(reserved) = 'integer'",
                         name="stock_whole_numbers").ddl_if(dialect="sqlite"),
         CheckConstraint("price_minor >= 0", name="price_not_negative"),
+        CheckConstraint("tax_rate_bp >= 0 AND tax_rate_bp <= 10000", name="tax_rate_in_range"),
         CheckConstraint("lead_time_days >= 0", name="lead_time_not_negative"),
         CheckConstraint("service_level > 0 AND service_level < 1", name="service_level_a_probability"),
     )
@@ -43,6 +44,11 @@ class Product(db.Model):
     reserved: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     low_stock_threshold: Mapped[int] = mapped_column(Integer, default=3, nullable=False)
     active: Mapped[bool] = mapped_column(default=True, nullable=False)
+    # Tax: a rate of its own in basis points (2100 = 21%), else its class's rate in the
+    # order's country (OMS_TAX_CLASSES; oms_core/taxes.py).
+    tax_rate_bp: Mapped[Optional[int]] = mapped_column(Integer)
+    tax_class: Mapped[str] = mapped_column(String(32), default="standard", server_default="standard",
+                                           nullable=False)
     # Replenishment: days from ordering to receiving, and the chance of not running out
     # while waiting; None means the shop's defaults (REPLENISH_* settings).
     lead_time_days: Mapped[Optional[int]] = mapped_column(Integer)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import db
@@ -60,6 +60,19 @@ class Order(db.Model):
     ship_postal_code: Mapped[str] = mapped_column(String(20), default="", nullable=False)
     ship_city: Mapped[str] = mapped_column(String(100), default="", nullable=False)
     ship_country: Mapped[str] = mapped_column(String(2), default="", nullable=False)
+    # Where the invoice goes; a copy of the shipping address unless another was given.
+    bill_name: Mapped[str] = mapped_column(String(200), default="", server_default="", nullable=False)
+    bill_line1: Mapped[str] = mapped_column(String(200), default="", server_default="", nullable=False)
+    bill_line2: Mapped[str] = mapped_column(String(200), default="", server_default="", nullable=False)
+    bill_postal_code: Mapped[str] = mapped_column(String(20), default="", server_default="", nullable=False)
+    bill_city: Mapped[str] = mapped_column(String(100), default="", server_default="", nullable=False)
+    bill_country: Mapped[str] = mapped_column(String(2), default="", server_default="", nullable=False)
+    # Taxes as computed when the order was placed (oms_core/taxes.py): whether the
+    # prices typed included tax, the tax in the total, and shipping's rate and tax.
+    prices_include_tax: Mapped[bool] = mapped_column(default=True, server_default=true(), nullable=False)
+    tax_minor: Mapped[int] = mapped_column(Integer, default=0, server_default="0", nullable=False)
+    shipping_tax_rate_bp: Mapped[int] = mapped_column(Integer, default=0, server_default="0", nullable=False)
+    shipping_tax_minor: Mapped[int] = mapped_column(Integer, default=0, server_default="0", nullable=False)
     note: Mapped[str] = mapped_column(Text, default="", nullable=False)
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(
@@ -90,6 +103,25 @@ class Order(db.Model):
         """Money taken and not given back."""
         return self.paid_minor - self.refunded_minor
 
+    @property
+    def billing_address(self) -> dict:
+        """The invoice's address: name and ADDRESS_FIELDS keys (services.orders)."""
+        return {key: getattr(self, f"bill_{key}") for key in BILLING_KEYS}
+
+    @property
+    def shipping_address(self) -> dict:
+        return {key: getattr(self, f"ship_{key}") for key in BILLING_KEYS}
+
+
+BILLING_KEYS = ("name", "line1", "line2", "postal_code", "city", "country")
+
+
+def _untaxed_amount(context) -> int:
+    """A line inserted without its tax split (bulk inserts of demo and benchmark
+    data) is untaxed: net = gross = unit price x quantity."""
+    row = context.get_current_parameters()
+    return row["unit_price_minor"] * row["quantity"]
+
 
 class OrderLine(db.Model):
     __tablename__ = "oms_order_line"
@@ -101,12 +133,18 @@ class OrderLine(db.Model):
     name: Mapped[str] = mapped_column(String(200), nullable=False)
     unit_price_minor: Mapped[int] = mapped_column(Integer, nullable=False)
     quantity: Mapped[int] = mapped_column(Integer, nullable=False)
+    # Taxes at placing time (oms_core/taxes.py): the rate and the line's net, tax and
+    # gross; gross is what the customer pays for the line.
+    tax_rate_bp: Mapped[int] = mapped_column(Integer, default=0, server_default="0", nullable=False)
+    net_minor: Mapped[int] = mapped_column(Integer, default=_untaxed_amount, nullable=False)
+    tax_minor: Mapped[int] = mapped_column(Integer, default=0, server_default="0", nullable=False)
+    gross_minor: Mapped[int] = mapped_column(Integer, default=_untaxed_amount, nullable=False)
 
     order: Mapped[Order] = relationship(back_populates="lines")
 
     @property
     def total_minor(self) -> int:
-        return self.unit_price_minor * self.quantity
+        return self.gross_minor
 
 
 class TimelineEvent(db.Model):

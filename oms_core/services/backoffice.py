@@ -3,7 +3,7 @@ and which actions staff may take on an order now. Read-only: nothing here writes
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
@@ -11,8 +11,8 @@ from sqlalchemy.orm import joinedload, selectinload
 from .. import limits, order_states
 from ..db import db
 from ..errors import NotFound
-from ..models import Order, Payment, Product, Refund, Shipment, StockMove, TimelineEvent
-from . import catalog, refunds, stock
+from ..models import Document, Order, Payment, Product, Refund, Shipment, StockMove, TimelineEvent
+from . import catalog, documents, refunds, stock
 from . import payments as payment_rules
 from . import shipments as shipment_rules
 from .payments import PAYABLE_STATES
@@ -32,6 +32,7 @@ class OrderDetail:
     events: list[TimelineEvent]  # all of them, private notes included, oldest first
     # What applies in the order's state: confirm, payment, refund, shipment, tracking, cancel, close, note.
     actions: frozenset[str]
+    documents: list[Document] = field(default_factory=list)  # issued, oldest first
 
     @property
     def trackable_shipments(self) -> list[Shipment]:
@@ -85,7 +86,7 @@ def order_detail(order_id: int) -> OrderDetail:
     return OrderDetail(order=order, payments=payments, shipments=shipments, refunds=refunds.refunds_for(order_id),
                        refundable_minor=refunds.refundable_total(order) if order.kept_minor > 0 else 0,
                        refunds_by_hand=refunds.by_hand(order), events=events,
-                       actions=order_actions(order, shipments))
+                       actions=order_actions(order, shipments), documents=documents.documents_for(order_id))
 
 
 # --------------------------------------------------------------- product page

@@ -17,7 +17,7 @@ from typing import Iterable
 
 from sqlalchemy import select
 
-from .. import limits
+from .. import limits, taxes
 from ..db import db, read_connection, write_transaction
 from ..errors import ValidationError
 from ..money import check_currency
@@ -27,8 +27,11 @@ from .common import fetch, optional_text, required_text
 
 
 def create_product(*, sku: str, name: str, price_minor: int, currency: str, on_hand: int = 0,
-                   low_stock_threshold: int = 3, description: str = "", actor: str) -> Product:
-    """A new active product; its opening stock (if any) is the first ledger row."""
+                   low_stock_threshold: int = 3, description: str = "", tax_class: str = "standard",
+                   tax_rate_bp: int | None = None, actor: str) -> Product:
+    """A new active product; its opening stock (if any) is the first ledger row. Its
+    tax is its class's rate in the order's country (OMS_TAX_CLASSES), or
+    `tax_rate_bp` (basis points) when given."""
     if not (sku or "").strip() or not (name or "").strip():
         raise ValidationError("A product needs a SKU and a name.")
     sku, name = required_text(sku, "SKU", 64), required_text(name, "Name", 200)
@@ -40,12 +43,15 @@ def create_product(*, sku: str, name: str, price_minor: int, currency: str, on_h
             raise ValidationError("Price and stock cannot be negative.")
         limits.check_whole(value, label, maximum=maximum)
     currency = check_currency(currency)
+    tax_class = required_text(tax_class, "Tax class", 32)
+    if tax_rate_bp is not None:
+        taxes.check_rate(tax_rate_bp)
     with write_transaction():
         if db.session.scalar(select(Product.id).where(Product.sku == sku)) is not None:
             raise ValidationError(f"SKU {sku} exists already.")
         product = Product(sku=sku, name=name, price_minor=price_minor, currency=currency,
                           on_hand=on_hand, reserved=0, low_stock_threshold=low_stock_threshold,
-                          description=description)
+                          description=description, tax_class=tax_class, tax_rate_bp=tax_rate_bp)
         db.session.add(product)
         db.session.flush()
         if on_hand:

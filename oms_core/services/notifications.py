@@ -26,7 +26,7 @@ from .. import runtime, tracking_codes
 from ..db import db
 from ..models import Order
 from ..money import format_amount
-from . import outbox, payment_ops
+from . import customer_proof, documents, outbox, payment_ops
 
 EMAIL_KIND = "email.send"
 SUBJECTS = {
@@ -71,23 +71,35 @@ def queue_status_email(order: Order, status: str) -> None:
     if order.id is None:
         db.session.flush()  # a new order gets its number here, with everything it holds
     # Once per status: an order reopened after a late payment is not confirmed twice by email.
-    outbox.enqueue_once(EMAIL_KIND, {"status": status}, key=status_email_key(order, status), order_id=order.id)
+    # Documents by id: the worker reads their stored bytes when it sends.
+    payload = {"status": status, "documents": documents.attachments_for(order, status)}
+    outbox.enqueue_once(EMAIL_KIND, payload, key=status_email_key(order, status), order_id=order.id)
 
 
 def queue_refund_email(order: Order, refund) -> None:
-    """Tell the customer a refund went through (caller's transaction); one email per
-    refund, keyed by the refund's random key."""
+    """Tell the customer a refund went through, with its credit note (caller's
+    transaction); one email per refund, keyed by the refund's random key."""
     if not order.tracking_code:
         return
-    outbox.enqueue_once(EMAIL_KIND, {"status": "refunded", "amount_minor": refund.amount_minor},
+    outbox.enqueue_once(EMAIL_KIND, {"status": "refunded", "amount_minor": refund.amount_minor,
+                                     "documents": documents.credit_note_for(refund.id)},
                         key=f"email-refund-{refund.idempotency_key}", order_id=order.id)
+
+
+def documents_url(order_id: int) -> str:
+    """A signed link to the order's documents that proves the order is theirs
+    (services.customer_proof), for the customer's emails."""
+    base = runtime.setting("PUBLIC_BASE_URL").rstrip("/")
+    return f"{base}{runtime.setting('TRACKING_PREFIX')}/documents/link/{customer_proof.link_token(order_id)}"
 
 
 def compose(message) -> dict:
     """The email an outbox message stands for: to, to_name, subject, text, html,
-    message_id."""
+    message_id, attachments ((filename, PDF bytes) of the documents it names)."""
     order = db.session.get(Order, message.order_id)
     status = message.payload["status"]
+    attachments = [documents.download(order.id, document_id)
+                   for document_id in message.payload.get("documents", ())]
     context = {
         "order": order, "status": status, "shop_name": runtime.setting("SHOP_NAME"),
         "tracking_code": tracking_codes.display(order.tracking_code),
@@ -95,6 +107,7 @@ def compose(message) -> dict:
         "refund_amount": format_amount(message.payload.get("amount_minor", 0), order.currency),
         # The pay-now link while the balance can be paid online (read when the email is sent).
         "pay_url": pay_url(order.tracking_code) if status == "confirmed" and payment_ops.can_start(order) else "",
+        "documents_url": documents_url(order.id) if attachments else "",
     }
     host = urlsplit(runtime.setting("PUBLIC_BASE_URL")).hostname or "oms"
     return {
@@ -104,6 +117,7 @@ def compose(message) -> dict:
         "text": render("status.txt", **context),
         "html": render("status.html", **context),
         "message_id": f"<{message.idempotency_key}@{host}>",
+        "attachments": [(document.filename, pdf) for document, pdf in attachments],
     }
 
 
@@ -117,6 +131,8 @@ def build_message(payload: dict) -> EmailMessage:
     message["Message-ID"] = payload["message_id"]
     message.set_content(payload["text"])
     message.add_alternative(payload["html"], subtype="html")
+    for filename, pdf in payload.get("attachments", ()):
+        message.add_attachment(pdf, maintype="application", subtype="pdf", filename=filename)
     return message
 
 

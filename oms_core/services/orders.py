@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from .. import limits, order_states, runtime, tracking_codes
+from .. import limits, order_states, runtime, shop, taxes, tracking_codes
 from ..db import db, write_transaction
 from ..errors import ValidationError
 from ..models import Customer, Order, OrderLine, Product
@@ -63,6 +63,8 @@ class NewOrder:
     payment_method: str
     phone: str = ""
     address: dict = field(default_factory=dict)  # keys of ADDRESS_FIELDS
+    # The invoice's address (keys "name" and ADDRESS_FIELDS); empty: the shipping one.
+    billing: dict = field(default_factory=dict)
     channel: str = "web"
     note: str = ""
     shipping_minor: int = 0
@@ -105,12 +107,8 @@ def place_order(new: NewOrder, *, actor: str, confirm: bool | None = None) -> Or
     if isinstance(new.shipping_minor, int) and new.shipping_minor < 0:
         raise ValidationError("Shipping cannot be negative.")
     limits.check_whole(new.shipping_minor, "Shipping", maximum=limits.MAX_AMOUNT_MINOR)
-    address = {key: optional_text(new.address.get(key), label, _address_max_length(key))
-               for key, label in ADDRESS_FIELDS.items()}
-    address["country"] = address["country"].upper()
-    # Cutting a name to two letters would ship "Germany" to GE (Georgia): refuse it.
-    if address["country"] and not (len(address["country"]) == 2 and address["country"].isalpha()):
-        raise ValidationError("Country must be a two-letter code (ISO 3166), e.g. NL.")
+    address = _clean_address(new.address)
+    billing = _billing_address(new.billing, name, address)
     wanted = _merged_lines(new.lines)
     gateway = runtime.registry().gateway(new.payment_method)
     if confirm is None:
@@ -129,22 +127,31 @@ def place_order(new: NewOrder, *, actor: str, confirm: bool | None = None) -> Or
         if len(currencies) != 1:
             raise ValidationError("All items of an order must be in one currency.")
         customer = _customer_for(email, name, phone)
-        subtotal = sum(products[s].price_minor * q for s, q in wanted.items())
-        if subtotal + new.shipping_minor > limits.MAX_AMOUNT_MINOR:
+        taxed = _taxed_lines(products, wanted, address["country"])
+        shipping = taxes.split(new.shipping_minor, _rate(taxes.STANDARD, None, address["country"]),
+                               includes_tax=runtime.setting("PRICES_INCLUDE_TAX"))
+        subtotal = sum(part.gross for _sku, _quantity, part in taxed)
+        if subtotal + shipping.gross > limits.MAX_AMOUNT_MINOR:
             raise ValidationError("The order's total is more than one order can hold: split it.")
         order = Order(
             status=order_states.PLACED, customer=customer, channel=new.channel,
-            currency=currencies.pop(), subtotal_minor=subtotal, shipping_minor=new.shipping_minor,
-            total_minor=subtotal + new.shipping_minor, paid_minor=0,
+            currency=currencies.pop(), subtotal_minor=subtotal, shipping_minor=shipping.gross,
+            total_minor=subtotal + shipping.gross, paid_minor=0,
+            prices_include_tax=runtime.setting("PRICES_INCLUDE_TAX"),
+            tax_minor=sum(part.tax for _sku, _quantity, part in taxed) + shipping.tax,
+            shipping_tax_rate_bp=shipping.rate_bp, shipping_tax_minor=shipping.tax,
             payment_method=gateway.id, pays_on_delivery=bool(gateway.pays_on_delivery),
             customer_name=name, customer_phone=phone,
             payment_status="unpaid", ship_name=name, ship_line1=address["line1"],
             ship_line2=address["line2"], ship_postal_code=address["postal_code"],
             ship_city=address["city"], ship_country=address["country"], note=note,
+            **{f"bill_{key}": value for key, value in billing.items()},
         )
         order.lines = [OrderLine(product_id=products[s].id, sku=s, name=products[s].name,
-                                 unit_price_minor=products[s].price_minor, quantity=q)
-                       for s, q in wanted.items()]
+                                 unit_price_minor=products[s].price_minor, quantity=q,
+                                 tax_rate_bp=part.rate_bp, net_minor=part.net, tax_minor=part.tax,
+                                 gross_minor=part.gross)
+                       for s, q, part in taxed]
         db.session.add(order)
         timeline.record(order, timeline.STATUS_CHANGED, actor, timeline.placed_reason(new.channel),
                         public=True, to_status=order_states.PLACED)
@@ -152,6 +159,43 @@ def place_order(new: NewOrder, *, actor: str, confirm: bool | None = None) -> Or
             _confirm(order, actor=actor, tx=tx)
         tx.after_commit(lambda: runtime.registry().hook.on_order_placed(order=order))
     return order
+
+
+def _clean_address(raw: dict, *, with_name: bool = False) -> dict:
+    fields = {"name": "Name", **ADDRESS_FIELDS} if with_name else ADDRESS_FIELDS
+    address = {key: optional_text(raw.get(key), label, _address_max_length(key))
+               for key, label in fields.items()}
+    address["country"] = address["country"].upper()
+    # Cutting a name to two letters would ship "Germany" to GE (Georgia): refuse it.
+    if address["country"] and not (len(address["country"]) == 2 and address["country"].isalpha()):
+        raise ValidationError("Country must be a two-letter code (ISO 3166), e.g. NL.")
+    return address
+
+
+def _billing_address(raw: dict, name: str, shipping: dict) -> dict:
+    """The billing address given, else a copy of the shipping one (and the order's name)."""
+    if not any(str(value or "").strip() for value in (raw or {}).values()):
+        return {"name": name, **shipping}
+    billing = _clean_address(raw, with_name=True)
+    billing["name"] = billing["name"] or name
+    return billing
+
+
+def _rate(tax_class: str, own_rate: int | None, country: str) -> int:
+    """A product's own rate, else its class's rate in the order's country (the shop's
+    country for an order without an address)."""
+    if own_rate is not None:
+        return own_rate
+    return taxes.rate_for(runtime.setting("TAX_CLASSES"), tax_class, country or shop.details().country)
+
+
+def _taxed_lines(products: dict, wanted: dict[str, int], country: str) -> list[tuple[str, int, taxes.Split]]:
+    """(sku, quantity, its tax split) per line, by the one rounding rule (oms_core/taxes.py)."""
+    includes_tax = runtime.setting("PRICES_INCLUDE_TAX")
+    return [(sku, quantity, taxes.split(products[sku].price_minor * quantity,
+                                        _rate(products[sku].tax_class, products[sku].tax_rate_bp, country),
+                                        includes_tax=includes_tax))
+            for sku, quantity in wanted.items()]
 
 
 def _customer_for(email: str, name: str, phone: str) -> Customer:

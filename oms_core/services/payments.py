@@ -39,7 +39,8 @@ from ..protocols import (
     PaymentRequest,
     supports,
 )
-from . import inbox, orders, payment_ops, refunds, timeline
+from ..models._base import utcnow
+from . import documents, inbox, orders, payment_ops, refunds, timeline
 from .common import lock_order, optional_text
 from .status import change
 
@@ -76,6 +77,8 @@ def refresh_paid(order: Order, *, actor: str, tx) -> None:
     else:
         status = PARTIALLY_PAID if paid else UNPAID
     order.paid_minor, order.refunded_minor, order.payment_status = paid, refunded, status
+    if status == PAID:
+        documents.issue_invoice(order)  # paid in full (cash on delivery too), before the "paid" email
     if status == PAID and order.status == order_states.CONFIRMED:
         change(order, order_states.PAID, actor=actor, reason=timeline.PAID_IN_FULL, tx=tx)
 
@@ -96,9 +99,18 @@ def _mismatch(order: Order, amount_minor: int, currency: str, *, counted_already
 
 def _captured(order: Order, payment: Payment, *, actor: str) -> None:
     """A payment's money was taken and it counts (staff recorded it, or its gateway
-    captured it): the one place for that. documents.issue_receipt belongs here."""
+    captured it): the one place for that, so each gets its receipt."""
+    db.session.flush()  # the payment's id, for its receipt
+    documents.issue_receipt(order, payment_id=payment.id, amount_minor=payment.amount_minor,
+                            currency=payment.currency, method_label=_method_label(payment.gateway_id),
+                            reference=payment.reference or payment.external_id or "", paid_at=utcnow())
     timeline.record(order, timeline.PAYMENT_RECORDED, actor, timeline.payment_message(
         payment.amount_minor, payment.currency, payment.gateway_id, payment.reference))
+
+
+def _method_label(gateway_id: str) -> str:
+    gateway = runtime.registry().gateways.get(gateway_id)
+    return gateway.label if gateway else gateway_id
 
 
 def record_payment(order_id: int, *, gateway_id: str, amount_minor: int, currency: str,

@@ -32,7 +32,7 @@ from ..protocols import (
     RefundResult,
     supports,
 )
-from . import notifications, outbox, payments, timeline
+from . import documents, notifications, outbox, payments, timeline
 from .common import fetch, lock_order, optional_text, required_text
 
 REFUND_KIND = "payment.refund"
@@ -185,9 +185,10 @@ def refund_whole_payment(order: Order, payment: Payment, *, reason: str, actor: 
 
 def _succeeded(order: Order, refund: Refund, *, actor: str, tx) -> None:
     """A refund went through: the payment's refunded amount, the timeline, the
-    customer's email. documents.issue_credit_note(refund) belongs here."""
+    customer's email, its credit note."""
     refund.state = REFUND_SUCCEEDED
     db.session.flush()
+    _issue_credit_note(order, refund)
     payment = db.session.get(Payment, refund.payment_id)
     done = sum(db.session.scalars(select(Refund.amount_minor).where(
         Refund.payment_id == payment.id, Refund.state == REFUND_SUCCEEDED)))
@@ -197,6 +198,19 @@ def _succeeded(order: Order, refund: Refund, *, actor: str, tx) -> None:
     payments.apply_snapshot(order, payment, payment_states.after_refunds(
         Snapshot(payment.state, payment.amount_minor, max(done, payment.amount_refunded_minor))),
         actor=actor, tx=tx)
+
+
+def _issue_credit_note(order: Order, refund: Refund) -> None:
+    """Credit what was refunded: its lines; or, for the whole order refunded at
+    once, every line and the shipping, so the credit note's tax mirrors the
+    invoice's; otherwise an amount shared over the order's tax rates."""
+    lines = [(int(line_id), quantity) for line_id, quantity in (refund.lines or {}).items()]
+    shipping = 0
+    if not lines and refund.amount_minor == order.total_minor:
+        lines = [(line.id, line.quantity) for line in order.lines]
+        shipping = order.shipping_minor
+    documents.issue_credit_note(order, refund_id=refund.id, amount_minor=refund.amount_minor,
+                                lines=lines or None, reason=refund.reason, shipping_minor=shipping)
 
 
 def _settle(order: Order, refund: Refund, state: str, *, external_id: str | None, error: str, actor: str,

@@ -26,7 +26,7 @@ from ..limits import EARLIEST_EVENT
 from ..models import Order, Shipment, ShipmentEvent
 from ..models._base import utcnow
 from ..protocols import TRACKING_STATUSES, CarrierResult, CarrierService, TrackingUpdate
-from . import inbox, outbox, payment_ops, stock, timeline
+from . import documents, inbox, outbox, payment_ops, stock, timeline
 from .common import lock_order, optional_text
 from .status import change
 
@@ -137,6 +137,7 @@ def create_shipment(order_id: int, *, carrier_id: str, service: str = "", carrie
         db.session.flush()
         timeline.record(order, timeline.SHIPMENT_CREATED, actor,
                         timeline.shipment_message(shipment.id, name, shipment.service))
+        documents.issue_packing_slip(shipment)
         if carrier.manual:
             shipment.tracking_number = tracking_number
             shipment.tracking_url = carrier.tracking_url(tracking_number, shipment.service)

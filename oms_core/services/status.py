@@ -5,7 +5,7 @@ from .. import order_states, runtime
 from ..db import Transaction
 from ..models import Order
 from ..models._base import utcnow
-from . import notifications, timeline
+from . import documents, notifications, timeline
 
 # Status changes the customer is told about by email.
 NOTIFY_ON = {order_states.CONFIRMED, order_states.PAID, order_states.SHIPPED, order_states.DELIVERED}
@@ -24,6 +24,8 @@ def change(order: Order, target: str, *, actor: str, reason: str = "", tx: Trans
     order.status_changed_at = utcnow()
     timeline.record(order, timeline.STATUS_CHANGED, actor, reason, public=True,
                     from_status=old, to_status=target)
+    if target == order_states.CONFIRMED and documents.invoice_on_confirmation(order):
+        documents.issue_invoice(order)  # before the email, which attaches it
     if target in NOTIFY_ON:
         notifications.queue_status_email(order, target)
     tx.after_commit(lambda: runtime.registry().hook.on_order_status_changed(

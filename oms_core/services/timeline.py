@@ -26,6 +26,7 @@ SHIPMENT_CREATED = "shipment_created"
 SHIPMENT_BOOKED = "shipment_booked"
 SHIPMENT_CANCELLED = "shipment_cancelled"
 TRACKING_UPDATE = "tracking_update"
+DOCUMENT_ISSUED = "document_issued"
 
 # Reasons of the status changes the services make themselves.
 STOCK_RESERVED = "Stock reserved."

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from types import SimpleNamespace
 
-from oms_core import links, money, tracking_codes
+from oms_core import links, money, taxes, tracking_codes
 from oms_core.models import order_number
 from oms_core.services import storefront
 from oms_core.services.shipments import STATUS_LABELS as TRACKING_LABELS
@@ -65,7 +65,7 @@ def tracking_code(code: str | None) -> str:
 HELPERS = SimpleNamespace(amount=amount, amount_input=amount_input, when=when, words=words, units=units,
                           percent=percent, ratio=ratio, day=day,
                           tone=tone, stock_state=stock_state, tracking_code=tracking_code,
-                          order_number=order_number, web_link=links.web_link,
+                          order_number=order_number, web_link=links.web_link, tax_rate=taxes.format_rate,
                           tracking_label=lambda status: TRACKING_LABELS.get(status, words(status)),
                           status_label=lambda status: words(status).capitalize())
 

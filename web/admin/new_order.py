@@ -45,6 +45,7 @@ def _new_order(form) -> tuple[NewOrder, bool]:
     new = NewOrder(
         email=forms.text(form, "email"), name=forms.text(form, "name"), phone=forms.text(form, "phone"),
         address={field: forms.text(form, field) for field in ADDRESS_FIELDS},
+        billing={field: forms.text(form, f"bill_{field}") for field in ("name", *ADDRESS_FIELDS)},
         channel=channel, payment_method=forms.text(form, "payment_method"),
         lines=lines, note=forms.text(form, "note"),
         shipping_minor=forms.amount(shipping, runtime.setting("DEFAULT_CURRENCY"), "Shipping")

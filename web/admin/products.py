@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from oms_core import money, runtime
+from oms_core import money, runtime, taxes
 from oms_core.errors import DomainError
 from oms_core.services import backoffice, catalog, stock
 
@@ -75,7 +75,10 @@ def product_create():
             on_hand=forms.whole_number(form.get("on_hand") or "0", "Stock on hand"),
             low_stock_threshold=forms.whole_number(form.get("low_stock_threshold") or "3",
                                                    "Low-stock threshold"),
-            description=forms.text(form, "description"), actor=actor())
+            description=forms.text(form, "description"),
+            tax_class=forms.text(form, "tax_class") or taxes.STANDARD,
+            tax_rate_bp=taxes.parse_percent(form["tax_rate"]) if forms.text(form, "tax_rate") else None,
+            actor=actor())
     except DomainError as exc:
         page = render_template("oms/admin/products/list.html",
                                **dict(_list_context(), values=form, create_error=str(exc),
