@@ -41,8 +41,8 @@ class KarrioCarrier:
 
     def __getattr__(self, name: str):
         # The optional capabilities exist only where the extension implements them
-        # (the core asks with `supports(carrier, name)`); karrio is imported only
-        # when asked, never while a worker merely lists the carriers.
+        # (the core asks with `supports(carrier, name)`), which is read without
+        # importing karrio (static.py).
         operation = CAPABILITY_OPERATIONS.get(name)
         if operation is None or name.startswith("_"):
             raise AttributeError(name)
@@ -60,12 +60,12 @@ class KarrioCarrier:
         """The extension's own service codes (karrio's names, like ups_standard)."""
         if self._services is None:
             try:
-                enum = self.connection.provider.services
+                members = self.connection.services()
             except ExtensionMissing:
                 return []
-            name = self.connection.config.carrier_name
-            self._services = [CarrierService(code=member.name, label=_service_label(member, name),
-                                             carrier_name=self.label) for member in enum or ()]
+            carrier_name = self.connection.config.carrier_name
+            self._services = [CarrierService(code=name, label=_service_label(name, value, carrier_name),
+                                             carrier_name=self.label) for name, value in members]
         return self._services
 
     def create_shipment(self, request: ShipmentRequest) -> CarrierResult:
@@ -165,9 +165,8 @@ class KarrioCarrier:
         return self._tracking_template or None
 
 
-def _service_label(member, carrier_name: str) -> str:
-    value = member.value
+def _service_label(name: str, value, carrier_name: str) -> str:
     if isinstance(value, str) and not value.isupper():  # "UPS Standard", not a bare code "V01PAK"
         return value
-    name = member.name.removeprefix(f"{carrier_name}_")  # dhl_parcel_de_europaket -> Europaket
-    return name.replace("_", " ").capitalize()
+    short = name.removeprefix(f"{carrier_name}_")  # dhl_parcel_de_europaket -> Europaket
+    return short.replace("_", " ").capitalize()

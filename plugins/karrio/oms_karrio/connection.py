@@ -2,7 +2,8 @@
 
 Importing the SDK costs a process about a second and 50 MB (it loads Pillow, lxml
 and PyPDF2), so every web worker that merely lists the carriers must not pay it:
-the carrier objects call in here only to book, rate, void, track or list services.
+the carrier objects call in here to book, rate, void or track; what an extension
+offers (services, operations) is read from its source by `static` first.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional
 from urllib.parse import urlsplit, urlunsplit
 
+from . import static
 from .config import CarrierConfig
 
 # Codes karrio gives its own failures (an exception in the SDK, an unsupported
@@ -110,10 +112,21 @@ class Connection:
         return self._provider or self._load()
 
     def operations(self) -> frozenset[str]:
-        """The proxy methods the extension implements (get_rates, cancel_shipment...)."""
+        """The proxy methods the extension implements (get_rates, cancel_shipment...):
+        read from its source, or asked of karrio when that cannot be read."""
+        found = static.operations(self.config.carrier_name)
+        if found is not None:
+            return found
         from karrio.references import detect_proxy_methods
 
         return frozenset(detect_proxy_methods(self.provider.Proxy))
+
+    def services(self) -> tuple[tuple[str, object], ...]:
+        """The (name, value) members of the extension's service enum, likewise."""
+        found = static.services(self.config.carrier_name)
+        if found is not None:
+            return found
+        return tuple((member.name, member.value) for member in self.provider.services or ())
 
     def settings(self):
         """A new instance of the extension's settings, built from the carrier's entry

@@ -20,7 +20,7 @@ from oms_core.protocols import (
     ShipmentRequest, VoidLabelRequest, supports,
 )
 from oms_core.testing.contracts import check_carrier
-from oms_karrio import register_carriers
+from oms_karrio import register_carriers, static
 from oms_karrio.config import KarrioSettingsError, carrier_configs
 
 pytest.importorskip("karrio.mappers.ups")
@@ -311,15 +311,38 @@ def test_the_contracts_booking_without_addresses_fails_with_a_reason(carriers, s
     assert not result.ok and "addresses" in result.error and server.asked == []
 
 
-def test_listing_the_carriers_imports_no_karrio():
-    """What every web worker does at start-up (the plugin's module and its carriers)
-    loads none of the SDK: about a second and 50 MB per process."""
-    code = ("import sys, json\n"
-            "from oms_core.plugin_settings import PluginSettings\n"
-            "import oms_karrio\n"
-            "settings = PluginSettings({'karrio': {'carriers': {'karrio_ups': {'carrier_name': 'ups'}}}}, environ={})\n"
-            "carriers = oms_karrio.register_carriers(settings)\n"
-            "print(json.dumps([c.id for c in carriers] + [m for m in sys.modules if m.split('.')[0] == 'karrio']))\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+LISTING = """
+import json, sys
+from oms_core.plugin_settings import PluginSettings
+from oms_core.protocols import CARRIER_CAPABILITIES, supports
+import oms_karrio
+entries = {"karrio_ups": {"carrier_name": "ups"}, "karrio_dhl": {"carrier_name": "dhl_parcel_de"}}
+carriers = oms_karrio.register_carriers(PluginSettings({"karrio": {"carriers": entries}}, environ={}))
+listed = {c.id: [len(c.services()), [name for name in CARRIER_CAPABILITIES if supports(c, name)]] for c in carriers}
+print(json.dumps({"listed": listed, "karrio": sorted(m for m in sys.modules if m.split(".")[0] == "karrio")}))
+"""
+
+
+def test_listing_the_carriers_their_services_and_capabilities_imports_no_karrio():
+    """What every web worker does (load the plugin, list the carriers, their services
+    and capabilities on the order page) loads none of the SDK: about a second and
+    50 MB per process. Only booking, rating, voiding and tracking do."""
+    done = subprocess.run([sys.executable, "-c", LISTING], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == ["karrio_ups"]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["karrio"] == []
+    assert all(count > 5 and capabilities == list(CARRIER_CAPABILITIES)
+               for count, capabilities in report["listed"].values())
+
+
+@pytest.mark.parametrize("carrier_name", ["ups", "dhl_parcel_de"])
+def test_reading_an_extensions_source_gives_what_karrio_itself_reports(carrier_name):
+    from karrio.references import collect_providers_data, detect_proxy_methods
+
+    provider = collect_providers_data()[carrier_name]
+    assert static.operations(carrier_name) == frozenset(detect_proxy_methods(provider.Proxy))
+    assert static.services(carrier_name) == tuple((member.name, member.value) for member in provider.services)
+
+
+def test_an_extension_whose_source_cannot_be_read_plainly_is_asked_of_karrio():
+    assert static.operations("not_an_extension") is None and static.services("not_an_extension") is None
