@@ -4,7 +4,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-PLUGINS := plugins/sklearn_forecaster
+# karrio with its test extras: the UPS and DHL Parcel DE extensions its tests drive.
+PLUGINS := plugins/sklearn_forecaster plugins/karrio[test]
 # Strict editable install: maps web/ -> oms_web and templates/ -> oms_web.templates.
 # It links files, so re-run `make install` after adding a new file.
 EDITABLE := --config-settings editable_mode=strict

@@ -14,7 +14,7 @@ import re
 import sys
 import time
 
-HEAVY = ("sklearn", "numpy", "scipy", "weasyprint", "pandas", "threadpoolctl")
+HEAVY = ("sklearn", "numpy", "scipy", "weasyprint", "pandas", "threadpoolctl", "karrio")
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 TRACKING_CODE = re.compile(r'id="tracking-code">([^<]+)<')

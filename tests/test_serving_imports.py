@@ -3,7 +3,9 @@
 Every web worker loads every plugin; a forecaster that imported scikit-learn at load
 cost each worker about 100 MB and a second of start-up. The pages are served in a
 fresh interpreter (this one has imported everything already), with the scikit-learn
-forecaster installed and enabled; only running a forecast may import it.
+forecaster installed and enabled; only running a forecast may import it. A karrio
+carrier is configured too (plugins/karrio): listing it, its services and capabilities
+must not import the karrio SDK; only booking, rating, voiding and tracking do.
 """
 from __future__ import annotations
 
@@ -20,6 +22,9 @@ from oms_core.testing import dispose
 
 PROBE = Path(__file__).with_name("serving_probe.py")
 ALL_PAGES_OK = 200, 302
+# It sorts before the manual carrier: the shipment form shows its services first.
+KARRIO_CARRIERS = json.dumps({"karrio_ups": {"carrier_name": "ups", "label": "UPS", "client_id": "id",
+                                             "client_secret": "secret", "test_mode": True}})
 
 
 @pytest.fixture
@@ -32,7 +37,8 @@ def demo_shop(database_url, tmp_path):
 
 
 def probe(site, *args, **environ) -> dict:
-    env = {**os.environ, "OMS_FORECASTER": "sklearn_global", **environ}
+    env = {**os.environ, "OMS_FORECASTER": "sklearn_global", "OMS_PLUGIN_KARRIO_CARRIERS": KARRIO_CARRIERS,
+           **environ}
     env.pop("OMS_DISABLED_PLUGINS", None)
     done = subprocess.run([sys.executable, str(PROBE), site.database_url, str(site.data_dir), *args],
                           capture_output=True, text=True, timeout=300, env=env)
