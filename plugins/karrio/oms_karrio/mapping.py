@@ -112,7 +112,7 @@ def label(docs, label_type: Optional[str]) -> Optional[Label]:
 
 def rate(details, service_labels: dict, carrier_name: str) -> Optional[Rate]:
     amount = to_minor(details.total_charge, details.currency or "")
-    if amount is None:
+    if not amount or amount < 0:  # a rate sheet's service without a price answers 0: no quote
         return None
     return Rate(service=details.service, amount_minor=amount, currency=details.currency,
                 label=service_labels.get(details.service, details.service),

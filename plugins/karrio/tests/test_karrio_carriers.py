@@ -274,6 +274,14 @@ def test_dhl_buys_a_label_and_voids_it(carriers, server):
     assert any(f"shipment={DHL_NUMBER}" in path for path in server.paths("DELETE"))
 
 
+def test_dhl_rates_come_from_karrios_rate_sheet_and_a_service_without_a_price_is_no_quote(carriers, server):
+    berlin = Address(name="Bea Example", line1="Unter den Linden 5", city="Berlin", postal_code="10117",
+                     country="DE")
+    result = carriers["karrio_dhl"].rates(RateRequest(ship_from=SHOP, ship_to=berlin, parcel=PARCEL))
+    assert result.ok and result.rates == []  # the default sheet's Paket has no price
+    assert server.asked == []  # rated from the sheet, without asking DHL
+
+
 def test_dhl_validation_messages_are_a_final_failure(carriers, server):
     server.routes[("POST", "/parcel/de/shipping/v2/orders")] = recorded("dhl_order_error.json", status=400)
     result = carriers["karrio_dhl"].create_shipment(booking("dhl_parcel_de_paket_international"))
