@@ -23,6 +23,24 @@ def recorded(name: str, status: int = 200) -> Answer:
     return Answer(status, (RECORDED / name).read_bytes(), kind)
 
 
+# The recorded answers of the two extensions the tests drive, by route.
+UPS_NUMBER, DHL_NUMBER = "1Z2220060291994175", "340434310428091700"
+
+UPS_ROUTES = {
+    ("POST", "/security/v1/oauth/token"): recorded("ups_token.json"),
+    ("POST", "/api/rating/"): recorded("ups_rate.json"),
+    ("POST", "/api/shipments/v2409/ship"): recorded("ups_ship.json"),
+    ("DELETE", "/api/shipments/v2409/void/cancel/"): recorded("ups_void.json"),
+    ("GET", "/api/track/v1/details/"): recorded("ups_track.json"),
+}
+DHL_ROUTES = {
+    ("POST", "/parcel/de/account/auth/ropc/v1/token"): recorded("dhl_token.json"),
+    ("POST", "/parcel/de/shipping/v2/orders"): recorded("dhl_order.json"),
+    ("DELETE", "/parcel/de/shipping/v2/orders"): recorded("dhl_cancel.json"),
+    ("GET", "/parcel/de/tracking/v0/shipments"): recorded("dhl_track.xml"),
+}
+
+
 @dataclass
 class Asked:
     method: str

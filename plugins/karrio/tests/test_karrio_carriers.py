@@ -12,7 +12,9 @@ import sys
 from datetime import datetime, timezone
 
 import pytest
-from karrio_recorded_server import Answer, CarrierServer, recorded
+from karrio_recorded_server import (
+    DHL_NUMBER, DHL_ROUTES, UPS_NUMBER, UPS_ROUTES, Answer, CarrierServer, recorded,
+)
 
 from oms_core.plugin_settings import PluginSettings
 from oms_core.protocols import (
@@ -33,21 +35,6 @@ ANN = Address(name="Ann Example", line1="Oudegracht 1", city="Utrecht", postal_c
 PARCEL = Parcel(weight_grams=1850, length_mm=300, width_mm=200, height_mm=150)
 LINES = (ContentLine(sku="MUG-1", description="Stoneware mug", quantity=2, unit_value_minor=1250,
                      currency="EUR", weight_grams=400, hs_code="691200", origin_country="DE"),)
-UPS_NUMBER, DHL_NUMBER = "1Z2220060291994175", "340434310428091700"
-
-UPS_ROUTES = {
-    ("POST", "/security/v1/oauth/token"): recorded("ups_token.json"),
-    ("POST", "/api/rating/"): recorded("ups_rate.json"),
-    ("POST", "/api/shipments/v2409/ship"): recorded("ups_ship.json"),
-    ("DELETE", "/api/shipments/v2409/void/cancel/"): recorded("ups_void.json"),
-    ("GET", "/api/track/v1/details/"): recorded("ups_track.json"),
-}
-DHL_ROUTES = {
-    ("POST", "/parcel/de/account/auth/ropc/v1/token"): recorded("dhl_token.json"),
-    ("POST", "/parcel/de/shipping/v2/orders"): recorded("dhl_order.json"),
-    ("DELETE", "/parcel/de/shipping/v2/orders"): recorded("dhl_cancel.json"),
-    ("GET", "/parcel/de/tracking/v0/shipments"): recorded("dhl_track.xml"),
-}
 
 
 def carriers_at(api_host: str) -> dict:
