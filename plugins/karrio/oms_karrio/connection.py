@@ -71,11 +71,14 @@ def _retryable(tracer, messages) -> bool:
     reset, timed out), or an HTTP error came back that holds no carrier message
     (a 502/503 page from the carrier's front door: karrio could only report its own
     failure to read it). A carrier's own error message is final: retrying repeats it."""
-    keys = [record.key for record in tracer.records]
-    if ASKED in keys and ANSWERED not in keys and ANSWERED_WITH_ERROR not in keys:
+    keys_by_request: dict = {}  # karrio traces each HTTP call's request and answer under its id
+    for record in tracer.records:
+        keys_by_request.setdefault(record.data.get("request_id"), set()).add(record.key)
+    if any(keys == {ASKED} for keys in keys_by_request.values()):
         return True
+    answered_with_error = any(ANSWERED_WITH_ERROR in keys for keys in keys_by_request.values())
     carrier_spoke = any(not str(m.code or "").startswith(SDK_CODE_PREFIX) for m in messages)
-    return ANSWERED_WITH_ERROR in keys and not carrier_spoke
+    return answered_with_error and not carrier_spoke
 
 
 class Connection:

@@ -18,6 +18,9 @@ class Answer:
     content_type: str = "application/json"
 
 
+HANG_UP = Answer(0, b"")  # close the connection without answering
+
+
 def recorded(name: str, status: int = 200) -> Answer:
     kind = "application/xml" if name.endswith(".xml") else "application/json"
     return Answer(status, (RECORDED / name).read_bytes(), kind)
@@ -63,6 +66,9 @@ class CarrierServer:
                 body = self.rfile.read(length) if length else b""
                 server.asked.append(Asked(self.command, self.path, body, dict(self.headers)))
                 answer = server.answer_for(self.command, self.path)
+                if answer is HANG_UP:
+                    self.close_connection = True
+                    return
                 self.send_response(answer.status)
                 self.send_header("Content-Type", answer.content_type)
                 self.send_header("Content-Length", str(len(answer.body)))

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 
 import pytest
 from karrio_recorded_server import (
-    DHL_NUMBER, DHL_ROUTES, UPS_NUMBER, UPS_ROUTES, Answer, CarrierServer, recorded,
+    DHL_NUMBER, DHL_ROUTES, HANG_UP, UPS_NUMBER, UPS_ROUTES, Answer, CarrierServer, recorded,
 )
 
 from oms_core.plugin_settings import PluginSettings
@@ -226,6 +226,13 @@ def test_a_carrier_that_answers_503_is_worth_trying_again(carriers, server):
     assert not result.ok and result.retryable
     rates = carriers["karrio_ups"].rates(RateRequest(ship_from=SHOP, ship_to=ANN, parcel=PARCEL))
     assert not rates.ok and rates.retryable
+
+
+def test_a_call_that_gets_no_answer_after_others_did_is_worth_trying_again(carriers, server):
+    server.routes[("POST", "/api/shipments/v2409/ship")] = HANG_UP  # the OAuth token came back
+    result = carriers["karrio_ups"].create_shipment(booking("ups_standard_eu"))
+    assert not result.ok and result.retryable
+    assert [path for path in server.paths("POST")] == ["/security/v1/oauth/token", "/api/shipments/v2409/ship"]
 
 
 def test_a_carrier_that_is_down_is_worth_trying_again():
