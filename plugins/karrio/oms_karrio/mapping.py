@@ -1,6 +1,6 @@
 """The OMS's carrier dataclasses to karrio's unified models (as the plain dicts
-karrio's fluent API accepts) and karrio's answers back. No karrio import: the
-answers are read by attribute."""
+karrio's fluent API accepts) and karrio's answers back, read by attribute. Called
+only around a karrio operation, when the SDK is imported anyway."""
 from __future__ import annotations
 
 import base64
@@ -79,10 +79,19 @@ def parcel(value: Parcel, contents: Sequence[ContentLine] = ()) -> dict:
     }
 
 
+def crosses_customs(ship_from: Address, ship_to: Address) -> bool:
+    """Whether the parcel leaves the EU's customs union (or goes between two other
+    countries): karrio's own list of EU countries, which names Greece by its EU code EL."""
+    from karrio.core.units import EUCountry
+
+    union = {country.name for country in EUCountry} | {"GR"}
+    return ship_from.country != ship_to.country and not {ship_from.country, ship_to.country} <= union
+
+
 def customs(ship_from: Address, ship_to: Address, contents: Sequence[ContentLine]) -> Optional[dict]:
-    """Customs content for a parcel that crosses a border; carriers that need none
-    inside a customs union decide that themselves from the addresses."""
-    if not contents or ship_from.country == ship_to.country:
+    """Customs content, for a parcel that crosses a customs border only: inside the
+    union the extensions would otherwise add export paperwork no one needs."""
+    if not contents or not crosses_customs(ship_from, ship_to):
         return None
     return {"content_type": "merchandise", "commodities": [commodity(line) for line in contents]}
 

@@ -22,7 +22,7 @@ from oms_core.protocols import (
     ShipmentRequest, VoidLabelRequest, supports,
 )
 from oms_core.testing.contracts import check_carrier
-from oms_karrio import register_carriers, static
+from oms_karrio import mapping, register_carriers, static
 from oms_karrio.config import KarrioSettingsError, carrier_configs
 
 pytest.importorskip("karrio.mappers.ups")
@@ -32,6 +32,8 @@ SHOP = Address(name="Shop Owner", company="Example Shop GmbH", line1="Hauptstras
                postal_code="53113", country="DE", phone="+49228123456", email="shop@example.com")
 ANN = Address(name="Ann Example", line1="Oudegracht 1", city="Utrecht", postal_code="3511 AA", country="NL",
               phone="+31301234567", email="ann@example.com")
+ZOE = Address(name="Zoe Example", line1="Bahnhofstrasse 10", city="Zürich", postal_code="8001", country="CH",
+              phone="+41441234567", email="zoe@example.com")  # outside the EU's customs union
 PARCEL = Parcel(weight_grams=1850, length_mm=300, width_mm=200, height_mm=150)
 LINES = (ContentLine(sku="MUG-1", description="Stoneware mug", quantity=2, unit_value_minor=1250,
                      currency="EUR", weight_grams=400, hs_code="691200", origin_country="DE"),)
@@ -174,12 +176,31 @@ def test_ups_buys_a_label_the_pdf_comes_back_with_its_tracking_number(carriers, 
 
 def test_ups_books_signature_and_insurance_as_karrios_options(carriers, server):
     options = ShipmentOptions(signature=True, insurance_minor=50000, currency="EUR")
-    assert carriers["karrio_ups"].create_shipment(booking("ups_standard_eu", options=options)).ok
+    assert carriers["karrio_ups"].create_shipment(booking("ups_standard_eu", options=options, ship_to=ZOE)).ok
     sent = json.loads(next(a.body for a in server.asked if a.path.startswith("/api/shipments/")))
     service_options = sent["ShipmentRequest"]["Shipment"]["ShipmentServiceOptions"]
     assert "DeliveryConfirmation" in service_options  # karrio's signature_confirmation
-    # 500.00 EUR of insurance, in major units (karrio's) for UPS's international forms.
-    assert service_options["InternationalForms"]["InsuranceCharges"]["MonetaryValue"] == 500.0
+    # 500.00 EUR of insurance, in major units (karrio's), on the customs forms of a
+    # parcel to Switzerland, with the contents as the invoice's products.
+    forms = service_options["InternationalForms"]
+    assert forms["InsuranceCharges"]["MonetaryValue"] == 500.0
+    assert [(p["CommodityCode"], p["Unit"]["Number"]) for p in forms["Product"]] == [("691200", "2")]
+
+
+@pytest.mark.parametrize("route, crosses", [
+    (("DE", "NL"), False), (("DE", "GR"), False), (("DE", "DE"), False), (("US", "US"), False),
+    (("DE", "CH"), True), (("CH", "FR"), True), (("US", "CA"), True), (("NO", "CH"), True),
+])
+def test_customs_are_for_parcels_that_leave_the_eus_customs_union(route, crosses):
+    ship_from, ship_to = (Address(name="A", line1="1 Street", city="City", postal_code="1", country=country)
+                          for country in route)
+    assert mapping.crosses_customs(ship_from, ship_to) is crosses
+
+
+def test_a_parcel_inside_the_eus_customs_union_goes_without_customs_forms(carriers, server):
+    assert carriers["karrio_ups"].create_shipment(booking("ups_standard_eu")).ok  # Bonn to Utrecht
+    sent = json.loads(next(a.body for a in server.asked if a.path.startswith("/api/shipments/")))
+    assert "InternationalForms" not in sent["ShipmentRequest"]["Shipment"]["ShipmentServiceOptions"]
 
 
 def test_ups_return_label_goes_from_the_customer_to_the_shop(carriers, server):
@@ -253,7 +274,7 @@ def test_a_carrier_that_is_down_is_worth_trying_again():
 
 def test_dhl_buys_a_label_and_voids_it(carriers, server):
     dhl = carriers["karrio_dhl"]
-    result = dhl.create_shipment(booking("dhl_parcel_de_paket_international"))
+    result = dhl.create_shipment(booking("dhl_parcel_de_paket_international", ship_to=ZOE))
     assert result.ok, result.error
     assert result.tracking_number == result.external_id == DHL_NUMBER
     assert result.label.format == "PDF" and result.label.data.startswith(b"%PDF")
@@ -262,7 +283,7 @@ def test_dhl_buys_a_label_and_voids_it(carriers, server):
     sent = order["shipments"][0]
     assert sent["product"] == "V53WPAK" and sent["refNo"] == "000042"
     assert sent["details"]["weight"] == {"uom": "kg", "value": 1.85}
-    assert sent["consignee"]["city"] == "Utrecht" and sent["customs"]["items"][0]["hsCode"] == "691200"
+    assert sent["consignee"]["city"] == "Zürich" and sent["customs"]["items"][0]["hsCode"] == "691200"
     voided = dhl.void_label(VoidLabelRequest(shipment_id=7, idempotency_key="void-7", external_id=DHL_NUMBER))
     assert voided.ok, voided.error
     assert any(f"shipment={DHL_NUMBER}" in path for path in server.paths("DELETE"))
