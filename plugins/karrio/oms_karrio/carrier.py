@@ -1,6 +1,7 @@
 """One OMS carrier per configured karrio carrier (plugins/karrio/README.md)."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Optional, Sequence
 from urllib.parse import quote
 
@@ -44,7 +45,7 @@ class KarrioCarrier:
         # (the core asks with `supports(carrier, name)`), which is read without
         # importing karrio (static.py).
         operation = CAPABILITY_OPERATIONS.get(name)
-        if operation is None or name.startswith("_"):
+        if operation is None:
             raise AttributeError(name)
         try:
             offered = operation in self.connection.operations()
@@ -111,7 +112,7 @@ class KarrioCarrier:
         return CarrierResult(ok=True, external_id=request.external_id, tracking_number=request.tracking_number)
 
     def _create_return_label(self, request: ShipmentRequest) -> CarrierResult:
-        return self._book(request)
+        return self._book(replace(request, is_return=True))
 
     def _track(self, numbers: Sequence[str]) -> TrackingResult:
         numbers = [number for number in numbers if number][: self.track_batch_size]
