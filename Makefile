@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-PLUGINS := plugins/sklearn_forecaster plugins/stripe plugins/easypost
+PLUGINS := plugins/sklearn_forecaster plugins/stripe plugins/easypost plugins/karrio
 # Strict editable install: maps web/ -> oms_web and templates/ -> oms_web.templates.
 # It links files, so re-run `make install` after adding a new file.
 EDITABLE := --config-settings editable_mode=strict
@@ -22,8 +22,10 @@ install: $(BIN)/python
 	    echo "WeasyPrint (PDF invoices) cannot load the system's pango. On Debian/Ubuntu:"; \
 	    echo "    apt-get install libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core"; }
 
+# Plugins' own test extras too (karrio's: the UPS and DHL Parcel DE extensions its tests drive).
 install-test: install
 	$(BIN)/pip install -q -e ".[test]" $(EDITABLE)
+	for p in $(PLUGINS); do $(BIN)/pip install -q -e "$$p[test]" || exit 1; done
 
 demo: install
 	$(BIN)/oms-demo

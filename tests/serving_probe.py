@@ -14,7 +14,8 @@ import re
 import sys
 import time
 
-HEAVY = ("sklearn", "numpy", "scipy", "weasyprint", "pandas", "threadpoolctl", "stripe", "easypost")
+HEAVY = ("sklearn", "numpy", "scipy", "weasyprint", "pandas", "threadpoolctl", "stripe", "easypost",
+         "karrio")
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 TRACKING_CODE = re.compile(r'id="tracking-code">([^<]+)<')

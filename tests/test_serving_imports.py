@@ -5,7 +5,9 @@ cost each worker about 100 MB and a second of start-up. The pages are served in 
 fresh interpreter (this one has imported everything already), with the scikit-learn
 forecaster installed and enabled, and the Stripe gateway installed and configured
 (its SDK is loaded only when it calls Stripe); only running a forecast may import
-scikit-learn.
+scikit-learn. A karrio carrier is configured too (plugins/karrio): listing it, its
+services and capabilities must not import the karrio SDK; only booking, rating,
+voiding and tracking do.
 """
 from __future__ import annotations
 
@@ -22,6 +24,9 @@ from oms_core.testing import dispose
 
 PROBE = Path(__file__).with_name("serving_probe.py")
 ALL_PAGES_OK = 200, 302
+# It sorts before the manual carrier: the shipment form shows its services first.
+KARRIO_CARRIERS = json.dumps({"karrio_ups": {"carrier_name": "ups", "label": "UPS", "client_id": "id",
+                                             "client_secret": "secret", "test_mode": True}})
 
 
 @pytest.fixture
@@ -35,7 +40,8 @@ def demo_shop(database_url, tmp_path):
 
 def probe(site, *args, **environ) -> dict:
     env = {**os.environ, "OMS_FORECASTER": "sklearn_global", "OMS_PLUGIN_STRIPE_SECRET_KEY": "sk_test_probe",
-           "OMS_PLUGIN_STRIPE_WEBHOOK_SECRET": "whsec_probe", **environ}
+           "OMS_PLUGIN_STRIPE_WEBHOOK_SECRET": "whsec_probe", "OMS_PLUGIN_KARRIO_CARRIERS": KARRIO_CARRIERS,
+           **environ}
     env.pop("OMS_DISABLED_PLUGINS", None)
     done = subprocess.run([sys.executable, str(PROBE), site.database_url, str(site.data_dir), *args],
                           capture_output=True, text=True, timeout=300, env=env)
