@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from .. import limits, order_states, payment_states, runtime
 from ..db import db, write_transaction
-from ..errors import OutOfStock, PaymentRefused, ValidationError
+from ..errors import NotFound, OutOfStock, PaymentRefused, ValidationError
 from ..models import Order, Payment, PaymentEvent, Refund
 from ..money import format_amount
 from ..payment_states import Snapshot
@@ -381,3 +381,48 @@ def needing_attention(limit: int = 50) -> list[Payment]:
     back), newest first: for the dashboard."""
     return list(db.session.scalars(select(Payment).where(Payment.attention != "")
                                    .order_by(Payment.id.desc()).limit(limit)))
+
+
+# ------------------------------------------------------------------ staff decisions (reconciliation)
+
+
+def accept_flagged(payment_id: int, *, actor: str) -> Payment:
+    """Staff accept a flagged payment (an amount or currency that did not fit): it
+    counts from now on, with its receipt; the timeline says who decided."""
+    with write_transaction() as tx:
+        payment = locked_payment(payment_id)
+        if payment.status != "flagged":
+            raise ValidationError("This payment is not flagged.")
+        order = payment.order
+        payment.status = "recorded"
+        timeline.record(order, timeline.PAYMENT_STATE, actor,
+                        f"Flagged payment accepted by staff ({payment.flag_reason})")
+        if payment_states.counted(payment.state):
+            _captured(order, payment, actor=actor)
+        refresh_paid(order, actor=actor, tx=tx)
+    return payment
+
+
+def acknowledge(payment_id: int, *, actor: str) -> Payment:
+    """Staff have dealt with what a payment needed (a refused capture, a dispute, a
+    late payment given back): it leaves the attention lists; the timeline keeps it."""
+    with write_transaction():
+        payment = locked_payment(payment_id)
+        if not payment.attention:
+            raise ValidationError("This payment needs nothing.")
+        timeline.record(payment.order, timeline.NOTE, actor, f"Dealt with: {payment.attention}")
+        payment.attention = ""
+    return payment
+
+
+def locked_payment(payment_id: int) -> Payment:
+    """A payment with its order locked, in the caller's write transaction."""
+    if not limits.is_id(payment_id):
+        raise NotFound("No such payment.")
+    payment = db.session.get(Payment, payment_id)
+    if payment is None:
+        raise NotFound(f"No payment {payment_id}.")
+    lock_order(payment.order_id)
+    db.session.refresh(payment)
+    return payment
+
