@@ -96,7 +96,7 @@ def test_card_checkout_refund_credit_note_and_customer_invoice(browser, card_sho
     page.goto(f"{shop}/")
     for sku in ("MUG-1", "PLATE-1"):
         page.click(f'button[data-sku="{sku}"]')
-        page.wait_for_selector(f"#shop-status >> text=Added")
+        page.wait_for_selector("#shop-status >> text=Added")
     page.goto(f"{shop}/cart")
     page.click("#to-checkout")
     form = page.locator("#checkout-form")
@@ -129,6 +129,8 @@ def test_card_checkout_refund_credit_note_and_customer_invoice(browser, card_sho
     staff.goto(f"{shop}/oms/admin/orders?q={code}")
     staff.locator("table a", has_text="0").first.click()
     staff.wait_for_selector("#order-body h1 >> text=paid")
+    # one payment: the started Checkout Session and its PaymentIntent's events are the same money
+    assert staff.locator("#payments-panel table").first.locator("tbody tr").count() == 1
     assert "Invoice" in staff.locator("#documents-panel").inner_text()
 
     # --- refund the plate (one line) from the order page; the worker asks the gateway
@@ -156,14 +158,26 @@ def test_card_checkout_refund_credit_note_and_customer_invoice(browser, card_sho
     assert number in text
     assert "22.00" in text or "22,00" in text
 
-    # --- reconciliation: nothing to do
+    # --- reconciliation: the cardholder's bank disputes the charge; staff see it and deal with it in place
     staff.goto(f"{shop}/oms/admin/reconciliation")
     assert "Everything adds up." in staff.inner_text("#reconciliation")
+    intent_id = next(iter(stand_in.state.intents))
+    stand_in.dispute(intent_id)
+    wait_until(lambda: all(d.status is not None for d in stand_in.events), "the dispute's webhook")
+    staff.reload()
+    row = staff.locator("#reconciliation tr", has_text="Disputed")
+    assert "Payments staff must look at" in row.inner_text()
     shot(staff, "reconciliation")
+    staff.evaluate("window.__no_reload_mark = 'still here'")
+    row.locator("button", has_text="Mark dealt with").click()
+    staff.wait_for_selector("#reconciliation >> text=Everything adds up.")
+    assert "Marked as dealt with." in staff.inner_text("#reconciliation")
+    assert staff.evaluate("window.__no_reload_mark") == "still here", "the action reloaded the page"
 
     # --- the customer proves the order on the tracking page and downloads the invoice
     public = page
     public.goto(f"{shop}/track?code={code}")
+    shot(public, "customer-tracking")
     public.click("#oms-documents-link")
     public.fill("#oms-documents-email", EMAIL)
     public.locator("form.panel button[type=submit]").click()

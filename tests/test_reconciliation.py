@@ -15,9 +15,11 @@ from oms_core.errors import ValidationError
 from oms_core.models import Order, OutboxMessage, Payment, Refund
 from oms_core.models._base import utcnow
 from oms_core.protocols import AUTHORIZED, CAPTURED, REFUND_FAILED, REFUND_SUCCEEDED
-from oms_core.services import orders, reconciliation, refunds
-from test_payment_lifecycle import card, card_config, drain, fresh, start_and_pay, webhook  # noqa: F401
-from test_payment_lifecycle import card_order, fresh_card  # noqa: F401  (fixtures)
+from oms_core.services import reconciliation, refunds
+import test_payment_lifecycle as lifecycle
+from test_payment_lifecycle import card, card_config, drain, fresh, start_and_pay, webhook
+
+card_order, fresh_card = lifecycle.card_order, lifecycle.fresh_card  # the fixtures, used here too
 
 ACTOR = "staff:owner@example.com"
 

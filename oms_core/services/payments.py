@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from .. import limits, order_states, payment_states, runtime
 from ..db import db, write_transaction
-from ..errors import NotFound, OutOfStock, PaymentRefused, ValidationError
+from ..errors import OutOfStock, PaymentRefused, ValidationError
 from ..models import Order, Payment, PaymentEvent, Refund
 from ..money import format_amount
 from ..payment_states import Snapshot
@@ -32,6 +32,7 @@ from ..protocols import (
     CAPTURE_NOW,
     CAPTURED,
     DISPUTED,
+    INTENT_CREATED,
     PAYMENT_STATES,
     REFUND_FAILED,
     REFUND_STATES,
@@ -41,7 +42,7 @@ from ..protocols import (
 )
 from ..models._base import utcnow
 from . import documents, inbox, orders, payment_ops, refunds, timeline
-from .common import lock_order, optional_text
+from .common import fetch_with_order_locked, lock_order, optional_text
 from .status import change
 
 # States in which money is expected (cash on delivery: until it is delivered).
@@ -202,6 +203,21 @@ def find_payment(gateway_id: str, event: GatewayEvent) -> Payment | None:
     return None
 
 
+def _adopt_started(order: Order, gateway_id: str, event: GatewayEvent) -> Payment | None:
+    """The order's started payment an event's object grew out of, when the event
+    does not name the attempt (Stripe: the PaymentIntent's events do not name the
+    Checkout Session the OMS started). Without this the started payment would stay
+    "started" next to a second payment for the same money. The attempt's id is
+    kept as its checkout id."""
+    started = db.session.scalar(select(Payment).where(
+        Payment.order_id == order.id, Payment.gateway_id == gateway_id, Payment.state == INTENT_CREATED,
+        Payment.amount_minor == event.amount_minor).order_by(Payment.id.desc()).limit(1))
+    if started is not None and started.external_id and started.external_id != event.external_id:
+        started.checkout_id = started.checkout_id or started.external_id
+        started.external_id = None
+    return started
+
+
 def order_id_for(gateway_id: str, event: GatewayEvent) -> int | None:
     """The order an event is for: its payment's, else the one it names."""
     payment = find_payment(gateway_id, event)
@@ -331,7 +347,7 @@ def apply_gateway_event(gateway_id: str, event: GatewayEvent) -> Payment | None:
         refusal = event_refusal(gateway_id, order, order_id)
         if refusal:
             raise PaymentRefused(refusal)
-        payment = find_payment(gateway_id, event)
+        payment = find_payment(gateway_id, event) or _adopt_started(order, gateway_id, event)
         if payment is None:
             payment = Payment(order=order, gateway_id=gateway_id, currency=event.currency.upper(),
                               amount_minor=event.amount_minor, reference=event.external_id or "",
@@ -417,12 +433,4 @@ def acknowledge(payment_id: int, *, actor: str) -> Payment:
 
 def locked_payment(payment_id: int) -> Payment:
     """A payment with its order locked, in the caller's write transaction."""
-    if not limits.is_id(payment_id):
-        raise NotFound("No such payment.")
-    payment = db.session.get(Payment, payment_id)
-    if payment is None:
-        raise NotFound(f"No payment {payment_id}.")
-    lock_order(payment.order_id)
-    db.session.refresh(payment)
-    return payment
-
+    return fetch_with_order_locked(Payment, payment_id, "payment")

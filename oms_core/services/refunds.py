@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from .. import limits, order_states, payment_states, runtime
 from ..db import db, write_transaction
-from ..errors import NotFound, ValidationError
+from ..errors import ValidationError
 from ..models import Order, OutboxMessage, Payment, Refund
 from ..money import format_amount
 from ..payment_states import Snapshot
@@ -33,7 +33,7 @@ from ..protocols import (
     supports,
 )
 from . import documents, notifications, outbox, payments, timeline
-from .common import fetch, lock_order, optional_text, required_text
+from .common import fetch, fetch_with_order_locked, lock_order, optional_text, required_text
 
 REFUND_KIND = "payment.refund"
 
@@ -371,14 +371,7 @@ def refund_cancelled_payment(payment_id: int, *, actor: str) -> Refund:
 
 
 def _locked(refund_id: int) -> Refund:
-    if not limits.is_id(refund_id):
-        raise NotFound("No such refund.")
-    refund = db.session.get(Refund, refund_id)
-    if refund is None:
-        raise NotFound(f"No refund {refund_id}.")
-    lock_order(refund.order_id)
-    db.session.refresh(refund)
-    return refund
+    return fetch_with_order_locked(Refund, refund_id, "refund")
 
 
 def _replace(failed_refund: Refund, *, actor: str, tx, reference: str = "") -> Refund:
