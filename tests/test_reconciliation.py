@@ -173,6 +173,16 @@ def test_a_pending_refund_is_retried_then_recorded_by_hand(app, client, card_ord
         OutboxMessage.idempotency_key == refund_key)) == "cancelled"
 
 
+def test_a_refund_pending_at_the_gateway_is_not_paid_by_hand_too(app, client, card_order):
+    order_id, payment_id = paid_by_card(client, card_order)
+    refund_id, _ = refund_of(order_id, 1000)
+    with write_transaction():  # the gateway answered "pending" with its id (slow payment methods)
+        db.session.execute(update(Refund).where(Refund.id == refund_id).values(external_id="re_slow"))
+    with pytest.raises(ValidationError, match="may still pay"):
+        reconciliation.act("refund_pending", "by_hand", refund_id, actor=ACTOR, reference="SEPA-1")
+    assert db.session.get(Refund, refund_id).state == "pending"
+
+
 def test_a_failed_refund_is_replaced_by_a_new_one(app, client, card_order):
     order_id, payment_id = paid_by_card(client, card_order)
     card.refuse = "card closed"

@@ -313,6 +313,8 @@ def retry(refund_id: int, *, actor: str) -> Refund:
         if refund.state == REFUND_PENDING:
             message = db.session.scalar(select(OutboxMessage.id).where(
                 OutboxMessage.idempotency_key == refund.idempotency_key))
+            if message is None:
+                raise ValidationError("This refund was made at the gateway: its answer comes from there.")
         else:
             refund = _replace(refund, actor=actor, tx=tx)
             message = None
@@ -323,7 +325,8 @@ def retry(refund_id: int, *, actor: str) -> Refund:
 
 def record_by_hand(refund_id: int, *, reference: str, actor: str) -> Refund:
     """Staff paid a pending or failed refund back themselves (a transfer) and give
-    its reference: the gateway is no longer asked, the refund succeeds."""
+    its reference: the gateway is no longer asked, the refund succeeds. Refused
+    for a refund the gateway has accepted and not settled: it may still pay."""
     reference = required_text(reference, "The reference of the transfer you made", 200)
     with write_transaction() as tx:
         refund = _locked(refund_id)
@@ -331,6 +334,9 @@ def record_by_hand(refund_id: int, *, reference: str, actor: str) -> Refund:
             raise ValidationError("This refund went through already.")
         if refund.state == REFUND_FAILED:
             return _replace(refund, actor=actor, tx=tx, reference=reference)
+        if refund.external_id:  # the gateway took it (pending there): paying it by hand too would pay twice
+            raise ValidationError(f"The gateway has this refund ({refund.external_id}) and may still pay it: "
+                                  "cancel it there first, or wait for its answer.")
         outbox.withdraw(refund.idempotency_key)
         refund.external_id = reference
         timeline.record(refund.payment.order, timeline.REFUND, actor,
