@@ -201,6 +201,31 @@ def build_cli(registry: PluginRegistry) -> AppGroup:
                 + ([f"{len(problems)} value(s) out of range."] if problems else [])))
         click.echo("Stock matches the ledger.")
 
+    @oms.command("reconcile")
+    @click.option("--json", "as_json", is_flag=True, help="One JSON object per row.")
+    def reconcile(as_json):
+        """List what does not add up between the payment gateways and the orders;
+        exit code 1 when anything needs attention (for cron)."""
+        import json
+
+        from .money import format_amount
+        from .services import reconciliation
+
+        _require_schema()
+        rows = reconciliation.rows()
+        for row in rows:
+            if as_json:
+                click.echo(json.dumps(row.as_json(), sort_keys=True))
+                continue
+            amount = format_amount(row.amount_minor, row.currency) if row.currency else "-"
+            click.echo(f"{row.kind}\torder {row.order_id or '-'}\t{amount}\t"
+                       f"{int(row.age.total_seconds() // 3600)}h\t{row.reason}\t"
+                       f"[{', '.join(row.actions)}]")
+        if rows:
+            raise SystemExit(1)
+        if not as_json:
+            click.echo("Everything adds up.")
+
     registry.hook.register_commands(cli=oms)
     return oms
 

@@ -62,6 +62,10 @@ DEFAULTS = {
     # Webhook events that match no shipment or order yet are listed for staff once
     # they have waited this long (minutes).
     "INBOX_UNMATCHED_AFTER_MINUTES": 60,
+    # Reconciliation: authorizations older than this are listed before they expire
+    # uncaptured (Stripe's expire after 7 days), and refunds pending longer than this.
+    "AUTHORIZATION_WARN_DAYS": 6,
+    "REFUND_PENDING_WARN_HOURS": 24,
     # Outbox worker: attempts before a message is dead, first retry delay (doubles).
     "OUTBOX_MAX_ATTEMPTS": 8,
     "OUTBOX_BACKOFF_SECONDS": 30,

@@ -27,6 +27,15 @@ def lock_order(order_id: int) -> Order:
     return fetch(Order, order_id, "order", with_for_update=True, populate_existing=True)
 
 
+def fetch_with_order_locked(model, row_id: int, what: str):
+    """A row that belongs to an order (a payment, a refund), its order locked first
+    (the order's lock serialises every change to its money), then read fresh."""
+    row = fetch(model, row_id, what)
+    lock_order(row.order_id)
+    db.session.refresh(row)
+    return row
+
+
 def clean_email(email: str) -> str:
     value = (email or "").strip().lower()
     if not _EMAIL.match(value) or len(value) > 254 or "\x00" in value:

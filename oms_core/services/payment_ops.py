@@ -19,8 +19,9 @@ from sqlalchemy import select
 from .. import runtime, tracking_codes
 from ..db import db, write_transaction
 from ..errors import NotFound, PaymentRefused
-from ..models import Order, Payment
+from ..models import Order, OutboxMessage, Payment
 from ..models._base import utcnow
+from ..money import format_amount
 from ..payment_states import Snapshot
 from ..plugins import GATEWAY
 from ..protocols import (
@@ -64,6 +65,49 @@ def enqueue_void(payment: Payment) -> None:
     """Let an authorization go (caller's transaction)."""
     outbox.enqueue_once(VOID_KIND, {"payment_id": payment.id}, key=f"{payment.key}-void",
                         order_id=payment.order_id)
+
+
+def capture_now(payment_id: int, *, actor: str) -> None:
+    """Staff capture an authorization before it expires (reconciliation). A capture
+    the gateway refused is asked again under a new key: the old key's answer is
+    stored at the gateway; a capture still waiting in the outbox is sent at once."""
+    _resend(payment_id, "capture", CAPTURE_KIND, actor=actor)
+
+
+def void_now(payment_id: int, *, actor: str) -> None:
+    """Staff let go an authorization they will not keep (a flagged one)."""
+    _resend(payment_id, "void", VOID_KIND, actor=actor)
+
+
+def _resend(payment_id: int, name: str, kind: str, *, actor: str) -> None:
+    with write_transaction():
+        payment = payments.locked_payment(payment_id)
+        if payment.state != AUTHORIZED:
+            raise PaymentRefused(f"Only an authorized payment can be {name}d; this one is "
+                                 f"{payment.state.replace('_', ' ')}.")
+        sent = _messages(payment, kind)
+        unsent = [m for m in sent if m.status in outbox.UNSENT]
+        message_id = unsent[-1].id if unsent else None
+        if message_id is None:
+            key = f"{payment.key}-{name}" + (f"-{len(sent)}" if sent else "")
+            outbox.enqueue(kind, {"payment_id": payment.id}, key=key, order_id=payment.order_id)
+        payment.attention = ""
+        timeline.record(payment.order, timeline.PAYMENT_STATE, actor, f"Staff asked the gateway to {name} "
+                        f"{format_amount(payment.amount_minor, payment.currency)}.")
+    if message_id is not None:
+        outbox.retry_now(message_id)
+
+
+def _messages(payment: Payment, kind: str) -> list[OutboxMessage]:
+    """The captures (or voids) asked for a payment, oldest first."""
+    return list(db.session.scalars(select(OutboxMessage).where(
+        OutboxMessage.kind == kind, OutboxMessage.order_id == payment.order_id,
+        OutboxMessage.idempotency_key.startswith(payment.key)).order_by(OutboxMessage.id)))
+
+
+def asked(payment: Payment, kind: str) -> bool:
+    """Whether a capture (or void) was ever asked for this payment."""
+    return bool(_messages(payment, kind))
 
 
 def _held(order: Order) -> list[Payment]:

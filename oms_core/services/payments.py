@@ -32,6 +32,7 @@ from ..protocols import (
     CAPTURE_NOW,
     CAPTURED,
     DISPUTED,
+    INTENT_CREATED,
     PAYMENT_STATES,
     REFUND_FAILED,
     REFUND_STATES,
@@ -41,7 +42,7 @@ from ..protocols import (
 )
 from ..models._base import utcnow
 from . import documents, inbox, orders, payment_ops, refunds, timeline
-from .common import lock_order, optional_text
+from .common import fetch_with_order_locked, lock_order, optional_text
 from .status import change
 
 # States in which money is expected (cash on delivery: until it is delivered).
@@ -202,6 +203,21 @@ def find_payment(gateway_id: str, event: GatewayEvent) -> Payment | None:
     return None
 
 
+def _adopt_started(order: Order, gateway_id: str, event: GatewayEvent) -> Payment | None:
+    """The order's started payment an event's object grew out of, when the event
+    does not name the attempt (Stripe: the PaymentIntent's events do not name the
+    Checkout Session the OMS started). Without this the started payment would stay
+    "started" next to a second payment for the same money. The attempt's id is
+    kept as its checkout id."""
+    started = db.session.scalar(select(Payment).where(
+        Payment.order_id == order.id, Payment.gateway_id == gateway_id, Payment.state == INTENT_CREATED,
+        Payment.amount_minor == event.amount_minor).order_by(Payment.id.desc()).limit(1))
+    if started is not None and started.external_id and started.external_id != event.external_id:
+        started.checkout_id = started.checkout_id or started.external_id
+        started.external_id = None
+    return started
+
+
 def order_id_for(gateway_id: str, event: GatewayEvent) -> int | None:
     """The order an event is for: its payment's, else the one it names."""
     payment = find_payment(gateway_id, event)
@@ -331,7 +347,7 @@ def apply_gateway_event(gateway_id: str, event: GatewayEvent) -> Payment | None:
         refusal = event_refusal(gateway_id, order, order_id)
         if refusal:
             raise PaymentRefused(refusal)
-        payment = find_payment(gateway_id, event)
+        payment = find_payment(gateway_id, event) or _adopt_started(order, gateway_id, event)
         if payment is None:
             payment = Payment(order=order, gateway_id=gateway_id, currency=event.currency.upper(),
                               amount_minor=event.amount_minor, reference=event.external_id or "",
@@ -381,3 +397,40 @@ def needing_attention(limit: int = 50) -> list[Payment]:
     back), newest first: for the dashboard."""
     return list(db.session.scalars(select(Payment).where(Payment.attention != "")
                                    .order_by(Payment.id.desc()).limit(limit)))
+
+
+# ------------------------------------------------------------------ staff decisions (reconciliation)
+
+
+def accept_flagged(payment_id: int, *, actor: str) -> Payment:
+    """Staff accept a flagged payment (an amount or currency that did not fit): it
+    counts from now on, with its receipt; the timeline says who decided."""
+    with write_transaction() as tx:
+        payment = locked_payment(payment_id)
+        if payment.status != "flagged":
+            raise ValidationError("This payment is not flagged.")
+        order = payment.order
+        payment.status = "recorded"
+        timeline.record(order, timeline.PAYMENT_STATE, actor,
+                        f"Flagged payment accepted by staff ({payment.flag_reason})")
+        if payment_states.counted(payment.state):
+            _captured(order, payment, actor=actor)
+        refresh_paid(order, actor=actor, tx=tx)
+    return payment
+
+
+def acknowledge(payment_id: int, *, actor: str) -> Payment:
+    """Staff have dealt with what a payment needed (a refused capture, a dispute, a
+    late payment given back): it leaves the attention lists; the timeline keeps it."""
+    with write_transaction():
+        payment = locked_payment(payment_id)
+        if not payment.attention:
+            raise ValidationError("This payment needs nothing.")
+        timeline.record(payment.order, timeline.NOTE, actor, f"Dealt with: {payment.attention}")
+        payment.attention = ""
+    return payment
+
+
+def locked_payment(payment_id: int) -> Payment:
+    """A payment with its order locked, in the caller's write transaction."""
+    return fetch_with_order_locked(Payment, payment_id, "payment")

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from .. import limits, payment_states, runtime
+from .. import limits, order_states, payment_states, runtime
 from ..db import db, write_transaction
 from ..errors import ValidationError
-from ..models import Order, Payment, Refund
+from ..models import Order, OutboxMessage, Payment, Refund
 from ..money import format_amount
 from ..payment_states import Snapshot
 from ..plugins import GATEWAY
@@ -33,7 +33,7 @@ from ..protocols import (
     supports,
 )
 from . import documents, notifications, outbox, payments, timeline
-from .common import fetch, lock_order, optional_text, required_text
+from .common import fetch, fetch_with_order_locked, lock_order, optional_text, required_text
 
 REFUND_KIND = "payment.refund"
 
@@ -101,15 +101,16 @@ def _lines_amount(order: Order, lines: dict[int, int]) -> int:
 
 
 def _create(order: Order, payment: Payment, amount_minor: int, *, reason: str, actor: str, tx,
-            lines: dict | None = None, reference: str = "") -> Refund:
-    """One refund from one payment, in the caller's transaction (order locked)."""
+            lines: dict | None = None, reference: str = "", by_hand: bool = False) -> Refund:
+    """One refund from one payment, in the caller's transaction (order locked):
+    through its gateway, or made by staff (`by_hand`, or a gateway that cannot)."""
     refund = Refund(payment_id=payment.id, order_id=order.id, amount_minor=amount_minor,
                     currency=payment.currency, reason=reason, lines=lines or {}, actor=actor,
                     state=REFUND_PENDING)
     db.session.add(refund)
     db.session.flush()
     what = f"Refund of {format_amount(amount_minor, payment.currency)} from the {payment.gateway_id} payment"
-    if _gateway_refunds(payment):
+    if _gateway_refunds(payment) and not by_hand:
         timeline.record(order, timeline.REFUND, actor, f"{what} requested: {reason}")
         outbox.enqueue(REFUND_KIND, {"refund_id": refund.id}, key=refund.idempotency_key, order_id=order.id)
     else:
@@ -188,8 +189,9 @@ def _succeeded(order: Order, refund: Refund, *, actor: str, tx) -> None:
     customer's email, its credit note."""
     refund.state = REFUND_SUCCEEDED
     db.session.flush()
-    _issue_credit_note(order, refund)
     payment = db.session.get(Payment, refund.payment_id)
+    if payment.status == "recorded":  # a flagged payment was never invoiced: nothing to credit
+        _issue_credit_note(order, refund)
     done = sum(db.session.scalars(select(Refund.amount_minor).where(
         Refund.payment_id == payment.id, Refund.state == REFUND_SUCCEEDED)))
     timeline.record(order, timeline.REFUND, actor,
@@ -293,3 +295,100 @@ def failed(limit: int = 50) -> list[Refund]:
     """Refunds the gateway refused, newest first: for the dashboard."""
     return list(db.session.scalars(select(Refund).where(Refund.state == REFUND_FAILED)
                                    .order_by(Refund.id.desc()).limit(limit)))
+
+
+# ------------------------------------------------------------------ staff decisions (reconciliation)
+
+
+def retry(refund_id: int, *, actor: str) -> Refund:
+    """Try a refund again through its gateway: a pending one is sent again at once
+    (same key); a failed one, final, is replaced by a new refund of the same
+    amount and lines. Returns the refund that is on its way."""
+    with write_transaction() as tx:
+        refund = _locked(refund_id)
+        if refund.state == REFUND_SUCCEEDED:
+            raise ValidationError("This refund went through already.")
+        if not _gateway_refunds(refund.payment):
+            raise ValidationError(f"{refund.payment.gateway_id} payments are refunded by hand.")
+        if refund.state == REFUND_PENDING:
+            message = db.session.scalar(select(OutboxMessage.id).where(
+                OutboxMessage.idempotency_key == refund.idempotency_key))
+            if message is None:
+                raise ValidationError("This refund was made at the gateway: its answer comes from there.")
+        else:
+            refund = _replace(refund, actor=actor, tx=tx)
+            message = None
+    if message is not None:
+        outbox.retry_now(message)
+    return refund
+
+
+def record_by_hand(refund_id: int, *, reference: str, actor: str) -> Refund:
+    """Staff paid a pending or failed refund back themselves (a transfer) and give
+    its reference: the gateway is no longer asked, the refund succeeds. Refused
+    for a refund the gateway has accepted and not settled: it may still pay."""
+    reference = required_text(reference, "The reference of the transfer you made", 200)
+    with write_transaction() as tx:
+        refund = _locked(refund_id)
+        if refund.state == REFUND_SUCCEEDED:
+            raise ValidationError("This refund went through already.")
+        if refund.state == REFUND_FAILED:
+            return _replace(refund, actor=actor, tx=tx, reference=reference)
+        if refund.external_id:  # the gateway took it (pending there): paying it by hand too would pay twice
+            raise ValidationError(f"The gateway has this refund ({refund.external_id}) and may still pay it: "
+                                  "cancel it there first, or wait for its answer.")
+        outbox.withdraw(refund.idempotency_key)
+        refund.external_id = reference
+        timeline.record(refund.payment.order, timeline.REFUND, actor,
+                        f"Refund of {format_amount(refund.amount_minor, refund.currency)} made by staff "
+                        f"(ref {reference}).")
+        _succeeded(refund.payment.order, refund, actor=actor, tx=tx)
+        payments.refresh_paid(refund.payment.order, actor=actor, tx=tx)
+    return refund
+
+
+def refund_flagged(payment_id: int, *, actor: str) -> Refund:
+    """Give back a flagged payment's money (staff will not keep it) through its
+    gateway. No credit note: it was never invoiced."""
+    with write_transaction() as tx:
+        payment = payments.locked_payment(payment_id)
+        left = payment.amount_minor - sum(r.amount_minor for r in _live(payment))
+        if payment.status != "flagged" or not payment_states.counted(payment.state) or left <= 0:
+            raise ValidationError("Only a flagged payment whose money was taken can be given back here.")
+        if not _gateway_refunds(payment):
+            raise ValidationError(f"{payment.gateway_id} payments are refunded by hand.")
+        return _create(payment.order, payment, left, reason="Flagged payment given back.", actor=actor, tx=tx)
+
+
+def refund_cancelled_payment(payment_id: int, *, actor: str) -> Refund:
+    """Give back what a payment kept for a cancelled order (reconciliation) through
+    its gateway."""
+    with write_transaction() as tx:
+        payment = payments.locked_payment(payment_id)
+        order = payment.order
+        if order.status != order_states.CANCELLED:
+            raise ValidationError(f"Order {order.number} is {order.status}: refund it from the order page.")
+        if refundable(payment) <= 0:
+            raise ValidationError("Nothing is left to refund from this payment.")
+        if not refund_whole_payment(order, payment, reason="Paid for a cancelled order.", actor=actor, tx=tx):
+            raise ValidationError(f"{payment.gateway_id} payments are refunded by hand: do it from the order page.")
+        payments.refresh_paid(order, actor=actor, tx=tx)
+        return refunds_for(order.id)[-1]
+
+
+def _locked(refund_id: int) -> Refund:
+    return fetch_with_order_locked(Refund, refund_id, "refund")
+
+
+def _replace(failed_refund: Refund, *, actor: str, tx, reference: str = "") -> Refund:
+    """A new refund for a failed one (failed is final): the same amount and lines,
+    if the payment still has that much to give back."""
+    payment = failed_refund.payment
+    if failed_refund.amount_minor > refundable(payment) and payment.status == "recorded":
+        raise ValidationError("The payment has less left to refund than this refund.")
+    refund = _create(payment.order, payment, failed_refund.amount_minor, reason=failed_refund.reason,
+                     actor=actor, tx=tx, lines=failed_refund.lines or None, reference=reference,
+                     by_hand=bool(reference))
+    failed_refund.error = f"{failed_refund.error} (replaced by refund #{refund.id})"[:2000]
+    payments.refresh_paid(payment.order, actor=actor, tx=tx)
+    return refund

@@ -18,6 +18,7 @@ def menu_items() -> list[MenuItem]:
         MenuItem("Products & stock", url_for("oms_admin.products")),
         MenuItem("Replenishment", url_for("oms_admin.replenishment_page")),
         MenuItem("Webhook inbox", url_for("oms_admin.inbox_list")),
+        MenuItem("Reconciliation", url_for("oms_admin.reconciliation_page")),
         MenuItem("Plugins", url_for("oms_admin.plugins"), owner_only=True),
     ]
     for answer in runtime.registry().hook.admin_menu_items(user=current_user):

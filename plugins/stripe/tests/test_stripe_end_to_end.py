@@ -18,7 +18,7 @@ from oms_core import runtime
 from oms_core.db import db
 from oms_core.models import InboundEvent, Order, Payment
 from oms_core.protocols import CAPTURE_NOW, CAPTURE_ON_SHIP, CaptureRequest, RefundRequest, StartPaymentRequest
-from oms_core.services import payments
+from oms_core.services import payment_ops, payments
 from oms_core.testing import place_test_order, post_signed_webhook
 from oms_stripe import GATEWAY_ID, StripeGateway
 from oms_stripe.events import sign
@@ -67,6 +67,20 @@ def test_a_paid_checkout_replayed_in_any_order_is_one_captured_payment(oms_app, 
     assert (payment.external_id, payment.amount_minor, payment.state) == (intent, order.total_minor, "captured")
     order = db.session.get(Order, order.id)
     assert (order.status, order.paid_minor) == ("paid", order.total_minor)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_checkout_the_shop_started_is_the_payment_its_events_complete(oms_app, oms_client, fake, seed):
+    """Pay now starts a Checkout Session (a `started` payment); the PaymentIntent's
+    events do not name the session, yet they complete that payment, in any order."""
+    order = place_test_order(payment_method=GATEWAY_ID)
+    url = payment_ops.start_payment(order.id, success_url="https://shop.example/paid",
+                                    cancel_url="https://shop.example/cart")
+    intent = fake.pay(url.rsplit("/", 1)[1])["payment_intent"]
+    deliver(oms_client, fake.events, copies=3, seed=seed)
+    payment = the_payment(order.id)
+    assert (payment.external_id, payment.state) == (intent, "captured")
+    assert payment.checkout_id and payment.checkout_id.startswith("cs_")
 
 
 def test_an_authorization_captured_later_converges_on_captured(oms_app, oms_client, fake):
