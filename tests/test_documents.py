@@ -230,6 +230,18 @@ def test_twenty_threads_issue_numbers_one_to_twenty(app, place):
     assert_numbered_one_to(ISSUERS, [number for _, number in results])
 
 
+def test_twenty_payments_at_once_give_invoices_and_receipts_one_to_twenty(app, place):
+    """The issue's case: 20 orders paid in full at the same moment, each payment in its
+    own transaction and connection; both series come out 1..20, no gap, no duplicate."""
+    order_ids = [place(confirm=True).id for _ in range(ISSUERS)]
+    results = race(app, ISSUERS, lambda i: pay_in_full(order_ids[i]).id)
+    assert all(kind == "ok" for kind, _ in results), results
+    assert_numbered_one_to(ISSUERS, db.session.scalars(select(Document.number).where(Document.kind == "invoice")))
+    receipts = sorted(db.session.scalars(select(Document.sequence).where(Document.kind == "receipt")))
+    assert receipts == list(range(1, ISSUERS + 1))
+    assert all(kinds(order_id) == ["receipt", "invoice"] for order_id in order_ids)
+
+
 def _issuer_process(database_url: str, order_id: int, barrier, answers) -> None:
     from oms_core.testing import dispose, make_app
 
