@@ -79,9 +79,15 @@ def order_refund(order_id: int):
 def order_shipment(order_id: int):
     def create():
         form = request.form
+        order = order_service.get_order(order_id)
+        typed_insurance = forms.text(form, "insurance")
         shipment = shipments.create_shipment(
             order_id, carrier_id=forms.text(form, "carrier_id"), service=forms.text(form, "service"),
-            tracking_number=forms.text(form, "tracking_number"), actor=actor())
+            tracking_number=forms.text(form, "tracking_number"), actor=actor(),
+            lines=forms.parcel_lines(form, [line.id for line in order.lines]),
+            packaging=forms.text(form, "packaging"), ship_from=forms.text(form, "ship_from"),
+            signature=forms.checkbox(form, "signature"), rate_id=forms.text(form, "rate_id"),
+            insurance_minor=forms.amount(typed_insurance, order.currency, "Insured value") if typed_insurance else 0)
         if shipment.tracking_number:
             return f"Shipped with {shipment.carrier_name}, tracking number {shipment.tracking_number}."
         return f"Shipment #{shipment.id} created; booking it with {shipment.carrier_name}."
