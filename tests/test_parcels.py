@@ -238,3 +238,23 @@ def test_polling_backs_off_a_failing_carrier_then_recovers(app, place, server):
     server.statuses[fresh(Shipment, shipment_id).tracking_number] = "delivered"
     assert poller()["httppost"].applied == 1
     assert fresh(Order, order.id).status == "delivered"
+
+
+def test_the_public_page_shows_both_parcels_with_their_events_and_no_carrier_message(app, client, two_line_order):
+    order, _cup, _pot = two_line_order
+    ids = line_ids(order.id)
+    first = shipments.create_shipment(order.id, carrier_id="httppost", actor="test", lines={ids["CUP"]: 3}).id
+    outbox.run_once()
+    code = fresh(Order, order.id).tracking_code
+    page = client.get(f"/track?code={code}").get_data(as_text=True)
+    assert "Partly shipped" in page
+    second = shipments.create_shipment(order.id, carrier_id="httppost", actor="test").id
+    outbox.run_once()
+    number = fresh(Shipment, first).tracking_number
+    shipments.add_tracking_update(first, TrackingUpdate(number, "delivered", datetime.now(timezone.utc),
+                                                        location="Springfield", message="Signed by A. Example"),
+                                  source="test")
+    page = client.get(f"/track?code={code}").get_data(as_text=True)
+    numbers = [fresh(Shipment, s).tracking_number for s in (first, second)]
+    assert "2 parcels" in page and all(n in page for n in numbers)
+    assert "Delivered, Springfield" in page and "Signed by" not in page
