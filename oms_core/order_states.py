@@ -2,7 +2,8 @@
 
 placed -> confirmed (stock reserved) -> paid -> fulfilling -> [partially_shipped ->] shipped -> delivered
 -> closed (partially shipped: some units are with the carrier, others not yet in a
-booked parcel)
+booked parcel; a label voided before hand-over steps back to partially shipped or
+fulfilling)
 cancelled releases stock; with money kept it is refused: cancelling a paid order
 goes through services.orders.cancel_order, which creates the refunds first, so an
 order is never cancelled silently after money was taken. A payment that arrives
@@ -41,8 +42,9 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     CONFIRMED: frozenset({PAID, FULFILLING, CANCELLED}),
     PAID: frozenset({FULFILLING, CANCELLED}),
     FULFILLING: frozenset({PARTIALLY_SHIPPED, SHIPPED}),
-    PARTIALLY_SHIPPED: frozenset({SHIPPED}),
-    SHIPPED: frozenset({DELIVERED}),
+    # Back a step: a label voided before the carrier took the parcel.
+    PARTIALLY_SHIPPED: frozenset({SHIPPED, FULFILLING}),
+    SHIPPED: frozenset({DELIVERED, PARTIALLY_SHIPPED, FULFILLING}),
     DELIVERED: frozenset({CLOSED, RETURN_REQUESTED}),
     RETURN_REQUESTED: frozenset({RETURN_APPROVED, RETURN_REJECTED}),
     RETURN_APPROVED: frozenset({RETURN_RECEIVED}),

@@ -258,3 +258,41 @@ def test_the_public_page_shows_both_parcels_with_their_events_and_no_carrier_mes
     numbers = [fresh(Shipment, s).tracking_number for s in (first, second)]
     assert "2 parcels" in page and all(n in page for n in numbers)
     assert "Delivered, Springfield" in page and "Signed by" not in page
+
+
+def test_a_label_voided_before_hand_over_puts_its_units_back(app, two_line_order, server):
+    from oms_core.services import carrier_ops
+
+    order, cup_id, _pot = two_line_order
+    ids = line_ids(order.id)
+    first = shipments.create_shipment(order.id, carrier_id="httppost", actor="test", lines={ids["CUP"]: 3}).id
+    second = shipments.create_shipment(order.id, carrier_id="httppost", actor="test").id
+    outbox.run_once()
+    assert fresh(Order, order.id).status == "shipped"
+    deliver(second, "in_transit")
+    with pytest.raises(ValidationError, match="has the parcel already"):
+        carrier_ops.void_label(order.id, second, actor="test")
+    carrier_ops.void_label(order.id, first, actor="test")
+    carrier_ops.void_label(order.id, first, actor="test")  # asked twice: one request
+    outbox.run_once()
+    assert fresh(Shipment, first).status == "cancelled" and server.voided == {fresh(Shipment, first).tracking_number}
+    assert fresh(Order, order.id).status == "partially_shipped"
+    assert ledger(cup_id) == [-3] and ledger(cup_id, "label_voided") == [3] and stock.ledger_mismatches() == []
+    assert parcels.remaining_units(fresh(Order, order.id)) == {ids["CUP"]: 3}
+
+
+def test_quotes_and_a_return_label(app, two_line_order, server):
+    from oms_core.services import carrier_ops
+
+    order, _cup, _pot = two_line_order
+    quotes = carrier_ops.rates(order.id, carrier_id="httppost", packaging="box")
+    assert quotes.ok and [(r.service, r.rate_id) for r in quotes.rates] == [("std", "rate_std"), ("express", "rate_exp")]
+    shipment_id = shipments.create_shipment(order.id, carrier_id="httppost", actor="test", rate_id="rate_std").id
+    assert fresh(Shipment, shipment_id).rate_id == "rate_std"
+    outbox.run_once()
+    carrier = tracking_poll.pollable_carriers()[0]
+    carrier.create_return_label = carrier.create_shipment  # this fake sells returns like labels
+    result = carrier_ops.return_label(shipment_id)
+    again = carrier_ops.return_label(shipment_id)
+    assert result.ok and result.tracking_number == again.tracking_number  # one return label per parcel
+    assert result.tracking_number != fresh(Shipment, shipment_id).tracking_number

@@ -12,7 +12,7 @@ from .. import limits, order_states
 from ..db import db
 from ..errors import NotFound
 from ..models import Document, Order, Payment, Product, Refund, Shipment, StockMove, TimelineEvent
-from . import catalog, documents, parcels, refunds, stock
+from . import carrier_ops, catalog, documents, parcels, refunds, stock
 from . import payments as payment_rules
 from . import shipments as shipment_rules
 from .payments import PAYABLE_STATES
@@ -42,6 +42,11 @@ class OrderDetail:
     @property
     def trackable_shipments(self) -> list[Shipment]:
         return [s for s in self.shipments if s.tracking_number]
+
+    @property
+    def voidable_shipment_ids(self) -> set[int]:
+        """Parcels whose label the carrier can still void (not taken yet)."""
+        return {s.id for s in self.shipments if carrier_ops.void_refusal(s) is None}
 
     @property
     def cancellable_shipment_ids(self) -> set[int]:

@@ -19,6 +19,8 @@ from oms_core.protocols import (
     CarrierResult,
     CarrierService,
     Label,
+    Rate,
+    RatesResult,
     TrackingResult,
     TrackingUpdate,
     WebhookResult,
@@ -56,6 +58,7 @@ class CarrierServer:
         self.requests: list[tuple[str, dict]] = []  # (path, body) of every request
         self.statuses: dict[str, str] = {}
         self.fail_next = 0
+        self.voided: set[str] = set()  # tracking numbers whose label was voided
         self.hold = threading.Event()
         self.hold.set()
         self.waiting = threading.Event()  # set when a booking is being held
@@ -103,6 +106,17 @@ class CarrierServer:
                 self.waiting.set()
                 self.hold.wait()
             return 200, self._label_for(body)
+        if path == "/void":
+            with self.lock:
+                sold = self.labels.get(body.get("booking_key", ""))
+                if sold is None or self.statuses.get(sold["tracking_number"]) != "pre_transit":
+                    return 200, {"ok": False, "error": "label not found or already in transit"}
+                self.voided.add(sold["tracking_number"])
+                return 200, {"ok": True}
+        if path == "/rates":
+            grams = int(body.get("weight_grams") or 0)
+            return 200, {"rates": [{"service": "std", "amount_minor": 495 + grams // 100, "id": "rate_std"},
+                                   {"service": "express", "amount_minor": 1295 + grams // 50, "id": "rate_exp"}]}
         if path == "/track":
             return 200, {"events": [{"number": n, "status": self.statuses[n], "id": f"{n}-{self.statuses[n]}"}
                                     for n in body.get("numbers", []) if n in self.statuses]}
@@ -155,6 +169,21 @@ class HttpCarrier:
                              tracking_url=self.tracking_url(answer["tracking_number"]),
                              label=Label(base64.b64decode(answer["label"]), "PDF"),
                              cost_minor=answer["cost_minor"], currency=answer["currency"])
+
+    def void_label(self, request):
+        # The fake carrier knows labels by the purchase's key: the booking key.
+        booking_key = request.idempotency_key.removeprefix("void-")
+        answer, error = self._post("/void", {"booking_key": booking_key})
+        if answer is None:
+            return CarrierResult.failure(error, retryable=True)
+        return CarrierResult(ok=True) if answer["ok"] else CarrierResult.failure(answer["error"])
+
+    def rates(self, request):
+        answer, error = self._post("/rates", {"weight_grams": request.parcel.weight_grams})
+        if answer is None:
+            return RatesResult(ok=False, error=error, retryable=True)
+        return RatesResult(ok=True, rates=[Rate(service=r["service"], amount_minor=r["amount_minor"], currency="EUR",
+                                                rate_id=r["id"]) for r in answer["rates"]])
 
     def track(self, numbers):
         answer, error = self._post("/track", {"numbers": list(numbers)[: self.track_batch_size]})

@@ -10,7 +10,7 @@ from flask import render_template, request
 
 from oms_core import limits, money, runtime
 from oms_core.errors import DomainError
-from oms_core.services import orders as order_service, payments, refunds, shipments
+from oms_core.services import carrier_ops, orders as order_service, payments, refunds, shipments
 
 from . import blueprint, forms
 from .access import actor
@@ -112,6 +112,14 @@ def shipment_cancel(order_id: int, shipment_id: int):
         shipment = shipments.cancel_shipment(order_id, shipment_id, actor=actor())
         return f"Shipment #{shipment.id} cancelled; its booking will not be tried again."
     return _run(order_id, cancel)
+
+
+@blueprint.route("/orders/<int:order_id>/shipments/<int:shipment_id>/void", methods=["POST"])
+def shipment_void(order_id: int, shipment_id: int):
+    def void():
+        shipment = carrier_ops.void_label(order_id, shipment_id, actor=actor())
+        return f"Voiding the label of shipment #{shipment.id} with {shipment.carrier_name}."
+    return _run(order_id, void)
 
 
 @blueprint.route("/orders/<int:order_id>/cancel", methods=["POST"])
