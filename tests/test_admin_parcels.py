@@ -87,3 +87,26 @@ def test_staff_pick_lines_into_two_parcels_and_print_them(app, staff, place, mak
 def test_printing_needs_a_login(app, client, place):
     order_id = place(confirm=True).id
     assert client.get(f"{ADMIN}/orders/{order_id}/shipments/1/label").status_code in (302, 401)
+
+
+def test_staff_get_quotes_and_void_a_label(app, staff, place, server):
+    order_id = place(payment_method="cash_on_delivery", confirm=True).id
+    page = staff.get(f"{ADMIN}/orders/{order_id}").get_data(as_text=True)
+    assert 'id="get-rates"' in page
+    quotes = staff.get(f"{ADMIN}/orders/{order_id}/rates?carrier_id=httppost&packaging=box").get_data(as_text=True)
+    assert 'value="rate_std"' in quotes and 'value="rate_exp"' in quotes
+    refused = staff.get(f"{ADMIN}/orders/{order_id}/rates?carrier_id=manual").get_data(as_text=True)
+    assert "No quotes" in refused
+    csrf = token(staff, f"{ADMIN}/orders/{order_id}")
+    staff.post(f"{ADMIN}/orders/{order_id}/shipments", data={"csrf_token": csrf, "carrier_id": "httppost",
+                                                             "rate_id": "rate_exp"})
+    outbox.run_once()
+    db.session.expire_all()
+    shipment = db.session.query(Shipment).filter_by(order_id=order_id).one()
+    assert shipment.rate_id == "rate_exp"
+    assert "Void the label" in staff.get(f"{ADMIN}/orders/{order_id}").get_data(as_text=True)
+    staff.post(f"{ADMIN}/orders/{order_id}/shipments/{shipment.id}/void", data={"csrf_token": csrf})
+    outbox.run_once()
+    db.session.expire_all()
+    assert db.session.get(Shipment, shipment.id).status == "cancelled"
+    assert db.session.get(Order, order_id).status == "fulfilling"

@@ -156,3 +156,19 @@ def carrier_services():
     carrier = runtime.registry().carrier(request.args.get("carrier_id", ""))
     return render_template("oms/admin/orders/_service_options.html", services=carrier.services(),
                            selected="")
+
+
+@blueprint.route("/orders/<int:order_id>/rates")
+def order_rates(order_id: int):
+    """The carrier's quotes for the parcel as the form stands (the ship form swaps
+    them in); staff pick one, whose rate id goes with the purchase."""
+    order = order_service.get_order(order_id)
+    args = request.args
+    try:
+        result, error = carrier_ops.rates(
+            order_id, carrier_id=forms.text(args, "carrier_id"), packaging=forms.text(args, "packaging"),
+            ship_from=forms.text(args, "ship_from"),
+            lines=forms.parcel_lines(args, [line.id for line in order.lines])), None
+    except DomainError as exc:
+        result, error = None, str(exc)
+    return render_template("oms/admin/orders/_rates.html", result=result, error=error, currency=order.currency)
