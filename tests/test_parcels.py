@@ -296,3 +296,11 @@ def test_quotes_and_a_return_label(app, two_line_order, server):
     again = carrier_ops.return_label(shipment_id)
     assert result.ok and result.tracking_number == again.tracking_number  # one return label per parcel
     assert result.tracking_number != fresh(Shipment, shipment_id).tracking_number
+
+
+def test_the_http_carrier_passes_the_carrier_contract_with_its_capabilities(app, server):
+    from oms_core.testing.contracts import check_carrier
+
+    check_carrier(HttpCarrier(server.url))
+    paths = {path for path, _ in server.requests}
+    assert {"/shipments", "/rates", "/track", "/void"} <= paths
