@@ -304,3 +304,15 @@ def test_the_http_carrier_passes_the_carrier_contract_with_its_capabilities(app,
     check_carrier(HttpCarrier(server.url))
     paths = {path for path, _ in server.requests}
     assert {"/shipments", "/rates", "/track", "/void"} <= paths
+
+
+def test_a_product_keeps_its_weight_hs_code_and_origin(app):
+    from oms_core.services import catalog
+
+    product = catalog.create_product(sku="VASE", name="Vase", price_minor=2500, currency="EUR", weight_grams=820,
+                                     hs_code="6913.10", origin_country="pt", actor="test")
+    assert (product.weight_grams, product.hs_code, product.origin_country) == (820, "691310", "PT")
+    for bad, message in (({"weight_grams": -1}, "Weight"), ({"hs_code": "12"}, "HS code"),
+                         ({"origin_country": "Portugal"}, "longer|two-letter")):
+        with pytest.raises(ValidationError, match=message):
+            catalog.create_product(sku="BAD", name="Bad", price_minor=1, currency="EUR", actor="test", **bad)
