@@ -189,8 +189,8 @@ def test_booking_keys_are_random_and_never_reused_after_a_reset(app, place, carr
     assert goodpost.keys == [fresh_shipment(first.id).booking_key] and len(goodpost.keys[0]) == 32
     old = (first.id, fresh_shipment(first.id).tracking_number)
     db.session.remove()
-    tables = ["oms_shipment_event", "oms_shipment_line", "oms_shipment", "oms_outbox", "oms_stock_move", "oms_timeline_event",
-              "oms_document", "oms_order_line", "oms_order", "oms_customer"]
+    tables = ["oms_shipment_event", "oms_shipment_line", "oms_shipment", "oms_outbox", "oms_stock_move",
+              "oms_timeline_event", "oms_document", "oms_order_line", "oms_order", "oms_customer"]
     if backend == "postgresql":
         db.session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
     else:  # SQLite hands out max(id) + 1 again

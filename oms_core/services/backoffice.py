@@ -63,8 +63,8 @@ def order_actions(order: Order, shipments: list[Shipment]) -> frozenset[str]:
         actions.add("confirm")
     if order.status in PAYABLE_STATES and order.balance_minor > 0:
         actions.add("payment")
-    if order_states.FULFILLING in targets or order.status in (order_states.FULFILLING,
-                                                               order_states.PARTIALLY_SHIPPED):
+    if order_states.FULFILLING in targets or order.status in (
+            order_states.FULFILLING, order_states.PARTIALLY_SHIPPED):
         actions.add("shipment")
     if any(s.tracking_number for s in shipments) and order.status not in (
             order_states.CANCELLED, order_states.CLOSED):

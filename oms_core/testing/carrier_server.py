@@ -26,6 +26,7 @@ from oms_core.protocols import (
     WebhookResult,
 )
 
+
 def _one_page_pdf(text: str) -> bytes:
     """A small valid one-page PDF saying `text` (with its cross-reference table)."""
     stream = f"BT /F1 24 Tf 40 380 Td ({text}) Tj ET".encode()
