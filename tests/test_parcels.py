@@ -317,3 +317,29 @@ def test_a_product_keeps_its_weight_hs_code_and_origin(app):
                          ({"origin_country": "Portugal"}, "longer|two-letter")):
         with pytest.raises(ValidationError, match=message):
             catalog.create_product(sku="BAD", name="Bad", price_minor=1, currency="EUR", actor="test", **bad)
+
+
+def test_a_cash_on_delivery_order_partly_shipped_still_takes_its_payment(app, two_line_order):
+    from oms_core.services import payments
+
+    order, _cup, _pot = two_line_order
+    ids = line_ids(order.id)
+    shipments.create_shipment(order.id, carrier_id="httppost", actor="test", lines={ids["CUP"]: 1})
+    outbox.run_once()
+    row = fresh(Order, order.id)
+    assert row.status == "partially_shipped"
+    payments.record_payment(order.id, gateway_id="cash_on_delivery", amount_minor=row.balance_minor,
+                            currency="EUR", reference="COD-1", actor="test")
+    assert fresh(Order, order.id).payment_status == "paid"
+
+
+def test_a_parcel_problem_email_names_the_parcel(app, two_line_order):
+    order, _cup, _pot = two_line_order
+    shipment_id = shipments.create_shipment(order.id, carrier_id="httppost", actor="test").id
+    outbox.run_once()
+    deliver(shipment_id, "exception")
+    message = db.session.scalars(select(OutboxMessage).where(OutboxMessage.order_id == order.id)).all()
+    [problem] = [m for m in message if m.payload.get("status") == "parcel_problem"]
+    email = notifications.compose(problem)
+    number = fresh(Shipment, shipment_id).tracking_number
+    assert "problem" in email["subject"] and number in email["text"] and number in email["html"]

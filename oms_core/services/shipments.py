@@ -149,6 +149,8 @@ def create_shipment(order_id: int, *, carrier_id: str, service: str = "", carrie
         order = lock_order(order_id)
         if order.status in (order_states.PAID, order_states.CONFIRMED):
             change(order, order_states.FULFILLING, actor=actor, reason=timeline.FULFILMENT_STARTED, tx=tx)
+        elif order.status == order_states.SHIPPED:
+            raise ValidationError("Every unit of this order is in a parcel with the carrier already.")
         elif order.status not in (order_states.FULFILLING, order_states.PARTIALLY_SHIPPED):
             order_states.check(order, order_states.FULFILLING)  # raises the clear error
         picked = parcels.pick(order, lines)
