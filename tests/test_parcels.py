@@ -343,3 +343,31 @@ def test_a_parcel_problem_email_names_the_parcel(app, two_line_order):
     email = notifications.compose(problem)
     number = fresh(Shipment, shipment_id).tracking_number
     assert "problem" in email["subject"] and number in email["text"] and number in email["html"]
+
+
+def test_a_carrier_down_is_retried_and_a_refusal_is_not(app, place, server):
+    order_id = place(payment_method="cash_on_delivery", confirm=True).id
+    shipment_id = shipments.create_shipment(order_id, carrier_id="httppost", ship_from="main", actor="test").id
+    key = fresh(Shipment, shipment_id).booking_key
+    server.fail_next = 1  # down: retried later
+    outbox.run_once()
+    message = db.session.scalars(select(OutboxMessage).where(OutboxMessage.idempotency_key == key)).one()
+    assert (message.status, message.attempts) == ("pending", 1)
+    assert "503" in fresh(Shipment, shipment_id).booking_error
+
+    other_id = place(payment_method="cash_on_delivery", confirm=True).id
+    refused_id = shipments.create_shipment(other_id, carrier_id="httppost", ship_from="main", actor="test").id
+    app.config["OMS_SHIP_FROM"] = []  # the address it leaves from is gone: the booking cannot be made
+    try:
+        db.session.remove()
+        with db.session.begin():
+            db.session.execute(OutboxMessage.__table__.update().where(
+                OutboxMessage.idempotency_key == key).values(status="sent"))  # only the other one now
+        outbox.run_once()
+    finally:
+        app.config["OMS_SHIP_FROM"] = [SHIP_FROM]
+    refused_key = fresh(Shipment, refused_id).booking_key
+    message = db.session.scalars(select(OutboxMessage).where(OutboxMessage.idempotency_key == refused_key)).one()
+    assert (message.status, message.attempts) == ("dead", 1)  # not retried
+    assert "ship-from" in fresh(Shipment, refused_id).booking_error
+    assert other_id in [o.id for o in dashboard.attention_orders("shipment_problems").orders]

@@ -10,6 +10,7 @@ import io
 
 from sqlalchemy import select
 
+from .. import limits
 from ..db import db
 from ..errors import NotFound, ValidationError
 from ..models import Document, Shipment
@@ -34,7 +35,7 @@ def keep(shipment: Shipment, result: CarrierResult) -> None:
 
 
 def _shipment(order_id: int, shipment_id: int) -> Shipment:
-    shipment = db.session.get(Shipment, shipment_id) if isinstance(shipment_id, int) else None
+    shipment = db.session.get(Shipment, shipment_id) if limits.is_id(shipment_id) else None
     if shipment is None or shipment.order_id != order_id:
         raise NotFound(f"Order {order_id} has no shipment #{shipment_id}.")
     return shipment

@@ -391,7 +391,11 @@ def _book_with_carrier(message) -> None:
     shipment = db.session.get(Shipment, message.payload["shipment_id"])
     if shipment is None or shipment.tracking_number or shipment.status == CANCELLED:
         return  # gone, booked by an earlier attempt whose answer was recorded, or given up
-    request = parcels.shipment_request(shipment, message.idempotency_key)
+    try:
+        request = parcels.shipment_request(shipment, message.idempotency_key)
+    except ValidationError as exc:  # the shop's settings changed since (a ship-from or preset removed)
+        apply_booking(shipment.id, CarrierResult.failure(str(exc)))
+        raise outbox.Refused(str(exc)) from None
     carrier = runtime.registry().carrier(shipment.carrier_id)
     db.session.commit()
     result = carrier.create_shipment(request)
