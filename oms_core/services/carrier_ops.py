@@ -12,9 +12,9 @@ from ..db import db, write_transaction
 from ..errors import NotFound, ValidationError
 from ..models import Shipment
 from ..protocols import CarrierResult, RateRequest, RatesResult, VoidLabelRequest, supports
-from . import outbox, parcels, stock, timeline
+# shipments before status: importing status first closes an import cycle through orders.
+from . import outbox, parcels, shipments, status, stock, timeline  # noqa: F401
 from .common import lock_order, optional_text
-from .status import change
 
 VOID_KIND = "carrier.void_label"
 VOID_ACTOR = "carrier:void"
@@ -110,7 +110,7 @@ def apply_void(shipment_id: int) -> None:
                   if not parcels.all_units_handed_over(order) else order_states.SHIPPED)
         reason = f"Label of shipment #{shipment.id} voided."
         if order.status in (order_states.SHIPPED, order_states.PARTIALLY_SHIPPED) and target != order.status:
-            change(order, target, actor=VOID_ACTOR, reason=reason, tx=tx)
+            status.change(order, target, actor=VOID_ACTOR, reason=reason, tx=tx)
         else:
             timeline.record(order, timeline.SHIPMENT_CANCELLED, VOID_ACTOR, reason)
 
