@@ -27,7 +27,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 
 from oms_core import order_states as S
 from oms_core import runtime, tracking_codes
@@ -531,7 +531,8 @@ def generate(seed: int = DEFAULT_SEED, *, now: datetime | None = None, days: int
         product_ids = _insert_returning_ids(Product, [
             {"sku": sku, "name": name, "description": DESCRIPTIONS[sku.split("-")[0]], "price_minor": price,
              "currency": "EUR", "on_hand": shop.on_hand[p], "reserved": shop.reserved[p],
-             "low_stock_threshold": low, "active": True, "created_at": product_created}
+             "low_stock_threshold": low, "active": True, "created_at": product_created,
+             "weight_grams": 150 + 90 * (p % 9)}
             for p, (sku, name, price, _pop, _season, low) in enumerate(CATALOGUE)])
         used = sorted({o.customer for o in kept})
         customer_ids = dict(zip(used, _insert_returning_ids(Customer, [
@@ -581,6 +582,10 @@ def generate(seed: int = DEFAULT_SEED, *, now: datetime | None = None, days: int
             {k: v for k, v in s.items() if k not in ("events", "timeline_event")} for s in shipment_rows])
         _insert(ShipmentEvent, [dict(e, shipment_id=sid) for s, sid in zip(shipment_rows, shipment_ids)
                                 for e in s["events"]])
+        # One parcel per demo order, holding all of it.
+        db.session.execute(text(
+            "INSERT INTO oms_shipment_line (shipment_id, order_line_id, quantity) SELECT s.id, l.id, l.quantity "
+            "FROM oms_shipment s JOIN oms_order_line l ON l.order_id = s.order_id"))
         for s, sid in zip(shipment_rows, shipment_ids):
             s["timeline_event"]["message"] = timeline.shipment_message(sid, s["carrier_name"], s["service"])
         _insert(TimelineEvent, sorted(events, key=lambda e: (e["created_at"], e["order_id"])))

@@ -139,9 +139,11 @@ def build_cli(registry: PluginRegistry) -> AppGroup:
     @click.option("--poll", default=2.0, show_default=True, help="Seconds to sleep when idle.")
     def worker(once, poll):
         """Send outbox messages (emails, carrier bookings) with retries, re-forecast
-        demand every FORECAST_EVERY_HOURS, match waiting webhook events again, and render
-        the PDFs of documents issued since its last pass."""
+        demand every FORECAST_EVERY_HOURS, match waiting webhook events again, render
+        the PDFs of documents issued since its last pass, and poll carriers without
+        webhooks for tracking events."""
         from .services import outbox
+        from .services.tracking_poll import poll_schedule
         from .services.documents import render_schedule
         from .services.forecast_schedule import forecast_schedule
         from .services.webhooks import rematch_schedule
@@ -154,12 +156,24 @@ def build_cli(registry: PluginRegistry) -> AppGroup:
         stopping = []
         signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
         forecast, rematch, render = forecast_schedule(echo=click.echo), rematch_schedule(), render_schedule()
+        track = poll_schedule()
         try:
             outbox.run_worker(poll_seconds=poll, stop=lambda: bool(stopping), echo=click.echo,
-                              each_round=lambda: (forecast(), rematch(), render()))
+                              each_round=lambda: (forecast(), rematch(), render(), track()))
         except KeyboardInterrupt:
             pass
         click.echo("worker stopped")
+
+    @oms.command("track")
+    def track():
+        """Poll carriers without webhooks for the tracking events of open parcels
+        (each parcel at most every OMS_TRACK_EVERY_MINUTES)."""
+        from .services.tracking_poll import Poller
+
+        _require_schema()
+        for carrier_id, outcome in Poller()().items():
+            problem = f"; failed: {outcome.errors[0]}" if outcome.errors else ""
+            click.echo(f"{carrier_id}: {outcome.asked} parcels asked, {outcome.applied} new events{problem}")
 
     @oms.command("forecast")
     @click.option("--backtest", is_flag=True,

@@ -25,6 +25,16 @@ DEFAULTS = {
     # documents for this long; links in emails work for DOCUMENT_LINK_DAYS.
     "DOCUMENT_ACCESS_MINUTES": 60,
     "DOCUMENT_LINK_DAYS": 30,
+    # Shipping (oms_core/shipping_config.py lists the keys of each entry): the
+    # addresses parcels leave from (the first with "default": true, else the first),
+    # packaging presets, and the carrier and service per destination and weight.
+    "SHIP_FROM": [],
+    "PACKAGING": [],
+    "SHIPPING_RULES": [],
+    # Tracking polls (carriers without webhooks): minutes between two polls of a
+    # parcel, and whether carriers with webhooks are polled too.
+    "TRACK_EVERY_MINUTES": 60,
+    "TRACK_ALL_CARRIERS": False,
     # Plugins: entry-point names not to load.
     "DISABLED_PLUGINS": [],
     # Storefront orders reserve stock at checkout (confirm at once).

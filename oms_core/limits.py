@@ -20,6 +20,8 @@ MAX_ID = 2**31 - 1
 MAX_STOCK = 1_000_000_000
 # Units of one product on one order.
 MAX_ORDER_QUANTITY = 1000
+# A product unit's weight in grams (a tonne: beyond any parcel carrier).
+MAX_WEIGHT_GRAMS = 1_000_000
 # Any amount of money in minor units: a price, shipping, an order's total, a payment.
 # What an INTEGER column holds on PostgreSQL (21,474,836.47 in a currency with cents).
 MAX_AMOUNT_MINOR = 2**31 - 1

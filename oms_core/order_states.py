@@ -1,6 +1,9 @@
 """The order state machine. The order's status changes only through `transition`.
 
-placed -> confirmed (stock reserved) -> paid -> fulfilling -> shipped -> delivered -> closed
+placed -> confirmed (stock reserved) -> paid -> fulfilling -> [partially_shipped ->] shipped -> delivered
+-> closed (partially shipped: some units are with the carrier, others not yet in a
+booked parcel; a label voided before hand-over steps back to partially shipped or
+fulfilling)
 cancelled releases stock; with money kept it is refused: cancelling a paid order
 goes through services.orders.cancel_order, which creates the refunds first, so an
 order is never cancelled silently after money was taken. A payment that arrives
@@ -18,6 +21,7 @@ PLACED = "placed"
 CONFIRMED = "confirmed"
 PAID = "paid"
 FULFILLING = "fulfilling"
+PARTIALLY_SHIPPED = "partially_shipped"
 SHIPPED = "shipped"
 DELIVERED = "delivered"
 CLOSED = "closed"
@@ -29,7 +33,7 @@ REFUNDED = "refunded"
 RETURN_REJECTED = "return_rejected"
 
 STATUSES = (
-    PLACED, CONFIRMED, PAID, FULFILLING, SHIPPED, DELIVERED, CLOSED, CANCELLED,
+    PLACED, CONFIRMED, PAID, FULFILLING, PARTIALLY_SHIPPED, SHIPPED, DELIVERED, CLOSED, CANCELLED,
     RETURN_REQUESTED, RETURN_APPROVED, RETURN_RECEIVED, REFUNDED, RETURN_REJECTED,
 )
 
@@ -37,8 +41,10 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     PLACED: frozenset({CONFIRMED, CANCELLED}),
     CONFIRMED: frozenset({PAID, FULFILLING, CANCELLED}),
     PAID: frozenset({FULFILLING, CANCELLED}),
-    FULFILLING: frozenset({SHIPPED}),
-    SHIPPED: frozenset({DELIVERED}),
+    FULFILLING: frozenset({PARTIALLY_SHIPPED, SHIPPED}),
+    # Back a step: a label voided before the carrier took the parcel.
+    PARTIALLY_SHIPPED: frozenset({SHIPPED, FULFILLING}),
+    SHIPPED: frozenset({DELIVERED, PARTIALLY_SHIPPED, FULFILLING}),
     DELIVERED: frozenset({CLOSED, RETURN_REQUESTED}),
     RETURN_REQUESTED: frozenset({RETURN_APPROVED, RETURN_REJECTED}),
     RETURN_APPROVED: frozenset({RETURN_RECEIVED}),
@@ -94,6 +100,7 @@ PUBLIC_LABELS = {
     CONFIRMED: "Order confirmed",
     PAID: "Payment received",
     FULFILLING: "Being prepared",
+    PARTIALLY_SHIPPED: "Partly shipped",
     SHIPPED: "Shipped",
     DELIVERED: "Delivered",
     CLOSED: "Completed",

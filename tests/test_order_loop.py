@@ -52,8 +52,11 @@ def test_order_with_two_parcels_is_delivered_when_both_are(app, place):
     from oms_core.services import outbox
 
     order = place(payment_method="cash_on_delivery", confirm=True)
-    first = shipments.create_shipment(order.id, carrier_id="parcelpost", service="std", actor="test")
-    second = shipments.create_shipment(order.id, carrier_id="parcelpost", service="std", actor="test")
+    one_unit = {order.lines[0].id: 1}  # two units: one in each parcel
+    first = shipments.create_shipment(order.id, carrier_id="parcelpost", service="std", actor="test",
+                                      lines=one_unit)
+    second = shipments.create_shipment(order.id, carrier_id="parcelpost", service="std", actor="test",
+                                       lines=one_unit)
     assert orders.get_order(order.id).status == "fulfilling"
     outbox.run_once()  # books both parcels (the emails fail: no SMTP server here)
     numbers = {s.id: db.session.get(type(first), s.id).tracking_number for s in (first, second)}

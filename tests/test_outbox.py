@@ -470,8 +470,11 @@ def test_an_order_sent_in_two_parcels_ships_once(app, place, carrier, clock):
     the order ships once and its stock leaves the shelf once."""
     carrier.failures = 0
     order_id = paid_order(place)
-    first = shipments.create_shipment(order_id, carrier_id="flakypost", service="std", actor=ACTOR).id
-    second = shipments.create_shipment(order_id, carrier_id="flakypost", service="std", actor=ACTOR).id
+    one_unit = {orders.get_order(order_id).lines[0].id: 1}  # two units: one in each parcel
+    first = shipments.create_shipment(order_id, carrier_id="flakypost", service="std", actor=ACTOR,
+                                      lines=one_unit).id
+    second = shipments.create_shipment(order_id, carrier_id="flakypost", service="std", actor=ACTOR,
+                                       lines=one_unit).id
     outbox.run_once()
     db.session.remove()
     numbers = {s.id: s.tracking_number for s in shipments.shipments_for(order_id)}
@@ -481,11 +484,12 @@ def test_an_order_sent_in_two_parcels_ships_once(app, place, carrier, clock):
     bookings = db.session.scalars(select(OutboxMessage).where(
         OutboxMessage.kind == shipments.BOOK_KIND)).all()
     assert [(m.status, m.last_error) for m in bookings] == [("sent", ""), ("sent", "")]
-    shipped_moves = db.session.scalar(select(func.count()).select_from(StockMove).where(
+    # Each parcel's unit leaves the shelf once (one ledger row per parcel line).
+    shipped_units = db.session.scalar(select(func.sum(StockMove.on_hand_delta)).where(
         StockMove.order_id == order_id, StockMove.reason == "shipment"))
     shipped_events = db.session.scalar(select(func.count()).select_from(TimelineEvent).where(
         TimelineEvent.order_id == order_id, TimelineEvent.to_status == S.SHIPPED))
-    assert (shipped_moves, shipped_events) == (1, 1)
+    assert (shipped_units, shipped_events) == (-2, 1)
 
 
 # ------------------------------------------------------------------ many workers

@@ -189,8 +189,8 @@ def test_booking_keys_are_random_and_never_reused_after_a_reset(app, place, carr
     assert goodpost.keys == [fresh_shipment(first.id).booking_key] and len(goodpost.keys[0]) == 32
     old = (first.id, fresh_shipment(first.id).tracking_number)
     db.session.remove()
-    tables = ["oms_shipment_event", "oms_shipment", "oms_outbox", "oms_stock_move", "oms_timeline_event",
-              "oms_document", "oms_order_line", "oms_order", "oms_customer"]
+    tables = ["oms_shipment_event", "oms_shipment_line", "oms_shipment", "oms_outbox", "oms_stock_move",
+              "oms_timeline_event", "oms_document", "oms_order_line", "oms_order", "oms_customer"]
     if backend == "postgresql":
         db.session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
     else:  # SQLite hands out max(id) + 1 again
@@ -261,19 +261,26 @@ def test_staff_cancel_a_failed_booking_and_ship_through_another_parcel(staff_cli
     assert [s.carrier_name for s in public.shipments] == ["Good Post"]  # the given-up parcel is not shown
 
 
-def test_a_shipped_order_is_delivered_once_its_failed_parcel_is_cancelled(place):
+def test_a_shipped_order_is_delivered_once_its_failed_parcel_is_cancelled_and_replaced(place):
     order = paid_order(place)
-    good = shipments.create_shipment(order.id, carrier_id="goodpost", actor="test")
-    bad = shipments.create_shipment(order.id, carrier_id="failpost", actor="test")
+    one_unit = {order.lines[0].id: 1}  # two units: one in each parcel
+    good = shipments.create_shipment(order.id, carrier_id="goodpost", actor="test", lines=one_unit)
+    bad = shipments.create_shipment(order.id, carrier_id="failpost", actor="test", lines=one_unit)
     outbox.run_once()
-    assert fresh_order(order.id).status == "shipped"
+    assert fresh_order(order.id).status == "partially_shipped"
     shipments.add_tracking_update(good.id, TrackingUpdate(fresh_shipment(good.id).tracking_number,
                                                           "delivered", T0), source="carrier:goodpost")
-    assert fresh_order(order.id).status == "shipped"  # today's trap: waits for the failed parcel forever
-    shipments.cancel_shipment(order.id, bad.id, actor="staff:test")
+    assert fresh_order(order.id).status == "partially_shipped"  # a unit is still not with a carrier
+    shipments.cancel_shipment(order.id, bad.id, actor="staff:test")  # its unit can be packed again
+    again = shipments.create_shipment(order.id, carrier_id="goodpost", actor="test")
+    outbox.run_once()
+    assert fresh_order(order.id).status == "shipped"
+    shipments.add_tracking_update(again.id, TrackingUpdate(fresh_shipment(again.id).tracking_number,
+                                                           "delivered", T0), source="carrier:goodpost")
     order_now = fresh_order(order.id)
     assert order_now.status == "delivered"
-    assert [e.to_status for e in order_now.events if e.kind == "status_changed"][-1] == "delivered"
+    assert [e.to_status for e in order_now.events if e.kind == "status_changed"][-3:] == [
+        "partially_shipped", "shipped", "delivered"]
 
 
 def test_only_a_failed_booking_can_be_cancelled(place):

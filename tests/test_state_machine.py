@@ -53,7 +53,8 @@ def change_status(order_id: int, target: str, *, actor: str = ACTOR, reason: str
 
 def pending_shipment_id(order_id: int) -> int:
     return db.session.scalar(select(Shipment.id).where(
-        Shipment.order_id == order_id, Shipment.tracking_number.is_(None)).order_by(Shipment.id))
+        Shipment.order_id == order_id, Shipment.tracking_number.is_(None), Shipment.status != "cancelled")
+        .order_by(Shipment.id))
 
 
 def pay_balance(order_id: int, gateway_id: str) -> None:
@@ -74,6 +75,18 @@ def deliver(order_id: int) -> None:
                                     raw_code="DLV"), source="carrier:test")
 
 
+def ship_one_unit(order_id: int) -> None:
+    """From fulfilling (one parcel of everything, waiting): that parcel's booking
+    fails and is given up, a parcel of one unit is booked instead."""
+    waiting = pending_shipment_id(order_id)
+    shipments.apply_booking(waiting, CarrierResult.failure("refused"))
+    shipments.cancel_shipment(order_id, waiting, actor=ACTOR)
+    first_line = orders.get_order(order_id).lines[0].id
+    shipments.create_shipment(order_id, carrier_id=BOOKING_CARRIER, service="std", actor=ACTOR,
+                              lines={first_line: 1})
+    book(order_id)
+
+
 # How to reach each status with real services: (previous status, step).
 ROUTE = {
     S.CONFIRMED: (S.PLACED, lambda oid, gw: orders.confirm_order(oid, actor=ACTOR)),
@@ -81,6 +94,7 @@ ROUTE = {
     S.FULFILLING: (S.PAID, lambda oid, gw: shipments.create_shipment(
         oid, carrier_id=BOOKING_CARRIER, service="std", actor=ACTOR)),
     S.SHIPPED: (S.FULFILLING, lambda oid, gw: book(oid)),
+    S.PARTIALLY_SHIPPED: (S.FULFILLING, lambda oid, gw: ship_one_unit(oid)),
     S.DELIVERED: (S.SHIPPED, lambda oid, gw: deliver(oid)),
     S.CLOSED: (S.DELIVERED, lambda oid, gw: orders.close_order(oid, actor=ACTOR)),
     S.CANCELLED: (S.CONFIRMED, lambda oid, gw: orders.cancel_order(oid, actor=ACTOR, reason="test")),
@@ -125,11 +139,14 @@ def attempt(order_id: int, current: str, target: str) -> str:
                             refund_reference="REFUND-1")
     elif target == S.CLOSED:
         orders.close_order(order_id, actor=ACTOR)
-    elif target == S.FULFILLING and current != S.FULFILLING:  # from fulfilling it adds a parcel
+    elif target == S.FULFILLING and current not in (S.FULFILLING, S.PARTIALLY_SHIPPED, S.SHIPPED):
+        # From fulfilling it adds a parcel; back from (partly) shipped is a voided label.
         shipments.create_shipment(order_id, carrier_id=BOOKING_CARRIER, service="std", actor=ACTOR)
     elif target == S.PAID and legal:
         pay_balance(order_id, "bank_transfer")
     elif target == S.SHIPPED and legal:
+        if current == S.PARTIALLY_SHIPPED:  # the rest goes in another parcel
+            shipments.create_shipment(order_id, carrier_id=BOOKING_CARRIER, service="std", actor=ACTOR)
         book(order_id)
         return f"carrier:{BOOKING_CARRIER}"
     elif target == S.DELIVERED and legal:
@@ -182,6 +199,9 @@ DESIGNED_EDGES = {
     (S.CONFIRMED, S.PAID), (S.CONFIRMED, S.FULFILLING), (S.CONFIRMED, S.CANCELLED),
     (S.PAID, S.FULFILLING), (S.PAID, S.CANCELLED), (S.CANCELLED, S.CONFIRMED),
     (S.FULFILLING, S.SHIPPED), (S.SHIPPED, S.DELIVERED),
+    (S.FULFILLING, S.PARTIALLY_SHIPPED), (S.PARTIALLY_SHIPPED, S.SHIPPED),
+    # A label voided before the carrier took the parcel steps back.
+    (S.SHIPPED, S.PARTIALLY_SHIPPED), (S.SHIPPED, S.FULFILLING), (S.PARTIALLY_SHIPPED, S.FULFILLING),
     (S.DELIVERED, S.CLOSED), (S.DELIVERED, S.RETURN_REQUESTED),
     (S.RETURN_REQUESTED, S.RETURN_APPROVED), (S.RETURN_REQUESTED, S.RETURN_REJECTED),
     (S.RETURN_APPROVED, S.RETURN_RECEIVED), (S.RETURN_RECEIVED, S.REFUNDED),

@@ -8,7 +8,8 @@ from oms_core.services import storefront
 
 TONES = {
     "order": {
-        order_states.PLACED: "warn", order_states.SHIPPED: "ok", order_states.DELIVERED: "ok",
+        order_states.PLACED: "warn", order_states.PARTIALLY_SHIPPED: "ok", order_states.SHIPPED: "ok",
+        order_states.DELIVERED: "ok",
         order_states.CLOSED: "ok", order_states.CANCELLED: "bad", order_states.RETURN_REQUESTED: "warn",
         order_states.RETURN_REJECTED: "bad",
     },

@@ -6,12 +6,13 @@ from .inbound import InboundEvent, UnmatchedEvent
 from .orders import Customer, Order, OrderLine, TimelineEvent, order_number
 from .outbox import OutboxMessage
 from .payments import Payment, PaymentEvent, Refund
-from .shipments import Shipment, ShipmentEvent
+from .shipments import Shipment, ShipmentEvent, ShipmentLine
 from .staff import ROLES, StaffUser
 
 __all__ = [
     "Customer", "Document", "DocumentCounter",
     "ForecastRun", "ForecastSeries", "InboundEvent", "Order", "OrderLine", "OutboxMessage",
     "Payment", "PaymentEvent", "Product", "ROLES", "Refund",
-    "Shipment", "ShipmentEvent", "StaffUser", "StockMove", "TimelineEvent", "UnmatchedEvent", "order_number",
+    "Shipment", "ShipmentEvent", "ShipmentLine", "StaffUser", "StockMove", "TimelineEvent", "UnmatchedEvent",
+    "order_number",
 ]

@@ -53,6 +53,11 @@ class Product(db.Model):
     # while waiting; None means the shop's defaults (REPLENISH_* settings).
     lead_time_days: Mapped[Optional[int]] = mapped_column(Integer)
     service_level: Mapped[Optional[float]] = mapped_column(Float)
+    # Shipping: the weight of one unit (parcels' weights) and, for customs outside the
+    # customs union, its HS code and country of origin.
+    weight_grams: Mapped[int] = mapped_column(Integer, default=0, server_default="0", nullable=False)
+    hs_code: Mapped[str] = mapped_column(String(20), default="", server_default="", nullable=False)
+    origin_country: Mapped[str] = mapped_column(String(2), default="", server_default="", nullable=False)
     created_at: Mapped[datetime] = created_at_column()
 
     @property

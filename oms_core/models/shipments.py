@@ -5,12 +5,12 @@ import uuid
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import db
 from ._base import UTCDateTime, created_at_column, utcnow
-from .orders import Order
+from .orders import Order, OrderLine
 
 
 class Shipment(db.Model):
@@ -32,6 +32,20 @@ class Shipment(db.Model):
     # booking: waiting for the carrier (outbox); then a normalised carrier status.
     status: Mapped[str] = mapped_column(String(32), default="unknown", index=True, nullable=False)
     booking_error: Mapped[str] = mapped_column(Text, default="", nullable=False)
+    # The parcel as booked: packaging preset and ship-from address codes (shop config,
+    # oms_core/shipping_config.py), weight (units plus packaging), options, the rate picked.
+    packaging: Mapped[str] = mapped_column(String(32), default="", server_default="", nullable=False)
+    ship_from: Mapped[str] = mapped_column(String(32), default="", server_default="", nullable=False)
+    weight_grams: Mapped[int] = mapped_column(Integer, default=0, server_default="0", nullable=False)
+    signature: Mapped[bool] = mapped_column(default=False, server_default=false(), nullable=False)
+    insurance_minor: Mapped[int] = mapped_column(Integer, default=0, server_default="0", nullable=False)
+    rate_id: Mapped[Optional[str]] = mapped_column(String(200))
+    # The label the carrier sold, served as stored.
+    label_data: Mapped[Optional[bytes]] = mapped_column(LargeBinary, deferred=True)
+    label_format: Mapped[str] = mapped_column(String(8), default="", server_default="", nullable=False)
+    label_cost_minor: Mapped[Optional[int]] = mapped_column(Integer)
+    label_currency: Mapped[str] = mapped_column(String(3), default="", server_default="", nullable=False)
+    polled_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())  # last tracking poll
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime(), default=utcnow, onupdate=utcnow, nullable=False
@@ -41,6 +55,26 @@ class Shipment(db.Model):
     events: Mapped[list["ShipmentEvent"]] = relationship(
         back_populates="shipment", order_by="ShipmentEvent.occurred_at"
     )
+    lines: Mapped[list["ShipmentLine"]] = relationship(
+        back_populates="shipment", order_by="ShipmentLine.id", cascade="all, delete-orphan"
+    )
+
+
+class ShipmentLine(db.Model):
+    """Units of one order line packed in a parcel. Never more, over the order's
+    non-cancelled parcels, than the line's quantity (services.shipments)."""
+
+    __tablename__ = "oms_shipment_line"
+    __table_args__ = (UniqueConstraint("shipment_id", "order_line_id", name="uq_oms_shipment_line"),
+                      CheckConstraint("quantity > 0", name="shipment_line_quantity_positive"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("oms_shipment.id"), nullable=False)
+    order_line_id: Mapped[int] = mapped_column(ForeignKey("oms_order_line.id"), index=True, nullable=False)
+    quantity: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    shipment: Mapped[Shipment] = relationship(back_populates="lines")
+    order_line: Mapped[OrderLine] = relationship()
 
 
 class ShipmentEvent(db.Model):

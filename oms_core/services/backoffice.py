@@ -12,7 +12,7 @@ from .. import limits, order_states
 from ..db import db
 from ..errors import NotFound
 from ..models import Document, Order, Payment, Product, Refund, Shipment, StockMove, TimelineEvent
-from . import catalog, documents, refunds, stock
+from . import carrier_ops, catalog, documents, parcels, refunds, stock
 from . import payments as payment_rules
 from . import shipments as shipment_rules
 from .payments import PAYABLE_STATES
@@ -33,10 +33,20 @@ class OrderDetail:
     # What applies in the order's state: confirm, payment, refund, shipment, tracking, cancel, close, note.
     actions: frozenset[str]
     documents: list[Document] = field(default_factory=list)  # issued, oldest first
+    # Shipping: units per order line not yet in a parcel, and the carrier and service
+    # the destination rule picks for them (shop config), "" when none applies.
+    remaining_units: dict[int, int] = field(default_factory=dict)
+    default_carrier: str = ""
+    default_service: str = ""
 
     @property
     def trackable_shipments(self) -> list[Shipment]:
         return [s for s in self.shipments if s.tracking_number]
+
+    @property
+    def voidable_shipment_ids(self) -> set[int]:
+        """Parcels whose label the carrier can still void (not taken yet)."""
+        return {s.id for s in self.shipments if carrier_ops.void_refusal(s) is None}
 
     @property
     def cancellable_shipment_ids(self) -> set[int]:
@@ -53,7 +63,8 @@ def order_actions(order: Order, shipments: list[Shipment]) -> frozenset[str]:
         actions.add("confirm")
     if order.status in PAYABLE_STATES and order.balance_minor > 0:
         actions.add("payment")
-    if order_states.FULFILLING in targets or order.status == order_states.FULFILLING:
+    if order_states.FULFILLING in targets or order.status in (
+            order_states.FULFILLING, order_states.PARTIALLY_SHIPPED):
         actions.add("shipment")
     if any(s.tracking_number for s in shipments) and order.status not in (
             order_states.CANCELLED, order_states.CLOSED):
@@ -83,10 +94,15 @@ def order_detail(order_id: int) -> OrderDetail:
     payments = payment_rules.payments_for(order_id)
     events = list(db.session.scalars(
         select(TimelineEvent).where(TimelineEvent.order_id == order_id).order_by(TimelineEvent.id)))
+    remaining = parcels.remaining_units(order)
+    lines = {line.id: line for line in order.lines}
+    weight = parcels.weight_grams([(lines[i], units) for i, units in remaining.items()], "") if remaining else 0
+    default_carrier, default_service = parcels.default_choice(order, weight)
     return OrderDetail(order=order, payments=payments, shipments=shipments, refunds=refunds.refunds_for(order_id),
                        refundable_minor=refunds.refundable_total(order) if order.kept_minor > 0 else 0,
                        refunds_by_hand=refunds.by_hand(order), events=events,
-                       actions=order_actions(order, shipments), documents=documents.documents_for(order_id))
+                       actions=order_actions(order, shipments), documents=documents.documents_for(order_id),
+                       remaining_units=remaining, default_carrier=default_carrier, default_service=default_service)
 
 
 # --------------------------------------------------------------- product page

@@ -28,10 +28,12 @@ from .common import fetch, optional_text, required_text
 
 def create_product(*, sku: str, name: str, price_minor: int, currency: str, on_hand: int = 0,
                    low_stock_threshold: int = 3, description: str = "", tax_class: str = "standard",
-                   tax_rate_bp: int | None = None, actor: str) -> Product:
+                   tax_rate_bp: int | None = None, weight_grams: int = 0, hs_code: str = "",
+                   origin_country: str = "", actor: str) -> Product:
     """A new active product; its opening stock (if any) is the first ledger row. Its
     tax is its class's rate in the order's country (OMS_TAX_CLASSES), or
-    `tax_rate_bp` (basis points) when given."""
+    `tax_rate_bp` (basis points) when given. Weight (grams per unit), HS code and
+    country of origin go to carriers: parcel weights, customs outside the EU."""
     if not (sku or "").strip() or not (name or "").strip():
         raise ValidationError("A product needs a SKU and a name.")
     sku, name = required_text(sku, "SKU", 64), required_text(name, "Name", 200)
@@ -44,6 +46,13 @@ def create_product(*, sku: str, name: str, price_minor: int, currency: str, on_h
         limits.check_whole(value, label, maximum=maximum)
     currency = check_currency(currency)
     tax_class = required_text(tax_class, "Tax class", 32)
+    limits.check_whole(weight_grams, "Weight (g)", maximum=limits.MAX_WEIGHT_GRAMS)
+    hs_code = optional_text(hs_code, "HS code", 20).replace(" ", "").replace(".", "")
+    if hs_code and not (hs_code.isdigit() and 6 <= len(hs_code) <= 10):
+        raise ValidationError("An HS code has 6 to 10 digits.")
+    origin_country = optional_text(origin_country, "Country of origin", 2).upper()
+    if origin_country and not (len(origin_country) == 2 and origin_country.isalpha() and origin_country.isascii()):
+        raise ValidationError("The country of origin is a two-letter code (NL, CN...).")
     if tax_rate_bp is not None:
         taxes.check_rate(tax_rate_bp)
     with write_transaction():
@@ -51,7 +60,8 @@ def create_product(*, sku: str, name: str, price_minor: int, currency: str, on_h
             raise ValidationError(f"SKU {sku} exists already.")
         product = Product(sku=sku, name=name, price_minor=price_minor, currency=currency,
                           on_hand=on_hand, reserved=0, low_stock_threshold=low_stock_threshold,
-                          description=description, tax_class=tax_class, tax_rate_bp=tax_rate_bp)
+                          description=description, tax_class=tax_class, tax_rate_bp=tax_rate_bp,
+                          weight_grams=weight_grams, hs_code=hs_code, origin_country=origin_country)
         db.session.add(product)
         db.session.flush()
         if on_hand:

@@ -50,9 +50,9 @@ def attention_clause(kind: str):
         return (Order.status == order_states.CONFIRMED) & Order.pays_on_delivery.is_(False)
     if kind == "late":
         cutoff = utcnow() - timedelta(days=runtime.setting("UNSHIPPED_AFTER_DAYS"))
-        # Paid, being fulfilled, or cash on delivery (which ships unpaid).
+        # Paid, being fulfilled (some parcels gone, maybe), or cash on delivery (which ships unpaid).
         ready_to_ship = Order.status.in_(
-            [order_states.PAID, order_states.FULFILLING, order_states.CONFIRMED]
+            [order_states.PAID, order_states.FULFILLING, order_states.PARTIALLY_SHIPPED, order_states.CONFIRMED]
         ) & ((Order.status != order_states.CONFIRMED) | Order.pays_on_delivery.is_(True))
         return ready_to_ship & (Order.status_changed_at < cutoff)
     if kind == "shipment_problems":

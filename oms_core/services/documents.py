@@ -88,7 +88,8 @@ def issue_packing_slip(shipment: Shipment) -> Document:
     order = shipment.order
     return _issue(order, PACKING_SLIP, "shipment", shipment.id, lambda: {
         "shipping": order.shipping_address, "note": order.note,
-        "lines": [{"sku": line.sku, "name": line.name, "quantity": line.quantity} for line in order.lines],
+        "lines": [{"sku": item.order_line.sku, "name": item.order_line.name, "quantity": item.quantity}
+                  for item in shipment.lines],
         "shipment": {"id": shipment.id, "carrier_name": shipment.carrier_name, "service": shipment.service}})
 
 

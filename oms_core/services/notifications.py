@@ -35,6 +35,11 @@ SUBJECTS = {
     "shipped": "Order {number} is on its way",
     "delivered": "Order {number} has been delivered",
     "refunded": "Refund for order {number}",
+    # One parcel of an order (services.shipping_emails).
+    "parcel_shipped": "A parcel of order {number} is on its way",
+    "parcel_out_for_delivery": "A parcel of order {number} is out for delivery",
+    "parcel_delivered": "A parcel of order {number} has been delivered",
+    "parcel_problem": "A problem delivering a parcel of order {number}",
 }
 _TEMPLATES = Environment(loader=PackageLoader("oms_core", "email_templates"),
                          autoescape=select_autoescape(["html"], default_for_string=False),
@@ -108,6 +113,8 @@ def compose(message) -> dict:
         # The pay-now link while the balance can be paid online (read when the email is sent).
         "pay_url": pay_url(order.tracking_code) if status == "confirmed" and payment_ops.can_start(order) else "",
         "documents_url": documents_url(order.id) if attachments else "",
+        # The parcel an email is about, or every booked parcel for the order's "shipped".
+        "parcels": _parcels(order, message.payload.get("shipment_id"), status),
     }
     host = urlsplit(runtime.setting("PUBLIC_BASE_URL")).hostname or "oms"
     return {
@@ -119,6 +126,17 @@ def compose(message) -> dict:
         "message_id": f"<{message.idempotency_key}@{host}>",
         "attachments": [(document.filename, pdf) for document, pdf in attachments],
     }
+
+
+def _parcels(order: Order, shipment_id, status: str) -> list:
+    from ..models import Shipment
+
+    if shipment_id is not None:
+        return [db.session.get(Shipment, shipment_id)]
+    if status != "shipped":
+        return []
+    return [s for s in db.session.query(Shipment).filter_by(order_id=order.id).order_by(Shipment.id)
+            if s.tracking_number and s.status != "cancelled"]
 
 
 def build_message(payload: dict) -> EmailMessage:

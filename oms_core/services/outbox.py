@@ -36,7 +36,12 @@ _HANDLERS: dict[str, Callable[[OutboxMessage], None]] = {}
 
 
 class SendError(Exception):
-    """A handler's expected failure (server down, refused): retried later."""
+    """A handler's expected failure (server down, timed out): retried later."""
+
+
+class Refused(SendError):
+    """The other side said no for good (a carrier refusing a booking): the message
+    is dead at once, not retried; its handler recorded why where staff see it."""
 
 
 def handler(kind: str):
@@ -97,7 +102,7 @@ def claim(limit: int = 20) -> list[int]:
     return ids
 
 
-def _finish(message_id: int, error: str | None) -> None:
+def _finish(message_id: int, error: str | None, *, final: bool = False) -> None:
     with write_transaction():
         message = db.session.get(OutboxMessage, message_id, with_for_update=True, populate_existing=True)
         if message.status != "pending":
@@ -108,7 +113,7 @@ def _finish(message_id: int, error: str | None) -> None:
             message.status, message.sent_at, message.last_error = "sent", utcnow(), ""
             return
         message.last_error = error[:2000]
-        if message.attempts >= message.max_attempts:
+        if final or message.attempts >= message.max_attempts:
             message.status = "dead"
         else:
             message.next_attempt_at = utcnow() + backoff(message.attempts)
@@ -128,18 +133,19 @@ def send_one(message_id: int) -> bool | None:
     db.session.expunge(message)
     db.session.commit()
     fn = _HANDLERS.get(message.kind)
+    final = False
     try:
         if fn is None:
             raise SendError(f"No handler for outbox messages of kind '{message.kind}'.")
         fn(message)
     except SendError as exc:
-        error = str(exc) or exc.__class__.__name__
+        error, final = str(exc) or exc.__class__.__name__, isinstance(exc, Refused)
     except Exception as exc:  # a handler bug must not stop the worker; keep it visible
         log.exception("outbox message %s failed", message_id)
         error = f"{exc.__class__.__name__}: {exc}"
     else:
         error = None
-    _finish(message_id, error)
+    _finish(message_id, error, final=final)
     return error is None
 
 

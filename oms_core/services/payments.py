@@ -47,7 +47,8 @@ from .status import change
 
 # States in which money is expected (cash on delivery: until it is delivered).
 PAYABLE_STATES = {
-    order_states.CONFIRMED, order_states.FULFILLING, order_states.SHIPPED, order_states.DELIVERED,
+    order_states.CONFIRMED, order_states.FULFILLING, order_states.PARTIALLY_SHIPPED, order_states.SHIPPED,
+    order_states.DELIVERED,
 }
 # Derived payment statuses of an order (refresh_paid).
 UNPAID, PARTIALLY_PAID, AUTHORIZED_STATUS, PAID = "unpaid", "partially_paid", "authorized", "paid"

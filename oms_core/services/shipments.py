@@ -19,14 +19,14 @@ from typing import Iterable
 
 from sqlalchemy import case, func, select
 
-from .. import order_states, runtime
+from .. import limits, order_states, runtime, shipping_config
 from ..db import db, is_postgres, write_transaction
 from ..errors import NotFound, ValidationError
 from ..limits import EARLIEST_EVENT
-from ..models import Order, Shipment, ShipmentEvent
+from ..models import Order, Shipment, ShipmentEvent, ShipmentLine
 from ..models._base import utcnow
 from ..protocols import TRACKING_STATUSES, CarrierResult, CarrierService, TrackingUpdate
-from . import documents, inbox, outbox, payment_ops, stock, timeline
+from . import documents, inbox, labels, outbox, parcels, payment_ops, shipping_emails as emails, stock, timeline
 from .common import lock_order, optional_text
 from .status import change
 
@@ -94,26 +94,39 @@ def _lock_shipment(shipment_id: int, *, tracking_number: str | None = None) -> t
 
 
 def _handed_over(order: Order, shipment: Shipment, *, actor: str, tx) -> None:
-    """A parcel got its tracking number. The first one ships the order (stock leaves
-    the shelf); a further parcel of a shipped order only records its booking. Carrier
+    """A parcel got its tracking number: its units leave the shelf (one ledger row
+    per line). The order is shipped once every unit is in a booked parcel, partially
+    shipped before; the first parcel captures money held until shipping. Carrier
     events that arrived for the number before it was known are applied now."""
-    if order.status == order_states.FULFILLING:
-        for line in order.lines:
-            stock.deduct_shipped(line.product_id, line.quantity, order_id=order.id, actor=actor)
-        change(order, order_states.SHIPPED, actor=actor, reason=timeline.handed_to(shipment.carrier_name),
-               tx=tx)
-        payment_ops.capture_held(order)  # money held until shipping is taken now
+    for item in shipment.lines:
+        stock.deduct_shipped(item.order_line.product_id, item.quantity, order_id=order.id, actor=actor)
+    db.session.flush()
+    first = order.status == order_states.FULFILLING
+    target = order_states.SHIPPED if parcels.all_units_handed_over(order) else order_states.PARTIALLY_SHIPPED
+    moves = order.status in (order_states.FULFILLING, order_states.PARTIALLY_SHIPPED) and target != order.status
+    if moves:
+        change(order, target, actor=actor, reason=timeline.handed_to(shipment.carrier_name), tx=tx)
     else:
         timeline.record(order, timeline.SHIPMENT_BOOKED, actor,
                         f"Shipment #{shipment.id} booked: {shipment.tracking_number}")
+    if not (moves and target == order_states.SHIPPED):
+        emails.parcel_shipped(order, shipment)
+    # else the order's "shipped" email, sent now, names its parcels
+    if first:
+        payment_ops.capture_held(order)  # money held until shipping is taken now
     _apply_unmatched(shipment)
 
 
 def create_shipment(order_id: int, *, carrier_id: str, service: str = "", carrier_name: str = "",
-                    tracking_number: str = "", actor: str) -> Shipment:
-    """A parcel for the order with one of the carrier's services. `carrier_name` is
-    the company typed by staff for a service that names none (the manual carrier's
-    "Other")."""
+                    tracking_number: str = "", actor: str, lines: dict[int, int] | None = None,
+                    packaging: str = "", ship_from: str = "", signature: bool = False,
+                    insurance_minor: int = 0, rate_id: str = "") -> Shipment:
+    """A parcel for the order with one of the carrier's services. `lines` maps order
+    line ids to units in this parcel; None: every unit not yet in a parcel.
+    `carrier_name` is the company typed by staff for a service that names none (the
+    manual carrier's "Other"). `packaging` and `ship_from` are codes of the shop's
+    presets and addresses (oms_core/shipping_config.py); `rate_id` a quote of the
+    carrier's that staff picked."""
     carrier = runtime.registry().carrier(carrier_id)
     code = optional_text(service, "Service", 100)
     chosen = _chosen_service(carrier, code)
@@ -123,16 +136,30 @@ def create_shipment(order_id: int, *, carrier_id: str, service: str = "", carrie
     name = (chosen.carrier_name if chosen else "") or typed_name or carrier.label
     if carrier.manual and not tracking_number:
         raise ValidationError("Type the carrier's tracking number.")
+    packaging = optional_text(packaging, "Packaging", 32)
+    shipping_config.packaging(packaging)  # refuses an unknown preset
+    ship_from = optional_text(ship_from, "Ship from", 32)
+    if ship_from:
+        shipping_config.ship_from(ship_from)
+    limits.check_whole(insurance_minor, "The insured value", maximum=limits.MAX_AMOUNT_MINOR)
+    rate_id = optional_text(rate_id, "Rate", 200) or None
     with write_transaction() as tx:
         if carrier.manual:
             lock_tracking_numbers(carrier.id, [tracking_number])
         order = lock_order(order_id)
         if order.status in (order_states.PAID, order_states.CONFIRMED):
             change(order, order_states.FULFILLING, actor=actor, reason=timeline.FULFILMENT_STARTED, tx=tx)
-        elif order.status != order_states.FULFILLING:
+        elif order.status == order_states.SHIPPED:
+            raise ValidationError("Every unit of this order is in a parcel with the carrier already.")
+        elif order.status not in (order_states.FULFILLING, order_states.PARTIALLY_SHIPPED):
             order_states.check(order, order_states.FULFILLING)  # raises the clear error
+        picked = parcels.pick(order, lines)
         shipment = Shipment(order=order, carrier_id=carrier.id, carrier_name=name,
-                            service=chosen.code if chosen else code, status="unknown")
+                            service=chosen.code if chosen else code, status="unknown",
+                            packaging=packaging, ship_from=ship_from, signature=bool(signature),
+                            insurance_minor=insurance_minor, rate_id=rate_id,
+                            weight_grams=parcels.weight_grams(picked, packaging),
+                            lines=[ShipmentLine(order_line=line, quantity=units) for line, units in picked])
         db.session.add(shipment)
         db.session.flush()
         timeline.record(order, timeline.SHIPMENT_CREATED, actor,
@@ -178,6 +205,7 @@ def apply_booking(shipment_id: int, result: CarrierResult) -> Shipment:
         shipment.tracking_number = result.tracking_number
         shipment.tracking_url = result.tracking_url
         shipment.external_id = result.external_id
+        labels.keep(shipment, result)
         actor = f"carrier:{shipment.carrier_id}"
         if shipment.status == CANCELLED:
             # Cancelled while the worker was booking it: keep the carrier's answer, so
@@ -283,11 +311,13 @@ def add_tracking_update(shipment_id: int, update: TrackingUpdate, *, source: str
                               source=source)
         db.session.add(event)
         db.session.flush()
-        shipment.status = _latest_status(shipment.id)
+        old_status, shipment.status = shipment.status, _latest_status(shipment.id)
         timeline.record(order, timeline.TRACKING_UPDATE, source,
                         timeline.tracking_message(STATUS_LABELS[update.status], update.location), public=True,
                         occurred_at=update.occurred_at)
-        _deliver_if_all_delivered(order, actor=source, tx=tx)
+        delivered_now = _deliver_if_all_delivered(order, actor=source, tx=tx)
+        if shipment.status != old_status:
+            emails.tracking_changed(order, shipment, shipment.status, order_email_sent=delivered_now)
         tx.after_commit(lambda: runtime.registry().hook.on_shipment_updated(
             order=order, shipment=shipment, event=event))
     return event
@@ -305,15 +335,17 @@ def add_staff_update(order_id: int, shipment_id: int, *, status: str, occurred_a
     return add_tracking_update(shipment.id, update, source=actor)
 
 
-def _deliver_if_all_delivered(order: Order, *, actor: str, tx) -> None:
+def _deliver_if_all_delivered(order: Order, *, actor: str, tx) -> bool:
     """An order with several parcels is delivered when the last one is. Cancelled
     parcels do not count, but one parcel at least must be delivered."""
     if order.status != order_states.SHIPPED:
-        return
+        return False
     db.session.flush()
     statuses = set(db.session.scalars(select(Shipment.status).where(Shipment.order_id == order.id)))
     if statuses - {CANCELLED} == {DELIVERED}:
         change(order, order_states.DELIVERED, actor=actor, reason=timeline.CARRIER_DELIVERED, tx=tx)
+        return True
+    return False
 
 
 def shipment_ids_by_number(carrier_id: str, numbers: Iterable[str]) -> dict[str, int]:
@@ -353,20 +385,21 @@ def shipments_for(order_id: int) -> list[Shipment]:
 
 @outbox.handler(BOOK_KIND)
 def _book_with_carrier(message) -> None:
-    """Outbox handler: book a shipment with its carrier, idempotently."""
-    from ..protocols import ShipmentRequest
-
+    """Outbox handler: buy the parcel's label with its carrier, idempotently (the
+    booking key). A carrier that was down is asked again with backoff; a refusal is
+    shown on the order and not retried."""
     shipment = db.session.get(Shipment, message.payload["shipment_id"])
     if shipment is None or shipment.tracking_number or shipment.status == CANCELLED:
         return  # gone, booked by an earlier attempt whose answer was recorded, or given up
-    order = shipment.order
-    request = ShipmentRequest(shipment_id=shipment.id, order_number=order.number,
-                              service=shipment.service, idempotency_key=message.idempotency_key,
-                              destination_country=order.ship_country)
+    try:
+        request = parcels.shipment_request(shipment, message.idempotency_key)
+    except ValidationError as exc:  # the shop's settings changed since (a ship-from or preset removed)
+        apply_booking(shipment.id, CarrierResult.failure(str(exc)))
+        raise outbox.Refused(str(exc)) from None
     carrier = runtime.registry().carrier(shipment.carrier_id)
     db.session.commit()
     result = carrier.create_shipment(request)
     apply_booking(shipment.id, result)
     problem = _booking_problem(result)
     if problem:
-        raise outbox.SendError(problem)
+        raise (outbox.SendError if result.retryable else outbox.Refused)(problem)

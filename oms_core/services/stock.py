@@ -14,6 +14,7 @@ from .common import fetch
 # Why stock changed: the reasons of ledger rows.
 INITIAL, RECEIPT, ADJUSTMENT = "initial", "receipt", "adjustment"
 RESERVATION, RELEASE, SHIPMENT = "reservation", "release", "shipment"
+LABEL_VOIDED = "label_voided"
 # Why staff change stock by hand, with the labels they pick from.
 ADJUST_REASONS = {RECEIPT: "Goods received", ADJUSTMENT: "Count adjustment"}
 
@@ -62,6 +63,17 @@ def deduct_shipped(product_id: int, quantity: int, *, order_id: int, actor: str)
     )
     _move(product_id, on_hand=-quantity, reserved=-quantity, reason=SHIPMENT, actor=actor,
           order_id=order_id)
+
+
+def return_unshipped(product_id: int, quantity: int, *, order_id: int, actor: str) -> None:
+    """A parcel's label was voided before the carrier took it: its units are back on
+    the shelf, reserved for the order again (the reverse of deduct_shipped)."""
+    db.session.execute(
+        update(Product).where(Product.id == product_id)
+        .values(on_hand=Product.on_hand + quantity, reserved=Product.reserved + quantity)
+        .execution_options(synchronize_session=False)
+    )
+    _move(product_id, on_hand=quantity, reserved=quantity, reason=LABEL_VOIDED, actor=actor, order_id=order_id)
 
 
 def adjust(product_id: int, delta: int, *, reason: str, note: str, actor: str) -> Product:

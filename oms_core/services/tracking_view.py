@@ -15,7 +15,7 @@ from sqlalchemy import Integer, bindparam, cast, func, literal_column, null, sel
 from .. import order_states, tracking_codes
 from ..db import read_connection
 from ..links import web_link
-from ..models import Order, OrderLine, Shipment, TimelineEvent, order_number
+from ..models import Order, OrderLine, Shipment, ShipmentEvent, TimelineEvent, order_number
 from . import timeline
 from .shipments import CANCELLED as SHIPMENT_CANCELLED, STATUS_LABELS as SHIPMENT_LABELS
 
@@ -41,6 +41,9 @@ class PublicShipment:
     status_label: str
     tracking_number: str | None
     tracking_url: str | None
+    # The carrier's events, newest first: status label and place only (a carrier's
+    # message may name who signed for the parcel).
+    events: tuple["PublicEvent", ...] = ()
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,7 @@ class TrackingLookup:
 # (a carrier's event time), else when it was recorded.
 _orders, _lines = Order.__table__.c, OrderLine.__table__.c
 _shipments, _events = Shipment.__table__.c, TimelineEvent.__table__.c
+_parcel_events = ShipmentEvent.__table__.c
 _ORDER_ID = select(_orders.id).where(_orders.tracking_code == bindparam("code")).scalar_subquery()
 _LOOKUP = union_all(
     select(literal_column("'event'").label("row_kind"), _events.id.label("seq"),
@@ -93,6 +97,9 @@ _LOOKUP = union_all(
     select(literal_column("'shipment'"), _shipments.id, null(), _shipments.carrier_name,
            _shipments.status, _shipments.tracking_number, _shipments.tracking_url, null())
     .where(_shipments.order_id == _ORDER_ID),
+    select(literal_column("'parcel_event'"), _parcel_events.id, _parcel_events.occurred_at, _parcel_events.location,
+           _parcel_events.status, null(), null(), _parcel_events.shipment_id)
+    .where(_parcel_events.shipment_id.in_(select(_shipments.id).where(_shipments.order_id == _ORDER_ID))),
 )
 
 
@@ -111,7 +118,7 @@ def lookup(typed: str | None) -> TrackingLookup:
 
 
 def _project(rows) -> PublicOrder:
-    kinds: dict[str, list] = {"order": [], "line": [], "shipment": [], "event": []}
+    kinds: dict[str, list] = {"order": [], "line": [], "shipment": [], "event": [], "parcel_event": []}
     for row in sorted(rows, key=lambda r: r.seq):
         kinds[row.row_kind].append(row)
     order = kinds["order"][0]
@@ -125,15 +132,21 @@ def _project(rows) -> PublicOrder:
         status_label=order_states.PUBLIC_LABELS.get(order.a, order.a),
         placed_at=order.at,
         lines=tuple(PublicLine(r.a, r.n) for r in kinds["line"]),
-        shipments=tuple(_public_shipment(r.a, r.b, r.c, r.d) for r in shipments),
+        shipments=tuple(_public_shipment(r.a, r.b, r.c, r.d, _parcel_events_of(kinds["parcel_event"], r.seq))
+                        for r in shipments),
         events=tuple(_public_event(r.at, r.a, r.b, r.c) for r in reversed(events)),  # newest first
     )
 
 
-def _public_shipment(carrier_name, status, tracking_number, tracking_url) -> PublicShipment:
+def _parcel_events_of(rows, shipment_id: int) -> tuple[PublicEvent, ...]:
+    mine = sorted((r for r in rows if r.n == shipment_id), key=lambda r: (r.at, r.seq), reverse=True)
+    return tuple(PublicEvent(at=r.at, label=SHIPMENT_LABELS.get(r.b, r.b), message=r.a or "") for r in mine)
+
+
+def _public_shipment(carrier_name, status, tracking_number, tracking_url, events=()) -> PublicShipment:
     label = SHIPMENT_LABELS.get(status, status) if tracking_number else BOOKING_LABEL
     return PublicShipment(carrier_name=carrier_name, status=status, status_label=label,
-                          tracking_number=tracking_number, tracking_url=web_link(tracking_url))
+                          tracking_number=tracking_number, tracking_url=web_link(tracking_url), events=events)
 
 
 def _public_event(created_at, kind, to_status, message) -> PublicEvent:

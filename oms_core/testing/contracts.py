@@ -23,10 +23,11 @@ from werkzeug.datastructures import Headers
 from ..links import is_web_url
 from ..plugin_settings import SETTING_NAME
 from ..protocols import (
-    CAPTURE_ON_SHIP, PAYMENT_CAPABILITIES, PAYMENT_STATES, TRACKING_STATUSES, WEBHOOK_AUTH_CUSTOM,
-    WEBHOOK_AUTH_KINDS, WEBHOOK_AUTH_NONE, CaptureRequest, Carrier, CarrierResult, CarrierService, Forecaster,
-    GatewayEvent, GatewayRefund, PaymentGateway, PaymentRequest, PaymentResult, PaymentStart, RefundRequest,
-    RefundResult, SeriesForecast, ShipmentRequest, StartPaymentRequest, TrackingUpdate, VoidRequest,
+    CAPTURE_ON_SHIP, LABEL_FORMATS, PAYMENT_CAPABILITIES, PAYMENT_STATES, TRACKING_STATUSES, WEBHOOK_AUTH_CUSTOM,
+    WEBHOOK_AUTH_KINDS, WEBHOOK_AUTH_NONE, Address, CaptureRequest, Carrier, CarrierResult, CarrierService,
+    ContentLine, Forecaster, GatewayEvent, GatewayRefund, Label, Parcel, PaymentGateway, PaymentRequest,
+    PaymentResult, PaymentStart, Rate, RateRequest, RatesResult, RefundRequest, RefundResult, SeriesForecast,
+    ShipmentRequest, StartPaymentRequest, TrackingResult, TrackingUpdate, VoidLabelRequest, VoidRequest,
     WebhookResult, missing_attributes, supports, webhook_auth,
 )
 
@@ -194,20 +195,59 @@ def check_carrier(carrier: Carrier, *, webhook_body: Optional[bytes] = None,
         "services() must return CarrierService objects"
     request = ShipmentRequest(shipment_id=1, order_number="000001", service=services[0].code,
                               idempotency_key="shipment-1", tracking_number="TRACK123",
-                              destination_country="NL")
+                              destination_country="NL", weight_grams=650, ship_from=CONTRACT_FROM,
+                              ship_to=CONTRACT_TO, parcel=CONTRACT_PARCEL, contents=CONTRACT_CONTENTS)
     first = carrier.create_shipment(request)
     assert isinstance(first, CarrierResult), "create_shipment must return a CarrierResult"
     if first.ok:
         assert first.tracking_number, "a successful booking must return a tracking number"
+        _check_label(first)
         again = carrier.create_shipment(request)
         assert again.ok and again.tracking_number == first.tracking_number, \
             "booking twice with one idempotency key must return the same shipment"
     else:
         assert first.error, "a failed booking must say why"
+    _check_capabilities(carrier, request, first)
     url = carrier.tracking_url("TRACK123", services[0].code)
     assert url is None or is_web_url(url, schemes=("https",)), \
         "tracking_url must be None or an https URL"
     _check_webhooks(carrier, TrackingUpdate, webhook_body, sign)
+
+
+CONTRACT_FROM = Address(name="Shop", line1="Damrak 1", city="Amsterdam", postal_code="1012LG", country="NL")
+CONTRACT_TO = Address(name="Ann Example", line1="Hauptstr. 5", city="Berlin", postal_code="10115", country="DE",
+                      email="ann@example.com")
+CONTRACT_PARCEL = Parcel(weight_grams=650, length_mm=300, width_mm=200, height_mm=100)
+CONTRACT_CONTENTS = (ContentLine(sku="MUG", description="Mug", quantity=2, unit_value_minor=1250, currency="EUR",
+                                 weight_grams=250),)
+
+
+def _check_label(result: CarrierResult) -> None:
+    label = result.label
+    if label is not None:
+        assert isinstance(label, Label) and isinstance(label.data, bytes) and label.data, \
+            "a label must be a Label with its bytes"
+        assert label.format in LABEL_FORMATS, f"a label's format must be one of {', '.join(LABEL_FORMATS)}"
+    assert result.cost_minor is None or (isinstance(result.cost_minor, int) and result.cost_minor >= 0), \
+        "cost_minor must be None or a whole number of minor units"
+
+
+def _check_capabilities(carrier, request: ShipmentRequest, booked: CarrierResult) -> None:
+    """Optional capabilities, where the carrier offers them: each answers with its
+    result type (what they answer is the plugin's own tests' business)."""
+    if supports(carrier, "rates"):
+        quotes = carrier.rates(RateRequest(ship_from=CONTRACT_FROM, ship_to=CONTRACT_TO, parcel=CONTRACT_PARCEL))
+        assert isinstance(quotes, RatesResult), "rates must return a RatesResult"
+        assert all(isinstance(rate, Rate) for rate in quotes.rates), "rates must be Rate objects"
+    if supports(carrier, "track"):
+        tracked = carrier.track([booked.tracking_number or "TRACK123"])
+        assert isinstance(tracked, TrackingResult), "track must return a TrackingResult"
+        assert all(isinstance(u, TrackingUpdate) for u in tracked.updates), "track must return TrackingUpdates"
+    if supports(carrier, "void_label"):
+        voided = carrier.void_label(VoidLabelRequest(shipment_id=1, idempotency_key="void-shipment-1",
+                                                     external_id=booked.external_id,
+                                                     tracking_number=booked.tracking_number))
+        assert isinstance(voided, CarrierResult), "void_label must return a CarrierResult"
 
 
 def check_forecaster(forecaster: Forecaster) -> None:

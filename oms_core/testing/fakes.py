@@ -49,7 +49,7 @@ class BookingCarrier:
     def create_shipment(self, request):
         self.keys.append(request.idempotency_key)
         if len(self.keys) <= self.failures:
-            return CarrierResult.failure("carrier API timed out")
+            return CarrierResult.failure("carrier API timed out", retryable=True)
         number = self.booked.setdefault(request.idempotency_key,
                                         f"{self.prefix}{len(self.booked) + 1:04d}")
         return CarrierResult(ok=True, tracking_number=number, external_id=f"ext-{number}",

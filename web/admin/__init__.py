@@ -44,5 +44,4 @@ from . import formatting, new_order, order_actions  # noqa: E402,F401
 from . import forecasts, replenishment, replenishment_settings  # noqa: E402,F401
 from . import errors  # noqa: E402,F401
 from . import inbox  # noqa: E402,F401
-from . import documents  # noqa: E402,F401
-from . import reconciliation  # noqa: E402,F401
+from . import documents, labels, reconciliation  # noqa: E402,F401

@@ -67,6 +67,14 @@ def refund_lines(form, line_ids) -> dict[int, int]:
     return quantities
 
 
+def parcel_lines(form, line_ids) -> dict[int, int] | None:
+    """The units per order line picked into a parcel (fields `line-<id>`); None when
+    the form names no line at all (a parcel of everything left)."""
+    if not any(f"line-{line_id}" in form for line_id in line_ids):
+        return None
+    return refund_lines(form, line_ids)
+
+
 def utc_time(value: str, *, default_now: bool = True) -> datetime:
     """An <input type="datetime-local"> value, read as UTC (the back-office shows UTC);
     empty means now."""

@@ -10,7 +10,7 @@ from flask import render_template, request
 
 from oms_core import limits, money, runtime
 from oms_core.errors import DomainError
-from oms_core.services import orders as order_service, payments, refunds, shipments
+from oms_core.services import carrier_ops, orders as order_service, payments, refunds, shipments
 
 from . import blueprint, forms
 from .access import actor
@@ -79,9 +79,15 @@ def order_refund(order_id: int):
 def order_shipment(order_id: int):
     def create():
         form = request.form
+        order = order_service.get_order(order_id)
+        typed_insurance = forms.text(form, "insurance")
         shipment = shipments.create_shipment(
             order_id, carrier_id=forms.text(form, "carrier_id"), service=forms.text(form, "service"),
-            tracking_number=forms.text(form, "tracking_number"), actor=actor())
+            tracking_number=forms.text(form, "tracking_number"), actor=actor(),
+            lines=forms.parcel_lines(form, [line.id for line in order.lines]),
+            packaging=forms.text(form, "packaging"), ship_from=forms.text(form, "ship_from"),
+            signature=forms.checkbox(form, "signature"), rate_id=forms.text(form, "rate_id"),
+            insurance_minor=forms.amount(typed_insurance, order.currency, "Insured value") if typed_insurance else 0)
         if shipment.tracking_number:
             return f"Shipped with {shipment.carrier_name}, tracking number {shipment.tracking_number}."
         return f"Shipment #{shipment.id} created; booking it with {shipment.carrier_name}."
@@ -106,6 +112,14 @@ def shipment_cancel(order_id: int, shipment_id: int):
         shipment = shipments.cancel_shipment(order_id, shipment_id, actor=actor())
         return f"Shipment #{shipment.id} cancelled; its booking will not be tried again."
     return _run(order_id, cancel)
+
+
+@blueprint.route("/orders/<int:order_id>/shipments/<int:shipment_id>/void", methods=["POST"])
+def shipment_void(order_id: int, shipment_id: int):
+    def void():
+        shipment = carrier_ops.void_label(order_id, shipment_id, actor=actor())
+        return f"Voiding the label of shipment #{shipment.id} with {shipment.carrier_name}."
+    return _run(order_id, void)
 
 
 @blueprint.route("/orders/<int:order_id>/cancel", methods=["POST"])
@@ -142,3 +156,19 @@ def carrier_services():
     carrier = runtime.registry().carrier(request.args.get("carrier_id", ""))
     return render_template("oms/admin/orders/_service_options.html", services=carrier.services(),
                            selected="")
+
+
+@blueprint.route("/orders/<int:order_id>/rates")
+def order_rates(order_id: int):
+    """The carrier's quotes for the parcel as the form stands (the ship form swaps
+    them in); staff pick one, whose rate id goes with the purchase."""
+    order = order_service.get_order(order_id)
+    args = request.args
+    try:
+        result, error = carrier_ops.rates(
+            order_id, carrier_id=forms.text(args, "carrier_id"), packaging=forms.text(args, "packaging"),
+            ship_from=forms.text(args, "ship_from"),
+            lines=forms.parcel_lines(args, [line.id for line in order.lines])), None
+    except DomainError as exc:
+        result, error = None, str(exc)
+    return render_template("oms/admin/orders/_rates.html", result=result, error=error, currency=order.currency)

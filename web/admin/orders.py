@@ -5,7 +5,7 @@ from flask import make_response, render_template, request, url_for
 from flask_login import current_user
 from markupsafe import Markup
 
-from oms_core import order_states, payment_states, runtime
+from oms_core import order_states, payment_states, runtime, shipping_config
 from oms_core.plugins import CARRIER, GATEWAY
 from oms_core.protocols import TRACKING_STATUSES, supports
 from oms_core.services import backoffice, dashboard, queries
@@ -48,6 +48,8 @@ def order_body_context(order_id: int, values=None) -> dict:
                 payment_state_labels=payment_states.LABELS,
                 gateway_labels={g.id: g.label for g in registry.gateways.values()},
                 carriers=registry.usable(CARRIER), tracking_statuses=TRACKING_STATUSES,
+                packaging_presets=shipping_config.packaging_presets().values(),
+                ship_from_addresses=shipping_config.ship_from_addresses(), supports=supports,
                 plugin_panels=panels, values=values or {})
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from oms_core import money, runtime, taxes
+from oms_core import limits, money, runtime, taxes
 from oms_core.errors import DomainError
 from oms_core.services import backoffice, catalog, stock
 
@@ -78,6 +78,9 @@ def product_create():
             description=forms.text(form, "description"),
             tax_class=forms.text(form, "tax_class") or taxes.STANDARD,
             tax_rate_bp=taxes.parse_percent(form["tax_rate"]) if forms.text(form, "tax_rate") else None,
+            weight_grams=forms.whole_number(form.get("weight_grams") or "0", "Weight (g)",
+                                            maximum=limits.MAX_WEIGHT_GRAMS),
+            hs_code=forms.text(form, "hs_code"), origin_country=forms.text(form, "origin_country"),
             actor=actor())
     except DomainError as exc:
         page = render_template("oms/admin/products/list.html",

@@ -19,13 +19,15 @@ from oms_core.plugins import CARRIER
 from oms_core.testing import dispose, make_app
 from oms_core.testing.contracts import check_carrier
 from oms_core.testing.helpers import place_test_order, run_worker_once
-from oms_karrio.carrier import BOOKING_NEEDS
 
 pytest.importorskip("karrio.mappers.ups")
 
 POSTGRES_URL = os.environ.get("OMS_TEST_POSTGRES_URL", "")
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 OWNER = {"email": "owner@example.com", "password": "owner-password"}
+SHIP_FROM = {"code": "main", "name": "Shop Warehouse", "line1": "Damrak 1", "city": "Amsterdam",
+             "postal_code": "1012LG", "country": "NL", "phone": "+31201234567", "default": True}
+BOX = {"code": "box-s", "label": "Small box", "outer_mm": [300, 200, 100], "weight_grams": 150}
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +68,8 @@ def app(database_url, server):
         "karrio_dhl": {"carrier_name": "dhl_parcel_de", "label": "DHL", "username": "user", "password": "pass",
                        "api_host": server.url},
     }
-    app = make_app(database_url, OMS_PLUGINS={"karrio": {"carriers": carriers}})
+    app = make_app(database_url, OMS_PLUGINS={"karrio": {"carriers": carriers}}, OMS_SHIP_FROM=[SHIP_FROM],
+                   OMS_PACKAGING=[BOX])
     with app.app_context():
         _empty_tables()  # PostgreSQL: what the module's earlier tests left
         yield app
@@ -113,16 +116,13 @@ def test_a_karrio_shipment_takes_one_of_the_extensions_services_and_is_booked_by
     with pytest.raises(ValidationError, match="Pick one of UPS's services"):
         shipments.create_shipment(order.id, carrier_id="karrio_ups", service="ups_teleport", actor="test")
     shipment = shipments.create_shipment(order.id, carrier_id="karrio_ups", service="ups_standard_eu",
-                                         actor="test")
+                                         packaging="box-s", actor="test")
     run_worker_once(app)
     from oms_core.db import db
 
     booked = db.session.get(Shipment, shipment.id)
     message = db.session.query(OutboxMessage).filter_by(idempotency_key=booked.booking_key).one()
-    # The core hands the carrier the addresses and the parcel once issue 9's core side
-    # builds them into the ShipmentRequest; until then the plugin refuses, saying why,
-    # and asks the carrier nothing.
-    if server.asked:
-        assert booked.tracking_number == UPS_NUMBER and message.status == "sent"
-    else:
-        assert BOOKING_NEEDS in booked.booking_error and BOOKING_NEEDS in message.last_error
+    # The core hands the carrier the addresses, the parcel (preset's size) and contents.
+    assert server.asked
+    assert booked.tracking_number == UPS_NUMBER and message.status == "sent", booked.booking_error
+    assert booked.label_data and booked.label_format in ("PDF", "PNG", "ZPL") and booked.weight_grams >= 150
