@@ -147,3 +147,15 @@ def test_the_command_prints_what_changed(app, runner, started):
     assert f"order {order_id}, fakecard): captured" in result.output
     assert "1 asked, 1 changed, 0 failed" in result.output
     assert "0 asked" in runner.invoke(args=["oms", "sync-payments", "--limit", "5"]).output
+
+
+def test_the_contract_checks_what_fetch_payment_answers():
+    from oms_core.testing.contracts import check_payment_gateway
+
+    class Wrong(FakeCardGateway):
+        def fetch_payment(self, request):
+            return {"state": "captured"}
+
+    # The right answers: tests/test_payment_lifecycle.py checks the fake card gateway.
+    with pytest.raises(AssertionError, match="not a FetchPaymentResult"):
+        check_payment_gateway(Wrong(), call_operations=True)

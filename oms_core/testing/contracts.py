@@ -25,7 +25,8 @@ from ..plugin_settings import SETTING_NAME
 from ..protocols import (
     CAPTURE_ON_SHIP, PAYMENT_CAPABILITIES, PAYMENT_STATES, TRACKING_STATUSES, WEBHOOK_AUTH_CUSTOM,
     WEBHOOK_AUTH_KINDS, WEBHOOK_AUTH_NONE, CaptureRequest, Carrier, CarrierResult, CarrierService, Forecaster,
-    FetchPaymentRequest, FetchPaymentResult, GatewayEvent, GatewayRefund, PaymentGateway, PaymentRequest, PaymentResult, PaymentStart, RefundRequest,
+    FetchPaymentRequest, FetchPaymentResult, GatewayEvent, GatewayRefund, PaymentGateway, PaymentRequest,
+    PaymentResult, PaymentStart, RefundRequest,
     RefundResult, SeriesForecast, ShipmentRequest, StartPaymentRequest, TrackingUpdate, VoidRequest,
     WebhookResult, missing_attributes, supports, webhook_auth,
 )
