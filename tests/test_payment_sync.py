@@ -140,6 +140,22 @@ def test_the_worker_schedule_runs_it(app, started):
     assert schedule.every_seconds == 5 * 60
 
 
+def test_the_schedule_backs_off_a_gateway_that_is_down(app, started):
+    order_id, _ = started()
+    now = [0.0]
+    schedule = payment_sync.sync_schedule(clock=lambda: now[0])
+    card.failures = 2
+
+    def next_pass():
+        schedule()
+        now[0] += schedule.every_seconds
+        return len(fetches())
+
+    # Down: asked, then skipped one pass; down again: skipped two; then it answers.
+    assert [next_pass() for _ in range(6)] == [1, 1, 2, 2, 2, 3]
+    assert state_of(order_id)[1] == "paid"
+
+
 def test_the_command_prints_what_changed(app, runner, started):
     order_id, _ = started()
     result = runner.invoke(args=["oms", "sync-payments"])

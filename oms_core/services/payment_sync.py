@@ -13,15 +13,18 @@ or the webhook arriving after all, changes nothing more.
 Only `intent_created` payments are asked: an authorization moves on by the OMS's
 own capture or void, whose answers are applied as they come. A payment moved by
 asking is marked for staff (reconciliation, "Payments staff must look at"): their
-webhook endpoint is probably broken. A gateway that answers "retryable" is not
-asked again in the same pass; its payments are asked at the next one.
+webhook endpoint is probably broken. A gateway that answers "retryable" (down) is
+not asked again in the same pass, and the worker's schedule then skips it for 1, 2,
+4, ... passes (at most an hour at the defaults) while it stays down.
 """
 from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Callable
 
 from sqlalchemy import or_, select
 
@@ -47,7 +50,8 @@ class SyncReport:
     asked: int = 0
     changed: list[str] = field(default_factory=list)  # one line per payment moved
     failed: list[str] = field(default_factory=list)  # one line per question not answered
-    postponed: int = 0  # not asked: their gateway was down earlier in this pass
+    postponed: int = 0  # not asked: their gateway was down earlier in this pass, or is backing off
+    down: set[str] = field(default_factory=set)  # gateways that answered "retryable"
 
 
 def stale_payments(limit: int) -> list[Payment]:
@@ -66,15 +70,17 @@ def stale_payments(limit: int) -> list[Payment]:
     ).order_by(Payment.created_at, Payment.id).limit(limit)))
 
 
-def sync_stale(limit: int | None = None) -> SyncReport:
-    """Ask the gateways about stale started payments and apply what they say."""
+def sync_stale(limit: int | None = None, *, skip: frozenset[str] = frozenset()) -> SyncReport:
+    """Ask the gateways (but those in `skip`) about stale started payments and
+    apply what they say."""
     limit = runtime.whole_setting("PAYMENT_SYNC_BATCH", 1, MAX_BATCH) if limit is None else limit
-    report, down = SyncReport(), set()
+    report = SyncReport()
+    down = report.down
     questions = [(p.id, p.gateway_id, p.order_id, FetchPaymentRequest(
         external_id=p.external_id, checkout_id=p.checkout_id, order_id=p.order_id)) for p in stale_payments(limit)]
     db.session.commit()  # no transaction stays open while a gateway answers
     for payment_id, gateway_id, order_id, request in questions:
-        if gateway_id in down:
+        if gateway_id in down or gateway_id in skip:
             report.postponed += 1
             continue
         report.asked += 1
@@ -114,13 +120,45 @@ def _ask(gateway_id: str, request: FetchPaymentRequest) -> FetchPaymentResult:
     return result
 
 
-def sync_schedule() -> Periodic:
-    """The worker's periodic pass, every PAYMENT_SYNC_EVERY_MINUTES (0: only by hand)."""
+class _Backoff:
+    """Per gateway: after a pass in which it was down, skip it for 1, 2, 4, ...
+    passes (at most MAX_SKIPPED_PASSES), so an outage is not asked about every pass."""
+
+    def __init__(self):
+        self.failures: dict[str, int] = {}
+        self.skip_until: dict[str, int] = {}
+        self.passes = 0
+
+    def skipped(self) -> frozenset[str]:
+        return frozenset(gid for gid, until in self.skip_until.items() if until > self.passes)
+
+    def record(self, report: SyncReport, skipped: frozenset[str]) -> None:
+        self.passes += 1
+        for gateway_id in report.down:
+            self.failures[gateway_id] = self.failures.get(gateway_id, 0) + 1
+            self.skip_until[gateway_id] = self.passes + min(2 ** (self.failures[gateway_id] - 1),
+                                                            MAX_SKIPPED_PASSES)
+        for gateway_id in set(self.failures) - report.down - skipped:
+            del self.failures[gateway_id]  # it answered: back to every pass
+            self.skip_until.pop(gateway_id, None)
+
+
+MAX_SKIPPED_PASSES = 12  # an hour at the default of every 5 minutes
+
+
+def sync_schedule(*, clock: Callable[[], float] = time.monotonic) -> Periodic:
+    """The worker's periodic pass, every PAYMENT_SYNC_EVERY_MINUTES (0: only by
+    hand), with a per-gateway back-off while a gateway is down."""
     minutes = runtime.whole_setting("PAYMENT_SYNC_EVERY_MINUTES", 0, 24 * 60)
+    backoff = _Backoff()
 
     def work() -> None:
-        if minutes:
-            report = sync_stale()
-            for line in report.changed + report.failed:
-                log.info("payment sync: %s", line)
-    return Periodic(work, what="asking gateways about late payments", every_seconds=max(minutes, 1) * 60)
+        if not minutes:
+            return
+        skipped = backoff.skipped()
+        report = sync_stale(skip=skipped)
+        backoff.record(report, skipped)
+        for line in report.changed + report.failed:
+            log.info("payment sync: %s", line)
+    return Periodic(work, what="asking gateways about late payments", every_seconds=max(minutes, 1) * 60,
+                    clock=clock)
