@@ -139,13 +139,15 @@ def build_cli(registry: PluginRegistry) -> AppGroup:
     @click.option("--poll", default=2.0, show_default=True, help="Seconds to sleep when idle.")
     def worker(once, poll):
         """Send outbox messages (emails, carrier bookings) with retries, re-forecast
-        demand every FORECAST_EVERY_HOURS, match waiting webhook events again, render
-        the PDFs of documents issued since its last pass, and poll carriers without
-        webhooks for tracking events."""
+        demand every FORECAST_EVERY_HOURS, match waiting webhook events again, ask the
+        gateways about payments whose webhook is late, render the PDFs of documents
+        issued since its last pass, and poll carriers without webhooks for tracking
+        events."""
         from .services import outbox
         from .services.tracking_poll import poll_schedule
         from .services.documents import render_schedule
         from .services.forecast_schedule import forecast_schedule
+        from .services.payment_sync import sync_schedule
         from .services.webhooks import rematch_schedule
 
         _require_schema()
@@ -156,10 +158,10 @@ def build_cli(registry: PluginRegistry) -> AppGroup:
         stopping = []
         signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
         forecast, rematch, render = forecast_schedule(echo=click.echo), rematch_schedule(), render_schedule()
-        track = poll_schedule()
+        track, sync = poll_schedule(), sync_schedule()
         try:
             outbox.run_worker(poll_seconds=poll, stop=lambda: bool(stopping), echo=click.echo,
-                              each_round=lambda: (forecast(), rematch(), render(), track()))
+                              each_round=lambda: (forecast(), rematch(), sync(), render(), track()))
         except KeyboardInterrupt:
             pass
         click.echo("worker stopped")
@@ -239,6 +241,23 @@ def build_cli(registry: PluginRegistry) -> AppGroup:
             raise SystemExit(1)
         if not as_json:
             click.echo("Everything adds up.")
+
+    @oms.command("sync-payments")
+    @click.option("--limit", default=None, type=click.IntRange(1, 10_000),
+                  help="At most this many payments (default OMS_PAYMENT_SYNC_BATCH).")
+    def sync_payments(limit):
+        """Ask the gateways about started payments whose webhook is late (older than
+        OMS_PAYMENT_SYNC_AFTER_MINUTES) and apply what they say; print what changed."""
+        from .services import payment_sync
+
+        _require_schema()
+        report = payment_sync.sync_stale(limit)
+        for line in report.changed:
+            click.echo(f"changed\t{line}")
+        for line in report.failed:
+            click.echo(f"failed\t{line}")
+        click.echo(f"{report.asked} asked, {len(report.changed)} changed, {len(report.failed)} failed, "
+                   f"{report.postponed} postponed (gateway down).")
 
     registry.hook.register_commands(cli=oms)
     return oms

@@ -76,6 +76,13 @@ DEFAULTS = {
     # uncaptured (Stripe's expire after 7 days), and refunds pending longer than this.
     "AUTHORIZATION_WARN_DAYS": 6,
     "REFUND_PENDING_WARN_HOURS": 24,
+    # Payment sync (services/payment_sync.py): the worker asks the gateway about a
+    # started payment whose webhook has not come after this many minutes, until it is
+    # this many hours old, every so many minutes, at most PAYMENT_SYNC_BATCH per pass.
+    "PAYMENT_SYNC_AFTER_MINUTES": 15,
+    "PAYMENT_SYNC_MAX_AGE_HOURS": 48,
+    "PAYMENT_SYNC_EVERY_MINUTES": 5,
+    "PAYMENT_SYNC_BATCH": 100,
     # Outbox worker: attempts before a message is dead, first retry delay (doubles).
     "OUTBOX_MAX_ATTEMPTS": 8,
     "OUTBOX_BACKOFF_SECONDS": 30,

@@ -169,6 +169,37 @@ class GatewayEvent:
     reason: str = ""  # the gateway's words for a failure or dispute
 
 
+@dataclass(frozen=True)
+class FetchPaymentRequest:
+    """Ask a gateway what one of its payment objects is now (its webhook is late):
+    the ids the core holds for the payment, and its order."""
+
+    external_id: Optional[str]  # the gateway's payment object, when known
+    checkout_id: Optional[str]  # the object that started it (e.g. a Checkout Session)
+    order_id: int
+
+
+@dataclass(frozen=True)
+class FetchPaymentResult:
+    """The object's state as a GatewayEvent, applied like a webhook's. Its event_id
+    is made from the state (`sync_event_id`), so asking twice is a duplicate."""
+
+    ok: bool
+    event: Optional[GatewayEvent] = None
+    error: Optional[str] = None
+    retryable: bool = False  # the gateway was down or timed out: ask again later
+
+    @classmethod
+    def failure(cls, error: str, *, retryable: bool = False) -> "FetchPaymentResult":
+        return cls(ok=False, error=error, retryable=retryable)
+
+
+def sync_event_id(object_id: str, state: str, amount_refunded_minor: int = 0) -> str:
+    """The synthetic, deterministic event id of a fetched state: the same state
+    fetched again is the same event."""
+    return f"sync:{object_id}:{state}:{amount_refunded_minor}"
+
+
 # How a gateway's or carrier's webhooks are authenticated: its `webhook_auth`
 # attribute (read with `webhook_auth(obj)`; docs/plugins.md says more).
 WEBHOOK_AUTH_SECRET = "secret"  # default: the plugin checks a signature made with its
@@ -219,7 +250,8 @@ class PaymentGateway(Protocol):
     """Required: id, label, pays_on_delivery, parse_webhook. Optional capabilities,
     each offered only where the gateway has the method (PAYMENT_CAPABILITIES):
     `verify_payment` (staff record money that arrived offline: it enters captured),
-    `start_payment`, `capture`, `void` and `refund`."""
+    `start_payment`, `capture`, `void`, `refund` and `fetch_payment` (the core asks
+    for a started payment's state when its webhook is late)."""
 
     id: str
     label: str
@@ -236,9 +268,10 @@ class PaymentGateway(Protocol):
     #   capture(CaptureRequest) -> PaymentResult
     #   void(VoidRequest) -> PaymentResult
     #   refund(RefundRequest) -> RefundResult
+    #   fetch_payment(FetchPaymentRequest) -> FetchPaymentResult
 
 
-PAYMENT_CAPABILITIES = ("verify_payment", "start_payment", "capture", "void", "refund")
+PAYMENT_CAPABILITIES = ("verify_payment", "start_payment", "capture", "void", "refund", "fetch_payment")
 
 
 def supports(obj, capability: str) -> bool:

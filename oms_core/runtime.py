@@ -32,3 +32,11 @@ def registry() -> PluginRegistry:
 def setting(name: str):
     """A config value by its name without the prefix: setting("SHOP_NAME")."""
     return current_app.config[CONFIG_PREFIX + name]
+
+
+def whole_setting(name: str, low: int, high: int) -> int:
+    """A whole-number setting, refused with a clear error outside low..high."""
+    value = setting(name)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"{CONFIG_PREFIX}{name} must be a whole number from {low} to {high}, not {value!r}.")
+    return value

@@ -331,10 +331,11 @@ def _late_success(order: Order, payment: Payment, *, actor: str, tx) -> None:
     timeline.record(order, timeline.PAYMENT_LATE, actor, payment.attention)
 
 
-def apply_gateway_event(gateway_id: str, event: GatewayEvent) -> Payment | None:
+def apply_gateway_event(gateway_id: str, event: GatewayEvent, *, attention: str = "") -> Payment | None:
     """Apply what a gateway reported about one of its payment objects. Returns None
     when the event was applied before (idempotent). Raises PaymentRefused for an
-    order of another payment method."""
+    order of another payment method. `attention`: what staff must learn when the
+    event moves the payment (a state found by asking, services/payment_sync.py)."""
     check_gateway_event(event)
     actor = f"gateway:{gateway_id}"
     with write_transaction() as tx:
@@ -359,8 +360,11 @@ def apply_gateway_event(gateway_id: str, event: GatewayEvent) -> Payment | None:
         if event.currency.upper() != payment.currency:
             payment.status, payment.flag_reason = "flagged", f"The payment is in {payment.currency}, " \
                                                              f"an event said {event.currency.upper()}."
+        was = payment.state
         apply_snapshot(order, payment, Snapshot(event.state, event.amount_minor, event.amount_refunded_minor),
                        actor=actor, tx=tx, reason=event.reason)
+        if attention and payment.state != was and not payment.attention:
+            payment.attention = attention
         db.session.flush()
         refunds.upsert_from_gateway(order, payment, event.refunds, actor=actor, tx=tx)
         db.session.add(PaymentEvent(gateway_id=gateway_id, event_id=event.event_id, payment_id=payment.id,

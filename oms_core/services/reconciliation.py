@@ -65,13 +65,6 @@ class Row:
         return data
 
 
-def _whole(name: str, low: int, high: int) -> int:
-    value = runtime.setting(name)
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ValueError(f"OMS_{name} must be a whole number from {low} to {high}, not {value!r}.")
-    return value
-
-
 def rows() -> list[Row]:
     """Everything that does not add up, by kind, oldest first within a kind."""
     found: list[Row] = []
@@ -134,7 +127,7 @@ def _payment_attention() -> list[Row]:
 
 
 def _expiring_authorizations() -> list[Row]:
-    days = _whole("AUTHORIZATION_WARN_DAYS", 0, 365)
+    days = runtime.whole_setting("AUTHORIZATION_WARN_DAYS", 0, 365)
     # Started before it was authorized: its age is at least the authorization's (listed early, never late).
     query = (select(Payment).where(Payment.state == AUTHORIZED, Payment.status == "recorded",
                                    Payment.created_at < utcnow() - timedelta(days=days))
@@ -151,7 +144,7 @@ def _refund_row(kind: str, refund: Refund, reason: str, actions: tuple[str, ...]
 
 
 def _pending_refunds() -> list[Row]:
-    hours = _whole("REFUND_PENDING_WARN_HOURS", 0, 24 * 365)
+    hours = runtime.whole_setting("REFUND_PENDING_WARN_HOURS", 0, 24 * 365)
     query = (select(Refund).where(Refund.state == REFUND_PENDING, Refund.created_at < utcnow() - timedelta(hours=hours))
              .order_by(Refund.id).limit(MAX_ROWS_PER_KIND))
     return [_refund_row("refund_pending", r, f"Pending at the gateway for more than {hours} hours.",

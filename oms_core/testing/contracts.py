@@ -25,9 +25,10 @@ from ..plugin_settings import SETTING_NAME
 from ..protocols import (
     CAPTURE_ON_SHIP, LABEL_FORMATS, PAYMENT_CAPABILITIES, PAYMENT_STATES, TRACKING_STATUSES, WEBHOOK_AUTH_CUSTOM,
     WEBHOOK_AUTH_KINDS, WEBHOOK_AUTH_NONE, Address, CaptureRequest, Carrier, CarrierResult, CarrierService,
-    ContentLine, Forecaster, GatewayEvent, GatewayRefund, Label, Parcel, PaymentGateway, PaymentRequest,
-    PaymentResult, PaymentStart, Rate, RateRequest, RatesResult, RefundRequest, RefundResult, SeriesForecast,
-    ShipmentRequest, StartPaymentRequest, TrackingResult, TrackingUpdate, VoidLabelRequest, VoidRequest,
+    ContentLine, FetchPaymentRequest, FetchPaymentResult, Forecaster, GatewayEvent, GatewayRefund, Label, Parcel,
+    PaymentGateway, PaymentRequest, PaymentResult, PaymentStart, Rate, RateRequest, RatesResult, RefundRequest,
+    RefundResult, SeriesForecast, ShipmentRequest, StartPaymentRequest, TrackingResult, TrackingUpdate,
+    VoidLabelRequest, VoidRequest,
     WebhookResult, missing_attributes, supports, webhook_auth,
 )
 
@@ -163,12 +164,24 @@ def _check_operations(gateway) -> None:
                RefundResult, "refund")
     if supports(gateway, "void"):
         _twice(gateway.void, VoidRequest(external_id, "contract-void-1"), PaymentResult, "void")
+    if supports(gateway, "fetch_payment"):
+        _check_fetch(gateway.fetch_payment(FetchPaymentRequest(external_id=external_id, checkout_id=None,
+                                                               order_id=1)))
+
+
+def _check_fetch(result) -> None:
+    """fetch_payment answers a FetchPaymentResult; a state found is a GatewayEvent."""
+    assert isinstance(result, FetchPaymentResult), f"fetch_payment returned {result!r}, not a FetchPaymentResult"
+    assert not result.ok or result.event is None or isinstance(result.event, GatewayEvent), \
+        "fetch_payment's event must be a GatewayEvent"
+    if result.ok and result.event is not None:
+        assert result.event.state in PAYMENT_STATES, f"fetch_payment's state {result.event.state!r} is unknown"
 
 
 def check_payment_gateway(gateway: PaymentGateway, *, webhook_body: Optional[bytes] = None,
                           sign: Optional[Sign] = None, call_operations: bool = True) -> None:
     """Check what the gateway offers (protocols.PAYMENT_CAPABILITIES): staff-recorded
-    payments when it has `verify_payment`; start, capture, void and refund called
+    payments when it has `verify_payment`; start, capture, void, refund and fetch_payment called
     with valid requests when `call_operations` (pass False for a plugin that needs
     its server, and run its own tests against a fake one; True calls them twice
     with one key, which must give one object); its webhooks' events carry a state."""

@@ -3,7 +3,7 @@
 `BookingCarrier` is a carrier booked through the outbox, idempotent like a real
 one (one idempotency key, one parcel), that can refuse its first bookings;
 `FakeCardGateway` is a card gateway in process (start, capture, void, refund,
-signed webhooks) that can fail as if it were down; `plugin_registering(...)`
+fetch, signed webhooks) that can fail as if it were down; `plugin_registering(...)`
 wraps objects into a plugin to pass as `extra_plugins`.
 """
 from __future__ import annotations
@@ -15,6 +15,7 @@ from oms_core.protocols import (
     AUTHORIZED,
     CAPTURE_ON_SHIP,
     CAPTURED,
+    FAILED,
     INTENT_CREATED,
     PARTIALLY_REFUNDED,
     REFUNDED,
@@ -22,6 +23,7 @@ from oms_core.protocols import (
     Carrier,
     CarrierResult,
     CarrierService,
+    FetchPaymentResult,
     Forecaster,
     GatewayEvent,
     GatewayRefund,
@@ -30,6 +32,7 @@ from oms_core.protocols import (
     PaymentStart,
     RefundResult,
     WebhookResult,
+    sync_event_id,
 )
 from oms_core.webhook_signing import sign_hmac_sha256, verify_hmac_sha256
 
@@ -141,6 +144,31 @@ class FakeCardGateway:
         """The customer completes the hosted page: authorized, or captured at once."""
         intent = self.intents[intent_id]
         intent["state"] = AUTHORIZED if intent["capture"] == CAPTURE_ON_SHIP else CAPTURED
+
+    def abandon(self, intent_id: str) -> None:
+        """The hosted page expires unpaid."""
+        self.intents[intent_id]["state"] = FAILED
+
+    def fetch_payment(self, request):
+        """The object's state now, as the event `event_for` would report it, under
+        the synthetic id of that state (asked twice: one event)."""
+        self.calls.append(("fetch", request.external_id or ""))
+        if self.failures > 0:
+            self.failures -= 1
+            return FetchPaymentResult.failure("gateway unavailable (503)", retryable=True)
+        intent = self.intents.get(request.external_id or "")
+        if intent is None:
+            return FetchPaymentResult.failure(f"no such payment {request.external_id}")
+        return FetchPaymentResult(ok=True, event=self._event(request.external_id, sync_event_id(
+            request.external_id, intent["state"], intent["refunded"])))
+
+    def _event(self, intent_id: str, event_id: str) -> GatewayEvent:
+        intent = self.intents[intent_id]
+        return GatewayEvent(
+            event_id=event_id, order_id=intent["order_id"], amount_minor=intent["amount"],
+            currency=intent["currency"], external_id=intent_id, state=intent["state"],
+            amount_refunded_minor=intent["refunded"],
+            refunds=tuple(GatewayRefund(str(rid), amount) for rid, amount in intent["refunds"]))
 
     def _call(self, operation, request, failure, make):
         """One operation on an existing object: down or refused as switched, and

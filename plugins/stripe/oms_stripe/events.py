@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Callable, Mapping, Optional
 
 from oms_core.protocols import (
     AUTHORIZED, CAPTURED, DISPUTED, FAILED, INTENT_CREATED, PARTIALLY_REFUNDED, REFUND_FAILED, REFUND_PENDING,
-    REFUND_SUCCEEDED, REFUNDED, VOIDED, GatewayEvent, GatewayRefund, WebhookResult,
+    REFUND_SUCCEEDED, REFUNDED, VOIDED, GatewayEvent, GatewayRefund, WebhookResult, sync_event_id,
 )
 
 SIGNATURE_HEADER = "Stripe-Signature"
@@ -179,6 +180,41 @@ MAPPERS = {
     "charge.dispute.created": _dispute_created,
 }
 EVENT_TYPES = tuple(MAPPERS)  # what to enable on the Stripe webhook endpoint
+
+
+# ------------------------------------------------------------------ a fetched object, as an event
+
+
+def current(obj: Mapping) -> GatewayEvent:
+    """A Checkout Session (its payment_intent expanded) or a PaymentIntent as Stripe
+    has it now, as the event its webhook would have carried (fetch_payment). The
+    event id is made from the object's state: the same state fetched twice is one
+    event. Raises ValueError, KeyError or TypeError for an object it cannot read."""
+    if obj.get("object") == "checkout.session":
+        intent = obj.get("payment_intent")
+        if obj.get("status") == "expired":
+            mapper = MAPPERS["checkout.session.expired"]
+        elif obj.get("status") == "complete":
+            mapper = MAPPERS["checkout.session.completed"]
+        else:  # open: the customer may still pay, even after a declined card
+            mapper = lambda session, context: context.event(  # noqa: E731
+                session, state=INTENT_CREATED, amount=session["amount_total"] or 0,
+                external_id=_id_of(intent), checkout_id=session["id"])
+    elif obj.get("object") == "payment_intent":
+        mapper = _intent(_fetched_intent_state(obj), "amount")
+    else:
+        raise ValueError(f"not a Checkout Session or PaymentIntent: {obj.get('object')!r}")
+    found = mapper(obj, _Context({"id": "-", "created": obj.get("created") or 0}, lambda intent_id: None))
+    return replace(found, event_id=sync_event_id(_text(obj["id"], "id"), found.state, found.amount_refunded_minor),
+                   occurred_at=None)
+
+
+def _fetched_intent_state(intent: Mapping) -> str:
+    """What a PaymentIntent's status says now; a declined attempt (it asks for
+    another card) failed, as its payment_intent.payment_failed event says."""
+    if intent.get("status") == "requires_payment_method" and intent.get("last_payment_error"):
+        return FAILED
+    return intent_state(intent)
 
 
 # ------------------------------------------------------------------ reading values

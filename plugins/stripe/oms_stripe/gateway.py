@@ -13,6 +13,7 @@ from typing import Mapping, Optional
 
 from oms_core.protocols import (
     CAPTURE_MODES, CAPTURE_NOW, CAPTURE_ON_SHIP, REFUND_FAILED, REFUND_PENDING, VOIDED, CaptureRequest,
+    FetchPaymentRequest, FetchPaymentResult,
     PaymentResult, PaymentStart, RefundRequest, RefundResult,
     StartPaymentRequest, VoidRequest, WebhookResult,
 )
@@ -121,6 +122,25 @@ class StripeGateway:
                                 error=f"Stripe could not refund: {refund.get('failure_reason') or 'failed'}.")
         return RefundResult(ok=True, external_id=refund["id"], state=state)
 
+    def fetch_payment(self, request: FetchPaymentRequest) -> FetchPaymentResult:
+        """The payment as Stripe has it now (its webhook is late): the Checkout
+        Session the OMS started, its PaymentIntent expanded, or else the PaymentIntent."""
+        session_id = request.checkout_id or (request.external_id if _is_session(request.external_id) else None)
+        if session_id:
+            failure, found = self._call(FetchPaymentResult.failure, lambda client: client.v1.checkout.sessions.retrieve(
+                session_id, params={"expand": ["payment_intent"]}))
+        elif request.external_id:
+            failure, found = self._call(FetchPaymentResult.failure, lambda client: client.v1.payment_intents.retrieve(
+                request.external_id))
+        else:
+            return FetchPaymentResult.failure("The payment has no Stripe id to ask about.")
+        if failure:
+            return failure
+        try:
+            return FetchPaymentResult(ok=True, event=events.current(found))
+        except (KeyError, TypeError, ValueError) as exc:
+            return FetchPaymentResult.failure(f"Unreadable Stripe object: {exc!r}")
+
     def retrieve_intent(self, intent_id: str) -> Optional[dict]:
         """The PaymentIntent as Stripe has it now, or None when Stripe cannot say.
         Asked while a webhook waits for its answer: one try, no retries."""
@@ -147,6 +167,11 @@ class StripeGateway:
 
     def parse_webhook(self, body: bytes, headers: Mapping[str, str], secret: Optional[str]) -> WebhookResult:
         return events.parse(body, headers, secret, lookup_intent=self.retrieve_intent)
+
+
+def _is_session(object_id: Optional[str]) -> bool:
+    """Whether an id is a Checkout Session's (Stripe's ids start with their kind)."""
+    return bool(object_id) and object_id.startswith("cs_")
 
 
 def _words(error) -> str:

@@ -209,7 +209,10 @@ class FakeStripe:
         return session
 
     def get_session(self, form: dict, id: str) -> dict:
-        return self.state.sessions[id]
+        session = self.state.sessions[id]
+        if "payment_intent" in form.get("expand", {}).values() and session["payment_intent"]:
+            return {**session, "payment_intent": self.state.intents[session["payment_intent"]]}
+        return session
 
     def get_intent(self, form: dict, id: str) -> dict:
         return self.state.intents[id]
