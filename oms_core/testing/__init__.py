@@ -9,7 +9,9 @@
 - `sign_hmac_sha256(body, secret)`: the headers of the common HMAC-SHA256 scheme
   (`oms_core.webhook_signing`).
 - `scratch_postgres_database(server_url)`: a context manager yielding the URL of a
-  new PostgreSQL database, dropped at the end (tests on PostgreSQL).
+  new PostgreSQL database, dropped at the end (tests on PostgreSQL);
+  `postgres_test_database(prefix)` the same for a fixture, on OMS_TEST_POSTGRES_URL's
+  server, skipped without it (failed under OMS_CI_STRICT=1).
 - `contracts`: checks every payment gateway / carrier / forecaster must pass; run them
   against your own plugin (`check_carrier(MyCarrier(), webhook_body=..., sign=...)`).
 - The pytest plugin (`oms_core.testing.pytest_plugin`, loaded automatically when
@@ -23,10 +25,12 @@ imports what it needs when called. It needs nothing beyond Flask-OMS and pytest
 from __future__ import annotations
 
 from ..webhook_signing import sign_hmac_sha256
-from .helpers import place_test_order, post_signed_webhook, run_worker_once, scratch_postgres_database
+from .helpers import (
+    place_test_order, post_signed_webhook, postgres_test_database, run_worker_once, scratch_postgres_database,
+)
 
 __all__ = ["make_app", "dispose", "run_worker_once", "post_signed_webhook", "place_test_order",
-           "sign_hmac_sha256", "scratch_postgres_database"]
+           "sign_hmac_sha256", "scratch_postgres_database", "postgres_test_database"]
 
 
 def make_app(database_url: str, *, extra_plugins=(), upgrade: bool = True, **config):

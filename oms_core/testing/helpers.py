@@ -134,3 +134,21 @@ def scratch_postgres_database(server_url: str, prefix: str = "oms_test") -> Iter
                 connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
         admin.dispose()
+
+
+def postgres_test_database(prefix: str = "oms_test") -> Iterator[str]:
+    """For a pytest fixture (`yield from postgres_test_database("oms_myplugin")`): a
+    scratch database on the server of OMS_TEST_POSTGRES_URL. Without that variable
+    the test is skipped, or failed when OMS_CI_STRICT=1 (CI must not skip it)."""
+    import os
+
+    import pytest
+
+    server_url = os.environ.get("OMS_TEST_POSTGRES_URL", "")
+    if not server_url:
+        reason = "PostgreSQL tests need OMS_TEST_POSTGRES_URL"
+        if os.environ.get("OMS_CI_STRICT") == "1":
+            pytest.fail(f"OMS_CI_STRICT: {reason}", pytrace=False)
+        pytest.skip(reason)
+    with scratch_postgres_database(server_url, prefix) as url:
+        yield url

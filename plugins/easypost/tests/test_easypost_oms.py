@@ -4,18 +4,15 @@ recorded, and EasyPost's signed tracker webhooks applied once."""
 from __future__ import annotations
 
 import json
-import os
-import uuid
 
 import pytest
 from oms_easypost.testing import EasyPostStandIn, sign
 
 from oms_core.protocols import Address, ContentLine, Parcel, ShipmentRequest
-from oms_core.testing import dispose, make_app, place_test_order, post_signed_webhook
+from oms_core.testing import dispose, make_app, place_test_order, post_signed_webhook, postgres_test_database
 
 API_KEY = "EZTK_oms_test"
 SECRET = "whsec_oms_test"
-POSTGRES_URL = os.environ.get("OMS_TEST_POSTGRES_URL", "")
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -23,19 +20,7 @@ def database_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'oms.sqlite3'}"
         return
-    if not POSTGRES_URL:
-        pytest.skip("PostgreSQL tests need OMS_TEST_POSTGRES_URL")
-    from sqlalchemy import create_engine, make_url, text
-
-    server = make_url(POSTGRES_URL)
-    name = f"oms_easypost_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    yield server.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    yield from postgres_test_database("oms_easypost")
 
 
 @pytest.fixture

@@ -4,25 +4,20 @@ extension's services, chosen for a shipment, and booked by the core's outbox wor
 against the recorded carrier (karrio_recorded_server.py)."""
 from __future__ import annotations
 
-import os
 import re
-import uuid
 
 import pytest
 from karrio_recorded_server import DHL_ROUTES, UPS_NUMBER, UPS_ROUTES, CarrierServer
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from oms_core import runtime
 from oms_core.errors import ValidationError
 from oms_core.plugins import CARRIER
-from oms_core.testing import dispose, make_app
+from oms_core.testing import dispose, make_app, postgres_test_database
 from oms_core.testing.contracts import check_carrier
 from oms_core.testing.helpers import place_test_order, run_worker_once
 
 pytest.importorskip("karrio.mappers.ups")
 
-POSTGRES_URL = os.environ.get("OMS_TEST_POSTGRES_URL", "")
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 OWNER = {"email": "owner@example.com", "password": "owner-password"}
 SHIP_FROM = {"code": "main", "name": "Shop Warehouse", "line1": "Damrak 1", "city": "Amsterdam",
@@ -33,17 +28,7 @@ BOX = {"code": "box-s", "label": "Small box", "outer_mm": [300, 200, 100], "weig
 @pytest.fixture(scope="module")
 def postgres_url():
     """A fresh PostgreSQL database for this module, dropped at the end."""
-    if not POSTGRES_URL:
-        pytest.skip("PostgreSQL tests need OMS_TEST_POSTGRES_URL")
-    server = make_url(POSTGRES_URL)
-    name = f"oms_karrio_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    yield server.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    yield from postgres_test_database("oms_karrio")
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

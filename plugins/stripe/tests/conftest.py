@@ -7,17 +7,15 @@ This folder is a package (tests/__init__.py) so that this conftest is imported a
 the suite's own modules import names from their top-level `conftest`."""
 from __future__ import annotations
 
-import os
 
 import pytest
 
-from oms_core.testing import scratch_postgres_database
+from oms_core.testing import postgres_test_database
 from oms_stripe import GATEWAY_ID, StripeGateway
 from oms_stripe.testing import FakeStripe
 
 SECRET_KEY = "sk_test_oms_4eC39HqLyjWDarjtT1zdp7dc"
 WEBHOOK_SECRET = "whsec_test_oms_1a2b3c"
-POSTGRES_URL = os.environ.get("OMS_TEST_POSTGRES_URL", "")
 
 
 @pytest.fixture
@@ -46,13 +44,7 @@ def oms_config(stripe_settings):
 @pytest.fixture(scope="session")
 def stripe_postgres_url():
     """A fresh PostgreSQL database for this run, dropped at the end."""
-    if not POSTGRES_URL:
-        reason = "PostgreSQL tests need OMS_TEST_POSTGRES_URL"
-        if os.environ.get("OMS_CI_STRICT") == "1":
-            pytest.fail(f"OMS_CI_STRICT: {reason}", pytrace=False)
-        pytest.skip(reason)
-    with scratch_postgres_database(POSTGRES_URL, "oms_stripe_test") as url:
-        yield url
+    yield from postgres_test_database("oms_stripe_test")
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
