@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
 
-from oms_core import money, tracking_codes
-from oms_core.errors import DomainError, NotFound
+from oms_core.errors import NotFound
 from oms_core.services import payment_ops, tracking_view
 
 from .badges import tone
@@ -42,22 +41,14 @@ def make_blueprint(limiter, limit: str) -> Blueprint:
     def pay():
         """Pay now: the tracking code (a 65-bit secret) authorises paying the order's
         balance; the page shows only the order number and the amount."""
-        code = request.args.get("code", "")
         try:
-            order = payment_ops.order_for_code(code)
+            page = payment_ops.pay_now(request.args.get("code", ""), lambda shown: url_for(
+                "oms_public.track", code=shown, _external=True))
         except NotFound:
             return render_template("oms/public/pay.html", found=False), 404
-        shown = tracking_codes.display(order.tracking_code)
-        back = url_for("oms_public.track", code=shown, _external=True)
-        problem = ""
-        if payment_ops.can_start(order):
-            try:
-                return redirect(payment_ops.start_payment(order.id, success_url=back, cancel_url=back), 303)
-            except DomainError as exc:
-                problem = str(exc)
-        due = money.format_amount(order.balance_minor, order.currency)
-        return render_template("oms/public/pay.html", found=True, number=order.number, code=shown,
-                               due=order.balance_minor > 0, amount=due, problem=problem)
+        if page.redirect_url:
+            return redirect(page.redirect_url, 303)
+        return render_template("oms/public/pay.html", found=True, **vars(page))
 
     private_pages(blueprint)
     return blueprint

@@ -12,13 +12,15 @@ retried start sends the same key.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Callable
 
 from sqlalchemy import select
 
 from .. import runtime, tracking_codes
 from ..db import db, write_transaction
-from ..errors import NotFound, PaymentRefused
+from ..errors import DomainError, NotFound, PaymentRefused
 from ..models import Order, OutboxMessage, Payment
 from ..models._base import utcnow
 from ..money import format_amount
@@ -260,6 +262,37 @@ def start_payment(order_id: int, *, success_url: str, cancel_url: str, actor: st
     if error:
         raise PaymentRefused(f"The payment could not be started: {error}")
     return url
+
+
+@dataclass(frozen=True)
+class PayNow:
+    """What the public pay-now page shows: no personal data, only the order number
+    and the amount; `redirect_url` when the customer goes on to the gateway."""
+
+    number: str
+    code: str  # as printed on the confirmation
+    amount: str
+    due: bool
+    redirect_url: str | None = None
+    problem: str = ""
+
+
+def pay_now(code: str, back_url: Callable[[str], str]) -> PayNow:
+    """Pay now for the order of a tracking code: start (or reuse) a hosted payment of
+    its balance where its gateway can, else say what is due or that it is paid.
+    `back_url(code)` is where the gateway sends the customer back. NotFound for an
+    unknown code."""
+    order = order_for_code(code)
+    shown = tracking_codes.display(order.tracking_code)
+    page = dict(number=order.number, code=shown, due=order.balance_minor > 0,
+                amount=format_amount(order.balance_minor, order.currency))
+    if can_start(order):
+        back = back_url(shown)
+        try:
+            return PayNow(**page, redirect_url=start_payment(order.id, success_url=back, cancel_url=back))
+        except DomainError as exc:
+            return PayNow(**page, problem=str(exc))
+    return PayNow(**page)
 
 
 def order_for_code(code: str) -> Order:
