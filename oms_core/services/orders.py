@@ -213,8 +213,8 @@ def _customer_for(email: str, name: str, phone: str) -> Customer:
 
 
 def _confirm(order: Order, *, actor: str, tx) -> None:
-    """Reserve the stock and confirm: where an order is confirmed (with `reopen`),
-    so where documents.issue_invoice belongs."""
+    """Reserve the stock and confirm (a reopened order is confirmed by `reopen`);
+    the invoice, where it is due at confirmation, comes with the status change."""
     order_states.check(order, order_states.CONFIRMED)
     # Lock products in id order so two confirmations never deadlock on PostgreSQL.
     for line in sorted(order.lines, key=lambda line: line.product_id):

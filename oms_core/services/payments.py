@@ -11,9 +11,10 @@ currency when its money is taken is flagged for a human, never counted.
 `refresh_paid` is the one place that derives what an order has been paid and
 refunded; everything that changes a payment or a refund calls it.
 
-Interfaces for documents: a payment becomes captured in `_captured` (receipts);
-a refund succeeds in services/refunds.py `_succeeded` (credit notes); an order is
-confirmed in services/orders.py `_confirm` and `reopen` (invoices).
+Documents follow the money: a receipt where a payment becomes captured
+(`_captured`), the invoice where the order is paid in full (`refresh_paid`; at
+confirmation instead with OMS_INVOICE_ON = "confirmed", services/status.py), a
+credit note where a refund succeeds (services/refunds.py `_succeeded`).
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from .. import limits, order_states, payment_states, runtime
 from ..db import db, write_transaction
 from ..errors import OutOfStock, PaymentRefused, ValidationError
 from ..models import Order, Payment, PaymentEvent, Refund
+from ..models._base import utcnow
 from ..money import format_amount
 from ..payment_states import Snapshot
 from ..protocols import (
@@ -40,7 +42,6 @@ from ..protocols import (
     PaymentRequest,
     supports,
 )
-from ..models._base import utcnow
 from . import documents, inbox, orders, payment_ops, refunds, timeline
 from .common import fetch_with_order_locked, lock_order, optional_text
 from .status import change
