@@ -56,6 +56,25 @@ def new_order(index: int, sku: str, quantity: int = 1) -> NewOrder:
                              "country": "NL"})
 
 
+def race_processes(target, arguments: list[tuple]) -> tuple[list, list]:
+    """Run target(*args, barrier, answers) in one spawned process per args, released
+    together by a barrier; each puts one answer on the queue. Returns the answers
+    and the (joined, or killed) processes."""
+    context = multiprocessing.get_context("spawn")
+    barrier, answers = context.Barrier(len(arguments)), context.Queue()
+    processes = [context.Process(target=target, args=(*args, barrier, answers)) for args in arguments]
+    for process in processes:
+        process.start()
+    try:
+        results = [answers.get(timeout=240) for _ in processes]
+    finally:
+        for process in processes:
+            process.join(timeout=60)
+            if process.is_alive():
+                process.kill()
+    return results, processes
+
+
 def race(app, workers: int, work) -> list[tuple[str, object]]:
     """Run work(i) in `workers` threads released together by a barrier. Each thread
     has its own app context (own session and connection). Returns per worker
@@ -196,19 +215,7 @@ def _buyer_process(database_url: str, sku: str, index: int, barrier, answers) ->
 
 def test_processes_race_for_the_last_units(app, database_url, last_units):
     product_id, sku = last_units
-    context = multiprocessing.get_context("spawn")
-    barrier, answers = context.Barrier(BUYERS), context.Queue()
-    processes = [context.Process(target=_buyer_process, args=(database_url, sku, i, barrier, answers))
-                 for i in range(BUYERS)]
-    for process in processes:
-        process.start()
-    try:
-        results = [answers.get(timeout=240) for _ in processes]
-    finally:
-        for process in processes:
-            process.join(timeout=60)
-            if process.is_alive():
-                process.kill()
+    results, processes = race_processes(_buyer_process, [(database_url, sku, i) for i in range(BUYERS)])
     assert Counter(kind for _, kind, _ in results) == {
         "ok": LAST_UNITS, "OutOfStock": BUYERS - LAST_UNITS}, results
     assert all(process.exitcode == 0 for process in processes)

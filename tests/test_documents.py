@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-import multiprocessing
 
 import pytest
 from pypdf import PdfReader
@@ -19,7 +18,7 @@ from oms_core.errors import ValidationError
 from oms_core.models import Document, DocumentCounter, Order
 from oms_core.services import documents, payments, shipments
 from oms_core.services.common import lock_order
-from test_concurrency import race
+from test_concurrency import race, race_processes
 
 SHOP = {"legal_name": "Kettle & Crumb B.V.", "address_lines": ["Oudegracht 12", "3511 AB Utrecht"],
         "country": "NL", "vat_number": "NL123456789B01", "registration_number": "KvK 12345678",
@@ -260,19 +259,7 @@ def _issuer_process(database_url: str, order_id: int, barrier, answers) -> None:
 def test_twenty_processes_issue_numbers_one_to_twenty(app, database_url, place):
     order_ids = [place(confirm=True).id for _ in range(ISSUERS)]
     db.session.remove()
-    context = multiprocessing.get_context("spawn")
-    barrier, answers = context.Barrier(ISSUERS), context.Queue()
-    processes = [context.Process(target=_issuer_process, args=(database_url, order_id, barrier, answers))
-                 for order_id in order_ids]
-    for process in processes:
-        process.start()
-    try:
-        results = [answers.get(timeout=240) for _ in processes]
-    finally:
-        for process in processes:
-            process.join(timeout=60)
-            if process.is_alive():
-                process.kill()
+    results, _ = race_processes(_issuer_process, [(database_url, order_id) for order_id in order_ids])
     assert all(kind == "ok" for kind, _ in results), results
     assert_numbered_one_to(ISSUERS, [number for _, number in results])
 
