@@ -86,16 +86,19 @@ def get_endpoint(endpoint_id: int, *, lock: bool = False) -> WebhookEndpoint:
     return endpoint
 
 
-def endpoints() -> list[WebhookEndpoint]:
-    return list(db.session.scalars(select(WebhookEndpoint).order_by(WebhookEndpoint.id)))
+@dataclass
+class EndpointRow:
+    endpoint: WebhookEndpoint
+    failing: int  # deliveries retrying or given up on
 
 
-def failing_counts() -> dict[int, int]:
-    """Endpoint id -> deliveries retrying or given up on, for the list."""
-    rows = db.session.execute(select(WebhookDelivery.endpoint_id, func.count())
-                              .where(WebhookDelivery.status.in_(("retrying", "failed")))
-                              .group_by(WebhookDelivery.endpoint_id))
-    return {endpoint_id: count for endpoint_id, count in rows}
+def endpoints() -> list[EndpointRow]:
+    """Every endpoint, oldest first, with how many of its deliveries are in trouble."""
+    failing = dict(db.session.execute(select(WebhookDelivery.endpoint_id, func.count())
+                                      .where(WebhookDelivery.status.in_(("retrying", "failed")))
+                                      .group_by(WebhookDelivery.endpoint_id)).all())
+    return [EndpointRow(endpoint, failing.get(endpoint.id, 0))
+            for endpoint in db.session.scalars(select(WebhookEndpoint).order_by(WebhookEndpoint.id))]
 
 
 def create_endpoint(url: str, events: Iterable[str], *, description: str = "") -> WebhookEndpoint:
@@ -301,6 +304,7 @@ def resend(endpoint_id: int, delivery_id: int, *, actor: str) -> WebhookDelivery
 
 @dataclass
 class DeliveryPage:
+    endpoint: WebhookEndpoint
     deliveries: list[WebhookDelivery]
     next_before: int | None
 
@@ -321,10 +325,10 @@ def get_delivery(endpoint_id: int, delivery_id: int) -> WebhookDelivery:
 
 def deliveries(endpoint_id: int, *, before: int | None = None, limit: int = PAGE_SIZE) -> DeliveryPage:
     """An endpoint's deliveries, newest first, a page at a time (keyset on the id)."""
-    get_endpoint(endpoint_id)
+    endpoint = get_endpoint(endpoint_id)
     query = select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id)
     if before is not None and limits.is_id(before):
         query = query.where(WebhookDelivery.id < before)
     rows = list(db.session.scalars(query.order_by(WebhookDelivery.id.desc()).limit(limit + 1)))
-    return DeliveryPage(deliveries=rows[:limit], next_before=rows[limit - 1].id if len(rows) > limit else None)
+    return DeliveryPage(endpoint=endpoint, deliveries=rows[:limit], next_before=rows[limit - 1].id if len(rows) > limit else None)
 
