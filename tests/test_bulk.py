@@ -206,3 +206,19 @@ def test_fuzzed_bulk_forms_never_fail_and_refusals_change_nothing(staff_client, 
     # No order ids exist in this test: whatever was sent, nothing changed.
     assert (db.session.scalar(select(func.count()).select_from(StockMove)),
             db.session.scalar(select(func.count()).select_from(Shipment))) == before
+
+
+def test_two_staff_confirming_the_same_orders_at_once_confirm_each_once(app, place, make_product):
+    from test_concurrency import race
+
+    product = make_product(sku="RACE", on_hand=100)
+    ids = [place([("RACE", 3)]).id for _ in range(5)]
+    db.session.commit()
+    results = race(app, 2, lambda i: bulk.run("confirm", ids, actor=f"staff:{i}"))
+    reports = [value for kind, value in results if kind == "ok"]
+    assert len(reports) == 2, results
+    for index in range(5):
+        assert sorted(report.outcomes[index].ok for report in reports) == [False, True]
+    db.session.expire_all()
+    assert db.session.get(type(product), product.id).reserved == 15
+    assert {fresh(i).status for i in ids} == {"confirmed"}

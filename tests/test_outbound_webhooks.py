@@ -324,3 +324,20 @@ def test_a_slow_receiver_times_out_and_is_retried(app, place):
         assert time.monotonic() - started < 5
     attempt = db.session.scalars(select(WebhookAttempt)).one()
     assert "timed out" in attempt.error.lower() and attempt.duration_ms >= 400
+
+
+def test_workers_sending_at_once_deliver_each_event_once(app, receiver, place):
+    """Four outbox workers at once (SKIP LOCKED on PostgreSQL, BEGIN IMMEDIATE on
+    SQLite): every event reaches the receiver exactly once, in one attempt."""
+    from test_concurrency import race
+
+    register(receiver, ["order.placed"])
+    for _ in range(12):
+        place()
+    db.session.commit()
+    results = race(app, 4, lambda i: outbox.run_once(limit=3))
+    assert all(kind == "ok" for kind, _ in results), results
+    while send_due() != (0, 0):
+        pass
+    assert len(receiver.accepted) == 12 and receiver.duplicates == 0 and len(receiver.requests) == 12
+    assert {(d.status, d.attempts) for d in deliveries()} == {("delivered", 1)}
