@@ -87,6 +87,11 @@ DEFAULTS = {
     "OUTBOX_MAX_ATTEMPTS": 8,
     "OUTBOX_BACKOFF_SECONDS": 30,
     "OUTBOX_LEASE_SECONDS": 120,
+    # Outbound webhooks (services/outbound_webhooks.py): seconds to wait for a
+    # receiver's answer, and whether URLs may point at loopback, private or
+    # link-local addresses (off: the OMS must not be a way into the shop's own network).
+    "WEBHOOK_TIMEOUT_SECONDS": 10,
+    "WEBHOOK_ALLOW_PRIVATE_ADDRESSES": False,
     # Forecasting: a forecaster id, or "auto" (the best of those installed, by back-test).
     "FORECASTER": "auto",
     "FORECAST_FREQUENCY": "week",  # or "month"

@@ -22,6 +22,10 @@ MAX_STOCK = 1_000_000_000
 MAX_ORDER_QUANTITY = 1000
 # A product unit's weight in grams (a tonne: beyond any parcel carrier).
 MAX_WEIGHT_GRAMS = 1_000_000
+# Orders one bulk action on the orders list handles at once (services/bulk.py).
+MAX_BULK_ORDERS = 100
+# Outbound webhook endpoints a shop may register (services/outbound_webhooks.py).
+MAX_WEBHOOK_ENDPOINTS = 20
 # Any amount of money in minor units: a price, shipping, an order's total, a payment.
 # What an INTEGER column holds on PostgreSQL (21,474,836.47 in a currency with cents).
 MAX_AMOUNT_MINOR = 2**31 - 1

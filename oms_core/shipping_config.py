@@ -4,7 +4,7 @@ from, and which carrier and service a destination gets by default.
 OMS_SHIP_FROM: [{"code", "name", "line1", "city", "postal_code", "country",
   "company", "line2", "state", "phone", "email", "default"}, ...]
 OMS_PACKAGING: [{"code", "label", "inner_mm": [l, w, h], "outer_mm": [l, w, h],
-  "weight_grams"}, ...]
+  "weight_grams", "default"}, ...] — the default (else the first) for parcels made in bulk.
 OMS_SHIPPING_RULES: [{"countries": ["NL", "BE"] or "zone": "EU" or neither (any),
   "max_weight_grams" (optional), "carrier", "service"}, ...] — the first that fits wins.
 """
@@ -97,6 +97,14 @@ def packaging(code: str) -> Optional[Packaging]:
     if code not in presets:
         raise ValidationError("Pick one of the packaging presets.")
     return presets[code]
+
+
+def default_packaging() -> Optional[Packaging]:
+    """The preset with "default": true, else the first; None when there are none.
+    What a parcel made without staff choosing gets (services.bulk)."""
+    presets = packaging_presets()
+    marked = [str(e["code"]) for e in _entries("PACKAGING") if e.get("code") and e.get("default")]
+    return presets[marked[0]] if marked else next(iter(presets.values()), None)
 
 
 def rules() -> list[Rule]:

@@ -62,3 +62,40 @@ def verify_hmac_sha256(body: bytes, headers: Mapping[str, str], secret: Optional
     if not hmac.compare_digest(signature.strip().lower(), hmac_sha256_signature(body, secret, int(stamp))):
         return "The signature does not match."
     return None
+
+
+# ------------------------------------------------------------ the OMS's own deliveries
+# Outbound webhooks (services/outbound_webhooks.py) carry one header, like Stripe's:
+#   OMS-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">
+# A receiver recomputes the HMAC with the endpoint's secret over the raw body it got,
+# compares in constant time and refuses a `t` further than its tolerance from now.
+
+OUTBOUND_SIGNATURE_HEADER = "OMS-Signature"
+
+
+def outbound_signature(body: bytes, secret: str, timestamp: int) -> str:
+    """The OMS-Signature header's value for `body` sent at `timestamp`."""
+    return f"t={timestamp},v1={hmac_sha256_signature(body, secret, timestamp)}"
+
+
+def verify_outbound(body: bytes, signature: Optional[str], secret: str, *,
+                    tolerance_seconds: int = TOLERANCE_SECONDS, now: Optional[float] = None) -> Optional[str]:
+    """What a receiver does with an OMS delivery: None when `signature` (the
+    OMS-Signature header) signs `body` with `secret` within the tolerance, else why not.
+    Several v1 entries may be present (e.g. during a secret rotation): one must match."""
+    if not signature or len(signature) > 2000:
+        return f"The {OUTBOUND_SIGNATURE_HEADER} header is missing."
+    parts = [part.strip().partition("=") for part in signature.split(",")]
+    stamps = [value for key, _, value in parts if key == "t"]
+    digests = [value for key, _, value in parts if key == "v1"]
+    if len(stamps) != 1 or not (stamps[0].isascii() and stamps[0].isdigit()) \
+            or len(stamps[0]) > _MAX_TIMESTAMP_DIGITS:
+        return "The signature has no time in Unix seconds (t=)."
+    stamp = int(stamps[0])
+    now = time.time() if now is None else now
+    if abs(now - stamp) > tolerance_seconds:
+        return f"The signature's timestamp is more than {tolerance_seconds} seconds from now."
+    expected = hmac_sha256_signature(body, secret, stamp)
+    if not any(hmac.compare_digest(digest.lower(), expected) for digest in digests):
+        return "The signature does not match."
+    return None

@@ -29,9 +29,9 @@ from werkzeug.datastructures import ImmutableMultiDict
 from oms_core.db import db
 from oms_core import tracking_codes
 from oms_core.models import (Customer, Order, OutboxMessage, Payment, Product, Refund, Shipment, ShipmentEvent,
-                             StaffUser, StockMove, TimelineEvent)
+                             StaffUser, StockMove, TimelineEvent, WebhookDelivery, WebhookEndpoint)
 from oms_core.services import orders as order_service
-from oms_core.services import catalog, payments, shipments, stock
+from oms_core.services import catalog, outbound_webhooks, payments, shipments, stock
 from oms_core.testing.fakes import FakeCardGateway, plugin_registering
 
 # Random examples per endpoint and method, after the sweep of CRITICAL values.
@@ -107,8 +107,11 @@ WATCHED = {
     Shipment: (Shipment.status, Shipment.tracking_number),
     OutboxMessage: (OutboxMessage.status, OutboxMessage.attempts, OutboxMessage.max_attempts),
     StaffUser: (StaffUser.session_version, StaffUser.active, StaffUser.password_hash),
+    WebhookEndpoint: (WebhookEndpoint.url, WebhookEndpoint.events, WebhookEndpoint.active,
+                      WebhookEndpoint.description),
+    WebhookDelivery: (WebhookDelivery.status, WebhookDelivery.outbox_key),
 }
-COUNTED = (StockMove, TimelineEvent, Payment, Refund, ShipmentEvent)
+COUNTED = (StockMove, TimelineEvent, Payment, Refund, ShipmentEvent, WebhookEndpoint)
 # GETs that write: pay now starts (or reuses) a payment at the gateway, a Payment row.
 GET_WRITES = {"oms_public.pay"}
 
@@ -215,6 +218,8 @@ def app_config():
 def world(app, make_product, place):
     """Something for every id in a URL to point at: products, orders in each state
     that has actions, a shipment, an outbox message."""
+    # Every change below also queues an outbound webhook delivery.
+    endpoint = outbound_webhooks.create_endpoint("https://erp.example.com/oms", list(outbound_webhooks.EVENTS))
     mug = make_product(sku="FUZZ-1", on_hand=50)
     tea = make_product(sku="FUZZ-2", on_hand=5, price_minor=399)
     placed = place([(mug.sku, 1)])
@@ -228,11 +233,13 @@ def world(app, make_product, place):
                                          tracking_number="JD1", actor="test")
     order_service.add_note(placed.id, "hello", actor="test")
     message = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).first()
+    delivery = db.session.scalars(select(WebhookDelivery).order_by(WebhookDelivery.id)).first()
     return {
         "ids": {"order_id": [placed.id, confirmed.id, paid.id, shipped.id, by_card.id], "product_id": [mug.id, tea.id],
                 "message_id": [message.id], "shipment_id": [shipment.id], "sku": ["FUZZ-1", "NOPE"],
                 "filename": ["oms.css", "htmx.min.js", "../secret"], "gateway_id": ["bank_transfer", "nope"],
-                "carrier_id": ["manual", "nope"]},
+                "carrier_id": ["manual", "nope"], "endpoint_id": [endpoint.id], "delivery_id": [delivery.id],
+                "action": ["confirm", "ship", "slips", "export", "nope"]},
         "seeds": {
             "oms_admin.login": {"email": "nobody@example.com", "password": "not-the-password"},
             "oms_admin.orders": {"status": "confirmed", "q": "#1", "before": "3"},
@@ -255,6 +262,12 @@ def world(app, make_product, place):
             "oms_admin.replenishment_page": {"show": "all"},
             "oms_admin.carrier_services": {"carrier_id": "manual"},
             "oms_public.track": {"code": "AAAA-AAAA-AAAA-AA"},
+            "oms_admin.orders_bulk": {"order_id": str(placed.id)},
+            "oms_admin.webhook_endpoint_create": {"url": "https://erp.example.com/b", "events": "order.paid",
+                                                  "description": "d"},
+            "oms_admin.webhook_endpoint_update": {"url": "https://erp.example.com/c", "events": "order.placed",
+                                                  "description": "d", "active": "1"},
+            "oms_admin.webhook_endpoint_active": {"active": "1"},
             "oms_public.pay": {"code": tracking_codes.display(by_card.tracking_code)},
         },
     }

@@ -19,9 +19,11 @@ TONES = {
                  "delivery_attempted": "warn", "cancelled": "bad", "expired": "warn"},
     "stock": {storefront.IN_STOCK: "ok", storefront.LOW: "warn", storefront.OUT: "bad"},
     "inbound": {"received": "warn", "unmatched": "warn", "refused": "bad", "error": "bad", "applied": "ok"},
+    "webhook": {"pending": "warn", "retrying": "warn", "delivered": "ok", "failed": "bad", "cancelled": ""},
+    "bulk": {True: "ok", False: "bad"},
     "setup": {"configured": "ok", "not configured": "bad"},
 }
 
 
-def tone(kind: str, value: str | None) -> str:
-    return TONES[kind].get(value or "", "")
+def tone(kind: str, value) -> str:
+    return TONES[kind].get(value if isinstance(value, bool) else (value or ""), "")

@@ -4,6 +4,7 @@ from .documents import Document, DocumentCounter
 from .forecasts import ForecastRun, ForecastSeries
 from .inbound import InboundEvent, UnmatchedEvent
 from .orders import Customer, Order, OrderLine, TimelineEvent, order_number
+from .outbound_webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from .outbox import OutboxMessage
 from .payments import Payment, PaymentEvent, Refund
 from .shipments import Shipment, ShipmentEvent, ShipmentLine
@@ -14,5 +15,6 @@ __all__ = [
     "ForecastRun", "ForecastSeries", "InboundEvent", "Order", "OrderLine", "OutboxMessage",
     "Payment", "PaymentEvent", "Product", "ROLES", "Refund",
     "Shipment", "ShipmentEvent", "ShipmentLine", "StaffUser", "StockMove", "TimelineEvent", "UnmatchedEvent",
+    "WebhookAttempt", "WebhookDelivery", "WebhookEndpoint",
     "order_number",
 ]

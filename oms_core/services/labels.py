@@ -57,7 +57,8 @@ def _packing_slip_pdf(shipment: Shipment) -> bytes | None:
     return documents.download(shipment.order_id, document_id)[1] if document_id else None
 
 
-def _join(pdfs: list[bytes]) -> bytes:
+def join_pdfs(pdfs: list[bytes]) -> bytes:
+    """PDFs one after the other in one PDF (also services.bulk's packing slips)."""
     from pypdf import PdfReader, PdfWriter
 
     writer = PdfWriter()
@@ -81,7 +82,7 @@ def parcel_pdf(order_id: int, shipment_id: int) -> tuple[bytes, str]:
     pdfs = _parcel_pdfs(shipment)
     if not pdfs:
         raise NotFound(f"Shipment #{shipment_id} has neither a PDF label nor a packing slip yet.")
-    return _join(pdfs), f"parcel-{shipment.order.number}-{shipment.id}.pdf"
+    return join_pdfs(pdfs), f"parcel-{shipment.order.number}-{shipment.id}.pdf"
 
 
 def batch_pdf(order_ids: list[int]) -> bytes:
@@ -93,4 +94,4 @@ def batch_pdf(order_ids: list[int]) -> bytes:
     pdfs = [pdf for shipment in parcels for pdf in _parcel_pdfs(shipment)]
     if not pdfs:
         raise ValidationError("These orders have no labels or packing slips yet.")
-    return _join(pdfs)
+    return join_pdfs(pdfs)

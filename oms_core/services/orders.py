@@ -12,7 +12,7 @@ from ..db import db, write_transaction
 from ..errors import ValidationError
 from ..models import Customer, Order, OrderLine, Product
 from ..models._base import utcnow
-from . import payment_ops, payments, refunds, stock, timeline
+from . import outbound_webhooks, payment_ops, payments, refunds, stock, timeline
 from .common import clean_email, fetch, lock_order, optional_text, required_text
 from .status import change
 
@@ -155,6 +155,7 @@ def place_order(new: NewOrder, *, actor: str, confirm: bool | None = None) -> Or
         db.session.add(order)
         timeline.record(order, timeline.STATUS_CHANGED, actor, timeline.placed_reason(new.channel),
                         public=True, to_status=order_states.PLACED)
+        outbound_webhooks.emit(order, "order.placed")
         if confirm:
             _confirm(order, actor=actor, tx=tx)
         tx.after_commit(lambda: runtime.registry().hook.on_order_placed(order=order))

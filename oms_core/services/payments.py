@@ -42,7 +42,7 @@ from ..protocols import (
     PaymentRequest,
     supports,
 )
-from . import documents, inbox, orders, payment_ops, refunds, timeline
+from . import documents, inbox, orders, outbound_webhooks, payment_ops, refunds, timeline
 from .common import fetch_with_order_locked, lock_order, optional_text
 from .status import change
 
@@ -79,11 +79,15 @@ def refresh_paid(order: Order, *, actor: str, tx) -> None:
         status = AUTHORIZED_STATUS
     else:
         status = PARTIALLY_PAID if paid else UNPAID
+    was_paid = order.payment_status == PAID
     order.paid_minor, order.refunded_minor, order.payment_status = paid, refunded, status
     if status == PAID:
         documents.issue_invoice(order)  # paid in full (cash on delivery too), before the "paid" email
     if status == PAID and order.status == order_states.CONFIRMED:
         change(order, order_states.PAID, actor=actor, reason=timeline.PAID_IN_FULL, tx=tx)
+    if status == PAID and not was_paid:
+        # By the money, not the order status: cash on delivery is paid after shipping.
+        outbound_webhooks.emit(order, "order.paid")
 
 
 def _mismatch(order: Order, amount_minor: int, currency: str, *, counted_already: int = 0) -> str | None:

@@ -32,7 +32,7 @@ from ..protocols import (
     RefundResult,
     supports,
 )
-from . import documents, notifications, outbox, payments, timeline
+from . import documents, notifications, outbound_webhooks, outbox, payments, timeline
 from .common import fetch, fetch_with_order_locked, lock_order, optional_text, required_text
 
 REFUND_KIND = "payment.refund"
@@ -200,6 +200,7 @@ def _succeeded(order: Order, refund: Refund, *, actor: str, tx) -> None:
     payments.apply_snapshot(order, payment, payment_states.after_refunds(
         Snapshot(payment.state, payment.amount_minor, max(done, payment.amount_refunded_minor))),
         actor=actor, tx=tx)
+    outbound_webhooks.refunded(order, refund)  # after the paid view, so the body shows the refund
 
 
 def _issue_credit_note(order: Order, refund: Refund) -> None:

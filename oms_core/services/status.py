@@ -5,7 +5,7 @@ from .. import order_states, runtime
 from ..db import Transaction
 from ..models import Order
 from ..models._base import utcnow
-from . import documents, notifications, timeline
+from . import documents, notifications, outbound_webhooks, timeline
 
 # Status changes the customer is told about by email.
 NOTIFY_ON = {order_states.CONFIRMED, order_states.PAID, order_states.SHIPPED, order_states.DELIVERED}
@@ -28,5 +28,6 @@ def change(order: Order, target: str, *, actor: str, reason: str = "", tx: Trans
         documents.issue_invoice(order)  # before the email, which attaches it
     if target in NOTIFY_ON:
         notifications.queue_status_email(order, target)
+    outbound_webhooks.status_changed(order, old, target)
     tx.after_commit(lambda: runtime.registry().hook.on_order_status_changed(
         order=order, old_status=old, new_status=target, actor=actor))

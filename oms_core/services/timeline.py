@@ -27,6 +27,8 @@ SHIPMENT_BOOKED = "shipment_booked"
 SHIPMENT_CANCELLED = "shipment_cancelled"
 TRACKING_UPDATE = "tracking_update"
 DOCUMENT_ISSUED = "document_issued"
+WEBHOOK_FAILED = "webhook_failed"  # an outbound webhook given up on
+WEBHOOK_RESENT = "webhook_resent"
 
 # Reasons of the status changes the services make themselves.
 STOCK_RESERVED = "Stock reserved."

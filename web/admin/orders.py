@@ -5,10 +5,10 @@ from flask import make_response, render_template, request, url_for
 from flask_login import current_user
 from markupsafe import Markup
 
-from oms_core import order_states, payment_states, runtime, shipping_config
+from oms_core import limits, order_states, payment_states, runtime, shipping_config
 from oms_core.plugins import CARRIER, GATEWAY
 from oms_core.protocols import TRACKING_STATUSES, supports
-from oms_core.services import backoffice, dashboard, queries
+from oms_core.services import backoffice, bulk, dashboard, queries
 
 from . import blueprint, forms
 from .responses import vary_on_htmx, wants_fragment
@@ -28,7 +28,8 @@ def orders():
     else:
         page = queries.list_orders(status=status or None, search=search, before=before, limit=limit)
     context = dict(page=page, status=status, attention=attention, search=search, before=before,
-                   statuses=order_states.STATUSES, attention_lists=dashboard.ATTENTION_LISTS)
+                   statuses=order_states.STATUSES, attention_lists=dashboard.ATTENTION_LISTS,
+                   bulk_actions=bulk.ACTIONS, max_bulk=limits.MAX_BULK_ORDERS)
     template = "oms/admin/orders/_results.html" if wants_fragment() else "oms/admin/orders/list.html"
     return vary_on_htmx(make_response(render_template(template, **context)))
 
