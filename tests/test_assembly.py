@@ -148,6 +148,28 @@ def test_the_job_is_created_once_when_the_order_is_confirmed(place, wardrobe):
     assert events(order.id) == ["Assembly job created: to schedule."]
 
 
+def test_the_job_machine_edges_are_written_out():
+    """A change to the table is a decision: this list changes with it."""
+    edges = sorted((source, target) for source, targets in assembly.TRANSITIONS.items() for target in targets)
+    assert edges == [("cancelled", "to_schedule"), ("failed", "cancelled"), ("failed", "scheduled"),
+                     ("scheduled", "cancelled"), ("scheduled", "done"), ("scheduled", "failed"),
+                     ("scheduled", "scheduled"), ("to_schedule", "cancelled"), ("to_schedule", "scheduled")]
+    assert set(assembly.LABELS) == set(assembly.TRANSITIONS)
+
+
+def test_a_cancelled_order_confirmed_again_gets_its_job_back(place, wardrobe):
+    order = place([(wardrobe.sku, 1)], confirm=True)
+    orders.cancel_order(order.id, actor="test", reason="r")
+    from oms_core.db import write_transaction
+    from oms_core.services.common import lock_order
+
+    with write_transaction():  # what services.status does when a late payment reopens the order
+        assembly.order_confirmed(lock_order(order.id), actor="test")
+    jobs = db.session.scalars(select(AssemblyJob).where(AssemblyJob.order_id == order.id)).all()
+    assert [job.status for job in jobs] == ["to_schedule"]
+    assert events(order.id)[-2:] == ["Assembly cancelled: order cancelled", "Assembly to schedule: order confirmed again"]
+
+
 def test_scheduling_rules(job, fitter, staff_user):
     args = dict(day=in_days(3), start=time(9), end=time(12), assignee_id=fitter.id, actor="staff:test")
     refusals = [
@@ -385,6 +407,30 @@ def test_admin_new_order_and_product_forms_take_assembly(owner_client, desk):
     assert page.count('aria-label="Units of') == 2
 
 
+def test_owners_set_a_products_assembly_on_its_page(owner_client, make_product):
+    product = make_product(sku="SOFA", price_minor=90000)
+    page = owner_client.get(f"/oms/admin/products/{product.id}").get_data(as_text=True)
+    assert 'id="assembly-settings"' in page and "No assembly" in page
+    response = owner_client.post(f"/oms/admin/products/{product.id}/assembly", htmx=True,
+                                 data={"assembly": "offered", "assembly_price": "35.00"})
+    assert "SOFA: assembly saved." in response.get_data(as_text=True) and "35.00" in response.get_data(as_text=True)
+    bad = owner_client.post(f"/oms/admin/products/{product.id}/assembly", htmx=True,
+                            data={"assembly": "offered", "assembly_price": "-1"})
+    assert 'class="error"' in bad.get_data(as_text=True)
+    db.session.expire_all()
+    assert (db.session.get(Product, product.id).assembly, db.session.get(Product, product.id).assembly_price_minor) == (
+        "offered", 3500)
+
+
+def test_staff_cannot_set_a_products_assembly(staff_client, make_product):
+    product = make_product(sku="SOFA", price_minor=90000)
+    assert 'id="assembly-settings"' not in staff_client.get(f"/oms/admin/products/{product.id}").get_data(as_text=True)
+    response = staff_client.post(f"/oms/admin/products/{product.id}/assembly", data={"assembly": "required"})
+    assert response.status_code == 403
+    db.session.expire_all()
+    assert db.session.get(Product, product.id).assembly == "none"
+
+
 def test_storefront_checkout_chooses_offered_assembly(app, desk):
     from oms_web.storefront import place_checkout_order
 
@@ -472,7 +518,7 @@ def test_customer_assembly_posts_are_rate_limited(app, job):
 
 
 @pytest.mark.parametrize("app_config", [{"OMS_TRACKING_RATE_LIMIT": "100000 per minute", "OMS_TIMEZONE": ZONE}])
-def test_assembly_forms_survive_fuzzing_and_refusals_change_nothing(app, job, fitter, staff_client):
+def test_assembly_forms_survive_fuzzing_and_refusals_change_nothing(app, job, fitter, owner_client):
     import test_fuzz
 
     watched = dict(test_fuzz.WATCHED)
@@ -480,8 +526,9 @@ def test_assembly_forms_survive_fuzzing_and_refusals_change_nothing(app, job, fi
                                       AssemblyJob.window_start, AssemblyJob.window_end, AssemblyJob.assignee_id,
                                       AssemblyJob.move_requested, AssemblyJob.preferred_slots, AssemblyJob.notes,
                                       AssemblyJob.line1, AssemblyJob.reason)
+    test_fuzz.WATCHED[Product] = test_fuzz.WATCHED[Product] + (Product.assembly, Product.assembly_price_minor)
     try:
-        ids = {"job_id": [job.id], "order_id": [job.order_id]}
+        ids = {"job_id": [job.id], "order_id": [job.order_id], "product_id": [job.order.lines[0].product_id]}
         day = in_days(3).isoformat()
         seeds = {
             "oms_admin.assembly_week": {"week": assembly.week_label(assembly.today())},
@@ -491,19 +538,20 @@ def test_assembly_forms_survive_fuzzing_and_refusals_change_nothing(app, job, fi
             "oms_admin.assembly_failed": {"reason": "r"},
             "oms_admin.assembly_details": {"name": "Ann", "line1": "1 St", "line2": "", "postal_code": "1",
                                            "city": "C", "country": "NL", "notes": "n"},
+            "oms_admin.product_assembly": {"assembly": "offered", "assembly_price": "1.00"},
             "oms_documents.assembly_preferences": {"slot-0-date": day, "slot-0-part": "morning", "note": "n"},
             "oms_documents.assembly_move": {"slot-0-date": day, "slot-0-part": "evening", "note": "n"},
         }
         rules = [rule for rule in app.url_map.iter_rules() if "assembly" in rule.endpoint]
-        assert len(rules) == 8
+        assert len(rules) == 9
         # The customer's routes with a proof in the same session as the staff login.
-        with staff_client.client.session_transaction() as session:
+        with owner_client.client.session_transaction() as session:
             customer_proof.grant(session, job.order_id)
         with test_fuzz.recording(app):
             for rule in sorted(rules, key=lambda rule: rule.endpoint):
                 for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-                    test_fuzz.fuzz_endpoint(staff_client.client, rule, method, seeds=seeds, ids=ids,
-                                            post=staff_client.post)
+                    test_fuzz.fuzz_endpoint(owner_client.client, rule, method, seeds=seeds, ids=ids,
+                                            post=owner_client.post)
         assert {"date", "start", "end", "assignee_id"} <= test_fuzz.READ["oms_admin.assembly_schedule"]
         assert {"slot-0-date", "slot-0-part", "note"} <= test_fuzz.READ["oms_documents.assembly_move"]
     finally:

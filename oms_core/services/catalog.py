@@ -12,6 +12,7 @@ From Python (inside the app context):
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -24,6 +25,8 @@ from ..money import check_currency
 from ..models import Product
 from . import assembly as assembly_service, stock
 from .common import fetch, optional_text, required_text
+
+log = logging.getLogger(__name__)
 
 
 def create_product(*, sku: str, name: str, price_minor: int, currency: str, on_hand: int = 0,
@@ -71,6 +74,17 @@ def create_product(*, sku: str, name: str, price_minor: int, currency: str, on_h
         db.session.flush()
         if on_hand:
             stock.record_opening_stock(product.id, on_hand, actor=actor)
+    return product
+
+
+def set_assembly(product_id: int, *, assembly: str, assembly_price_minor: int, actor: str) -> Product:
+    """Whether a product offers or requires assembly, and its price per unit, for the
+    orders placed from now on (placed orders keep their lines)."""
+    assembly, assembly_price_minor = assembly_service.check_choice(assembly, assembly_price_minor)
+    with write_transaction():
+        product = fetch(Product, product_id, "product", with_for_update=True)
+        product.assembly, product.assembly_price_minor = assembly, assembly_price_minor
+    log.info("%s set the assembly of %s: %s at %s", actor, product.sku, assembly, assembly_price_minor)
     return product
 
 

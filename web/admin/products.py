@@ -94,10 +94,29 @@ def product_create():
     return redirect(url_for("oms_admin.product", product_id=product.id))
 
 
+@blueprint.route("/products/<int:product_id>/assembly", methods=["POST"])
+@owner_required
+def product_assembly(product_id: int):
+    form = request.form
+    try:
+        product = catalog.get_product(product_id)
+        typed = forms.text(form, "assembly_price")
+        catalog.set_assembly(product_id, assembly=forms.text(form, "assembly"),
+                             assembly_price_minor=forms.amount(typed, product.currency, "Assembly price") if typed else 0,
+                             actor=actor())
+        message, error = f"{product.sku}: assembly saved.", None
+    except DomainError as exc:
+        message, error = None, str(exc)
+    context = {"detail": backoffice.product_detail(product_id)} if wants_fragment() else {}
+    return action_result(fragment="oms/admin/products/_detail_body.html",
+                         redirect_to=url_for("oms_admin.product", product_id=product_id), message=message,
+                         error=error, context=dict(context, reasons=ADJUST_REASONS, values=form if error else {}))
+
+
 def can_create_products() -> bool:
     return bool(getattr(current_user, "is_owner", False))
 
 
 @blueprint.context_processor
 def _product_roles():
-    return {"can_create_products": can_create_products}
+    return {"can_create_products": can_create_products, "assembly_choices": assembly.CHOICES}
