@@ -12,11 +12,10 @@ import icalendar
 import pytest
 from sqlalchemy import func, select
 
-from oms_core import tracking_codes
 from oms_core.db import db
 from oms_core.errors import IllegalTransition, NotFound, ValidationError
 from oms_core.models import AssemblyJob, Order, OutboxMessage, Product, StockMove, TimelineEvent
-from oms_core.services import (assembly, assembly_calendar, catalog, customer_proof, demand_history,
+from oms_core.services import (assembly, catalog, customer_proof, demand_history,
                                notifications, orders, outbox, payments, shipments, users)
 import test_notifications
 
@@ -557,3 +556,26 @@ def test_assembly_forms_survive_fuzzing_and_refusals_change_nothing(app, job, fi
     finally:
         test_fuzz.WATCHED.clear()
         test_fuzz.WATCHED.update(watched)
+
+
+# ------------------------------------------------------------------ at once
+
+
+def test_confirming_and_scheduling_at_once_make_one_job_and_one_email_per_sequence(app, place, wardrobe, fitter):
+    from test_concurrency import race
+
+    order_id, fitter_id = place([(wardrobe.sku, 1)]).id, fitter.id
+    db.session.remove()
+    outcomes = race(app, 6, lambda _i: orders.confirm_order(order_id, actor="test").id)
+    assert sorted(kind for kind, _ in outcomes) == ["error"] * 5 + ["ok"]
+    job_id = db.session.scalar(select(AssemblyJob.id).where(AssemblyJob.order_id == order_id))
+    assert db.session.scalar(select(func.count()).select_from(AssemblyJob)) == 1
+    db.session.remove()
+    outcomes = race(app, 6, lambda i: assembly.schedule(job_id, day=in_days(1 + i), start=time(9), end=time(11),
+                                                        assignee_id=fitter_id, actor=f"staff:{i}").id)
+    assert [kind for kind, _ in outcomes] == ["ok"] * 6, outcomes
+    emails = db.session.scalars(select(OutboxMessage).where(
+        OutboxMessage.idempotency_key.like("email-assembly-%"))).all()
+    assert sorted(message.payload["assembly"]["sequence"] for message in emails) == [0, 1, 2, 3, 4, 5]
+    assert len({message.idempotency_key for message in emails}) == 6
+    assert db.session.get(AssemblyJob, job_id).sequence == 5

@@ -36,7 +36,8 @@ def install(blueprint: Blueprint, limiter, limit: str, proven_order) -> None:
             return render_template("oms/public/documents.html", listing=listing, assembly_error=str(exc),
                                    assembly_values=form), exc.status_code
         flash(message, FLASH)
-        return redirect(url_for("oms_documents.order_documents", order_id=order_id) + "#oms-assembly", code=303)
+        page = url_for("oms_documents.order_documents", order_id=order_id)
+        return redirect(page + "#oms-assembly", code=303)
 
     @blueprint.route("/<int:order_id>/assembly", methods=["POST"])
     @limiter.limit(limit)

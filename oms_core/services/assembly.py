@@ -32,7 +32,6 @@ from .. import limits, runtime
 from ..db import db, write_transaction
 from ..errors import IllegalTransition, NotFound, ValidationError
 from ..models import AssemblyJob, Order, OrderLine, Product, StaffUser
-from ..models._base import utcnow
 from . import assembly_calendar, notifications, outbox, timeline
 from .common import fetch, lock_order, optional_text, required_text
 
@@ -197,7 +196,8 @@ def schedule(job_id: int, *, day: date, start: time, end: time, assignee_id: int
         job.scheduled_date, job.window_start, job.window_end = day, start, end
         job.assignee_id, job.move_requested = assignee.id, False
         when = f"{day:%a %d %b %Y} {start:%H:%M}-{end:%H:%M}, {assignee.name}"
-        _move(order, job, SCHEDULED, actor, ("moved to " if moved else "") + when + (f" ({note})" if note else ""))
+        detail = ("moved to " if moved else "") + when + (f" ({note})" if note else "")
+        _move(order, job, SCHEDULED, actor, detail)
         _queue_email(order, job, EMAIL_SCHEDULED)
     return job
 
@@ -230,7 +230,8 @@ def update_details(job_id: int, *, address: dict, notes: str, actor: str) -> Ass
     with write_transaction():
         job, order = _locked(job_id)
         if job.status in (DONE, CANCELLED):
-            raise _illegal(job.status, job.status, f"A job that is {LABELS[job.status].lower()} cannot be changed.")
+            raise _illegal(job.status, job.status,
+                           f"A job that is {LABELS[job.status].lower()} cannot be changed.")
         changed = [key for key, value in cleaned.items() if getattr(job, key) != value]
         for key in changed:
             setattr(job, key, cleaned[key])
@@ -328,7 +329,8 @@ def _customer_change(order_id: int, slots, note: str, *, move: bool) -> Assembly
             raise NotFound("This order has no assembly job.")
         allowed = (SCHEDULED,) if move else (TO_SCHEDULE, FAILED)
         if job.status not in allowed:
-            raise _illegal(job.status, job.status, "The appointment can be moved once it is scheduled." if move
+            raise _illegal(job.status, job.status,
+                           "The appointment can be moved once it is scheduled." if move
                            else "Preferred slots can be given until the appointment is scheduled.")
         job.preferred_slots, job.customer_note = slots, note
         if move:
@@ -377,7 +379,8 @@ def calendar_download(order_id: int) -> tuple[str, bytes]:
     if job is None or job.scheduled_date is None or job.status not in (SCHEDULED, CANCELLED):
         raise NotFound("This order has no assembly appointment.")
     method = "CANCEL" if job.status == CANCELLED else "REQUEST"
-    return assembly_calendar.filename(job), assembly_calendar.ics(job, assembly_calendar.snapshot(job, method))
+    appointment = assembly_calendar.snapshot(job, method)
+    return assembly_calendar.filename(job), assembly_calendar.ics(job, appointment)
 
 
 # ------------------------------------------------------------------ back-office reads
@@ -394,7 +397,8 @@ def job_for_order(order_id: int) -> AssemblyJob | None:
 
 def assignees() -> list[StaffUser]:
     """Who jobs can be assigned to: active staff, by name."""
-    return list(db.session.scalars(select(StaffUser).where(StaffUser.active.is_(True)).order_by(StaffUser.name)))
+    return list(db.session.scalars(
+        select(StaffUser).where(StaffUser.active.is_(True)).order_by(StaffUser.name)))
 
 
 def parse_week(text: str | None) -> date:
@@ -451,8 +455,8 @@ def week(text: str | None) -> Week:
         by_assignee.setdefault(name, [[] for _ in days])[(job.scheduled_date - monday).days].append(job)
     waiting = db.session.scalars(
         select(AssemblyJob).options(joinedload(AssemblyJob.order))
-        .where((AssemblyJob.status.in_((TO_SCHEDULE, FAILED))) | (AssemblyJob.move_requested.is_(True)))
-        .where(AssemblyJob.status != CANCELLED)
+        .where(AssemblyJob.status.in_((TO_SCHEDULE, FAILED))
+               | ((AssemblyJob.status == SCHEDULED) & AssemblyJob.move_requested.is_(True)))
         .order_by(AssemblyJob.created_at, AssemblyJob.id).limit(200)).all()
     return Week(label=week_label(monday), previous=week_label(monday - timedelta(days=7)),
                 next=week_label(monday + timedelta(days=7)), days=days,

@@ -56,8 +56,8 @@ def ics(job: AssemblyJob, appointment: dict) -> bytes:
     event.add("dtstart", start)
     event.add("dtend", end)
     event.add("summary", f"{shop_name}: assembly for order {job.order.number}")
-    event.add("location", ", ".join(part for part in (job.line1, job.line2, f"{job.postal_code} {job.city}".strip(),
-                                                      job.country) if part))
+    place = (job.line1, job.line2, f"{job.postal_code} {job.city}".strip(), job.country)
+    event.add("location", ", ".join(part for part in place if part))
     event.add("status", "CANCELLED" if appointment["method"] == "CANCEL" else "CONFIRMED")
     organizer = icalendar.vCalAddress(f"mailto:{runtime.setting('MAIL_SENDER')}")
     organizer.params["cn"] = icalendar.vText(shop_name)
@@ -86,4 +86,5 @@ def describe(payload: dict) -> dict | None:
     if not appointment:
         return None
     return {"day": date.fromisoformat(appointment["date"]).strftime("%A %d %B %Y"),
-            "start": appointment["start"], "end": appointment["end"], "time_zone": str(runtime.setting("TIMEZONE"))}
+            "start": appointment["start"], "end": appointment["end"],
+            "time_zone": str(runtime.setting("TIMEZONE"))}

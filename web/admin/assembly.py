@@ -47,7 +47,8 @@ def assembly_schedule(job_id: int):
             job_id, day=forms.day(form.get("date"), "Date"),
             start=forms.time_of_day(form.get("start"), "Window start"),
             end=forms.time_of_day(form.get("end"), "Window end"),
-            assignee_id=forms.whole_number(form.get("assignee_id"), "Assignee", minimum=1, maximum=limits.MAX_ID),
+            assignee_id=forms.whole_number(form.get("assignee_id"), "Assignee", minimum=1,
+                                           maximum=limits.MAX_ID),
             note=forms.text(form, "note"), actor=actor())
         return f"Assembly scheduled for {job.scheduled_date:%a %d %b %Y}; the customer gets the appointment."
     return _act(job_id, schedule)
@@ -73,7 +74,7 @@ def assembly_failed(job_id: int):
 def assembly_details(job_id: int):
     def details():
         form = request.form
-        assembly.update_details(job_id, address={key: forms.text(form, key) for key in ("name", *ADDRESS_FIELDS)},
-                                notes=forms.text(form, "notes"), actor=actor())
+        address = {key: forms.text(form, key) for key in ("name", *ADDRESS_FIELDS)}
+        assembly.update_details(job_id, address=address, notes=forms.text(form, "notes"), actor=actor())
         return "Assembly details saved."
     return _act(job_id, details)
