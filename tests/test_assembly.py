@@ -156,8 +156,10 @@ def test_the_job_machine_edges_are_written_out():
     assert set(assembly.LABELS) == set(assembly.TRANSITIONS)
 
 
-def test_a_cancelled_order_confirmed_again_gets_its_job_back(place, wardrobe):
+def test_a_cancelled_order_confirmed_again_gets_its_job_back(place, wardrobe, fitter):
     order = place([(wardrobe.sku, 1)], confirm=True)
+    job_id = assembly.job_for_order(order.id).id
+    assembly.schedule(job_id, day=in_days(2), start=time(9), end=time(10), assignee_id=fitter.id, actor="staff:a")
     orders.cancel_order(order.id, actor="test", reason="r")
     from oms_core.db import write_transaction
     from oms_core.services.common import lock_order
@@ -166,7 +168,12 @@ def test_a_cancelled_order_confirmed_again_gets_its_job_back(place, wardrobe):
         assembly.order_confirmed(lock_order(order.id), actor="test")
     jobs = db.session.scalars(select(AssemblyJob).where(AssemblyJob.order_id == order.id)).all()
     assert [job.status for job in jobs] == ["to_schedule"]
-    assert events(order.id)[-2:] == ["Assembly cancelled: order cancelled", "Assembly to schedule: order confirmed again"]
+    assert events(order.id)[-2:] == ["Assembly cancelled: order cancelled",
+                                     "Assembly to schedule: order confirmed again"]
+    # Its next appointment replaces the cancelled one in the customer's calendar.
+    again = assembly.schedule(job_id, day=in_days(3), start=time(9), end=time(10), assignee_id=fitter.id,
+                              actor="staff:a")
+    assert again.sequence == 2
 
 
 def test_scheduling_rules(job, fitter, staff_user):
@@ -207,7 +214,8 @@ def test_schedule_move_fail_and_done_each_on_the_timeline(job, fitter, staff_use
         assembly.mark_failed(job.id, reason=" ", actor="staff:b")
     again = assembly.schedule(job.id, day=in_days(5), start=time(9), end=time(10), assignee_id=fitter.id,
                               actor="staff:a")
-    assert (again.status, again.sequence, again.reason) == ("scheduled", 1, "")  # a new booking, not a move
+    # Booked again: the same calendar event, a higher SEQUENCE, the failure's reason gone.
+    assert (again.status, again.sequence, again.reason) == ("scheduled", 2, "")
     assembly.mark_done(job.id, actor="staff:b")
     with pytest.raises(IllegalTransition):
         assembly.schedule(job.id, day=in_days(6), start=time(9), end=time(10), assignee_id=fitter.id, actor="x")

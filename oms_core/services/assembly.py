@@ -176,8 +176,8 @@ def _check_day(day: date, label: str) -> date:
 def schedule(job_id: int, *, day: date, start: time, end: time, assignee_id: int, actor: str,
              note: str = "") -> AssemblyJob:
     """Set (or move) the appointment: a day from today on, a window that ends after
-    it starts, an active staff member. Moving it raises the calendar SEQUENCE and
-    clears the customer's move request; the customer gets the new appointment."""
+    it starts, an active staff member. Every appointment after the first raises the
+    calendar SEQUENCE; it clears the customer's move request; the customer gets it."""
     _check_day(day, "The date")
     if not (isinstance(start, time) and isinstance(end, time)) or start.tzinfo or end.tzinfo:
         raise ValidationError("The window is two times of day.")
@@ -191,7 +191,9 @@ def schedule(job_id: int, *, day: date, start: time, end: time, assignee_id: int
         if assignee is None or not assignee.active:
             raise ValidationError("Assign the job to an active staff member.")
         moved = job.status == SCHEDULED
-        if moved:
+        if job.scheduled_date is not None:
+            # The customer's calendar holds an earlier version of this event (moved,
+            # failed or cancelled): only a higher SEQUENCE replaces it.
             job.sequence += 1
         job.scheduled_date, job.window_start, job.window_end = day, start, end
         job.assignee_id, job.move_requested = assignee.id, False
