@@ -31,6 +31,9 @@ DEFAULTS = {
     "SHIP_FROM": [],
     "PACKAGING": [],
     "SHIPPING_RULES": [],
+    # The shop's time zone (an IANA name such as "Europe/Amsterdam"): assembly
+    # appointments are set and sent in calendar files in it.
+    "TIMEZONE": "UTC",
     # Tracking polls (carriers without webhooks): minutes between two polls of a
     # parcel, and whether carriers with webhooks are polled too.
     "TRACK_EVERY_MINUTES": 60,

@@ -14,7 +14,7 @@ import re
 import sys
 import time
 
-HEAVY = ("sklearn", "numpy", "scipy", "weasyprint", "pandas", "threadpoolctl", "stripe", "easypost",
+HEAVY = ("sklearn", "numpy", "scipy", "weasyprint", "pandas", "threadpoolctl", "stripe", "easypost", "icalendar",
          "karrio")
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -13,6 +13,7 @@ from oms_core.services import customer_proof, documents
 from .errors import answer_domain_errors_inline
 from .pdf_response import pdf_response
 from .public import private_pages
+from .public_assembly import install as install_assembly
 
 NOT_PROVEN = "Prove the order is yours first: type its tracking code and email."
 
@@ -59,5 +60,6 @@ def make_blueprint(limiter, limit: str) -> Blueprint:
     def not_proven(error):
         return render_template("oms/public/documents_proof.html", code="", error=error.description), 404
 
+    install_assembly(blueprint, limiter, limit, proven_order)
     private_pages(blueprint)
     return blueprint

@@ -34,14 +34,17 @@ ACTOR = "storefront"
 
 def place_checkout_order(*, email: str, name: str, lines: list[tuple[str, int]], payment_method: str,
                          address: dict | None = None, phone: str = "", note: str = "",
-                         shipping_minor: int = 0, billing: dict | None = None) -> Order:
+                         shipping_minor: int = 0, billing: dict | None = None,
+                         assembly: list[str] | tuple = ()) -> Order:
     """Place a web order from a checkout. `lines` are (sku, quantity); `address` has
     line1, line2, postal_code, city, country (ISO 3166 alpha-2); `billing` the same
-    keys and "name", when the invoice goes elsewhere (empty: the shipping address)."""
+    keys and "name", when the invoice goes elsewhere (empty: the shipping address);
+    `assembly` the SKUs whose offered assembly the customer ticked (products that
+    require it get it anyway; `catalog.items_on_sale` says which offer it, at what price)."""
     return orders.place_order(orders.NewOrder(
         email=email, name=name, lines=list(lines), payment_method=payment_method, phone=phone,
         address=dict(address or {}), channel="web", note=note, shipping_minor=shipping_minor,
-        billing=dict(billing or {}),
+        billing=dict(billing or {}), assembly=list(assembly),
     ), actor=ACTOR)
 
 

@@ -1,4 +1,5 @@
 """All tables of the OMS. Import from here."""
+from .assembly import AssemblyJob
 from .catalog import Product, StockMove
 from .documents import Document, DocumentCounter
 from .forecasts import ForecastRun, ForecastSeries
@@ -11,7 +12,7 @@ from .shipments import Shipment, ShipmentEvent, ShipmentLine
 from .staff import ROLES, StaffUser
 
 __all__ = [
-    "Customer", "Document", "DocumentCounter",
+    "AssemblyJob", "Customer", "Document", "DocumentCounter",
     "ForecastRun", "ForecastSeries", "InboundEvent", "Order", "OrderLine", "OutboxMessage",
     "Payment", "PaymentEvent", "Product", "ROLES", "Refund",
     "Shipment", "ShipmentEvent", "ShipmentLine", "StaffUser", "StockMove", "TimelineEvent", "UnmatchedEvent",

@@ -32,6 +32,8 @@ class Product(db.Model):
         CheckConstraint("tax_rate_bp >= 0 AND tax_rate_bp <= 10000", name="tax_rate_in_range"),
         CheckConstraint("lead_time_days >= 0", name="lead_time_not_negative"),
         CheckConstraint("service_level > 0 AND service_level < 1", name="service_level_a_probability"),
+        CheckConstraint("assembly IN ('none', 'offered', 'required')", name="assembly_choice"),
+        CheckConstraint("assembly_price_minor >= 0", name="assembly_price_not_negative"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -58,6 +60,10 @@ class Product(db.Model):
     weight_grams: Mapped[int] = mapped_column(Integer, default=0, server_default="0", nullable=False)
     hs_code: Mapped[str] = mapped_column(String(20), default="", server_default="", nullable=False)
     origin_country: Mapped[str] = mapped_column(String(2), default="", server_default="", nullable=False)
+    # Assembly or installation (services.assembly): none, offered (the customer may
+    # add it) or required (always added), at this price per unit, taxed like the product.
+    assembly: Mapped[str] = mapped_column(String(10), default="none", server_default="none", nullable=False)
+    assembly_price_minor: Mapped[int] = mapped_column(Integer, default=0, server_default="0", nullable=False)
     created_at: Mapped[datetime] = created_at_column()
 
     @property

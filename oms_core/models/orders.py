@@ -99,6 +99,11 @@ class Order(db.Model):
         return self.total_minor - self.paid_minor
 
     @property
+    def goods_lines(self) -> list["OrderLine"]:
+        """The lines that hold stock and go in parcels (not service lines)."""
+        return [line for line in self.lines if not line.service]
+
+    @property
     def kept_minor(self) -> int:
         """Money taken and not given back."""
         return self.paid_minor - self.refunded_minor
@@ -139,6 +144,9 @@ class OrderLine(db.Model):
     net_minor: Mapped[int] = mapped_column(Integer, default=_untaxed_amount, nullable=False)
     tax_minor: Mapped[int] = mapped_column(Integer, default=0, server_default="0", nullable=False)
     gross_minor: Mapped[int] = mapped_column(Integer, default=_untaxed_amount, nullable=False)
+    # "" for goods; a service's name (services.assembly.SERVICE) for a service line
+    # bought with the product `product_id`: it reserves no stock and is never packed.
+    service: Mapped[str] = mapped_column(String(20), default="", server_default="", nullable=False)
 
     order: Mapped[Order] = relationship(back_populates="lines")
 

@@ -12,6 +12,7 @@ From Python (inside the app context):
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -22,18 +23,23 @@ from ..db import db, read_connection, write_transaction
 from ..errors import ValidationError
 from ..money import check_currency
 from ..models import Product
-from . import stock
+from . import assembly as assembly_service, stock
 from .common import fetch, optional_text, required_text
+
+log = logging.getLogger(__name__)
 
 
 def create_product(*, sku: str, name: str, price_minor: int, currency: str, on_hand: int = 0,
                    low_stock_threshold: int = 3, description: str = "", tax_class: str = "standard",
                    tax_rate_bp: int | None = None, weight_grams: int = 0, hs_code: str = "",
-                   origin_country: str = "", actor: str) -> Product:
+                   origin_country: str = "", assembly: str = "none", assembly_price_minor: int = 0,
+                   actor: str) -> Product:
     """A new active product; its opening stock (if any) is the first ledger row. Its
     tax is its class's rate in the order's country (OMS_TAX_CLASSES), or
     `tax_rate_bp` (basis points) when given. Weight (grams per unit), HS code and
-    country of origin go to carriers: parcel weights, customs outside the EU."""
+    country of origin go to carriers: parcel weights, customs outside the EU.
+    `assembly` (none, offered, required) adds a service line at `assembly_price_minor`
+    per unit to orders (services.assembly)."""
     if not (sku or "").strip() or not (name or "").strip():
         raise ValidationError("A product needs a SKU and a name.")
     sku, name = required_text(sku, "SKU", 64), required_text(name, "Name", 200)
@@ -55,17 +61,30 @@ def create_product(*, sku: str, name: str, price_minor: int, currency: str, on_h
         raise ValidationError("The country of origin is a two-letter code (NL, CN...).")
     if tax_rate_bp is not None:
         taxes.check_rate(tax_rate_bp)
+    assembly, assembly_price_minor = assembly_service.check_choice(assembly, assembly_price_minor)
     with write_transaction():
         if db.session.scalar(select(Product.id).where(Product.sku == sku)) is not None:
             raise ValidationError(f"SKU {sku} exists already.")
         product = Product(sku=sku, name=name, price_minor=price_minor, currency=currency,
                           on_hand=on_hand, reserved=0, low_stock_threshold=low_stock_threshold,
                           description=description, tax_class=tax_class, tax_rate_bp=tax_rate_bp,
-                          weight_grams=weight_grams, hs_code=hs_code, origin_country=origin_country)
+                          weight_grams=weight_grams, hs_code=hs_code, origin_country=origin_country,
+                          assembly=assembly, assembly_price_minor=assembly_price_minor)
         db.session.add(product)
         db.session.flush()
         if on_hand:
             stock.record_opening_stock(product.id, on_hand, actor=actor)
+    return product
+
+
+def set_assembly(product_id: int, *, assembly: str, assembly_price_minor: int, actor: str) -> Product:
+    """Whether a product offers or requires assembly, and its price per unit, for the
+    orders placed from now on (placed orders keep their lines)."""
+    assembly, assembly_price_minor = assembly_service.check_choice(assembly, assembly_price_minor)
+    with write_transaction():
+        product = fetch(Product, product_id, "product", with_for_update=True)
+        product.assembly, product.assembly_price_minor = assembly, assembly_price_minor
+    log.info("%s set the assembly of %s: %s at %s", actor, product.sku, assembly, assembly_price_minor)
     return product
 
 
@@ -113,6 +132,8 @@ class CatalogItem:
     name: str
     price_minor: int
     currency: str
+    assembly: str = "none"  # none, offered (a checkout may offer it) or required
+    assembly_price_minor: int = 0  # per unit
 
 
 def items_on_sale(skus: Iterable[str]) -> list[CatalogItem]:
@@ -122,7 +143,8 @@ def items_on_sale(skus: Iterable[str]) -> list[CatalogItem]:
         return []
     with read_connection() as connection:  # a shop's cart reads this on every page: keep it light
         rows = connection.execute(
-            select(Product.sku, Product.name, Product.price_minor, Product.currency)
+            select(Product.sku, Product.name, Product.price_minor, Product.currency, Product.assembly,
+                   Product.assembly_price_minor)
             .where(Product.sku.in_(wanted), Product.active.is_(True)).order_by(Product.name, Product.sku)
         ).all()
     return [CatalogItem(*row) for row in rows]

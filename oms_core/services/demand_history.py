@@ -48,7 +48,8 @@ def read(frequency: str = "week", *, as_of: datetime | None = None,
         select(OrderLine.product_id, period, func.sum(OrderLine.quantity))
         .join(Order, Order.id == OrderLine.order_id)
         .join(Product, Product.id == OrderLine.product_id)
-        .where(Order.status.not_in(NOT_DEMAND), Order.created_at < cutoff, Product.active.is_(True))
+        .where(Order.status.not_in(NOT_DEMAND), Order.created_at < cutoff, Product.active.is_(True),
+               OrderLine.service == "")  # goods only: an assembly line is not a unit sold
         .group_by(OrderLine.product_id, period)
     )
     if product_ids is not None:

@@ -26,7 +26,7 @@ from .. import runtime, tracking_codes
 from ..db import db
 from ..models import Order
 from ..money import format_amount
-from . import customer_proof, documents, outbox, payment_ops
+from . import assembly_calendar, customer_proof, documents, outbox, payment_ops
 
 EMAIL_KIND = "email.send"
 SUBJECTS = {
@@ -40,7 +40,11 @@ SUBJECTS = {
     "parcel_out_for_delivery": "A parcel of order {number} is out for delivery",
     "parcel_delivered": "A parcel of order {number} has been delivered",
     "parcel_problem": "A problem delivering a parcel of order {number}",
+    # An assembly appointment (services.assembly), with its calendar file.
+    "assembly_scheduled": "Your assembly appointment for order {number}",
+    "assembly_cancelled": "Assembly appointment for order {number} cancelled",
 }
+PDF = ("application", "pdf")
 _TEMPLATES = Environment(loader=PackageLoader("oms_core", "email_templates"),
                          autoescape=select_autoescape(["html"], default_for_string=False),
                          undefined=StrictUndefined, keep_trailing_newline=True)
@@ -100,7 +104,8 @@ def documents_url(order_id: int) -> str:
 
 def compose(message) -> dict:
     """The email an outbox message stands for: to, to_name, subject, text, html,
-    message_id, attachments ((filename, PDF bytes) of the documents it names)."""
+    message_id, attachments ((filename, bytes, (maintype, subtype), parameters): the
+    PDFs of the documents it names, an appointment's calendar file)."""
     order = db.session.get(Order, message.order_id)
     status = message.payload["status"]
     attachments = [documents.download(order.id, document_id)
@@ -115,6 +120,9 @@ def compose(message) -> dict:
         "documents_url": documents_url(order.id) if attachments else "",
         # The parcel an email is about, or every booked parcel for the order's "shipped".
         "parcels": _parcels(order, message.payload.get("shipment_id"), status),
+        "appointment": assembly_calendar.describe(message.payload),
+        # Where the customer asks to move it (a signed link that proves the order).
+        "assembly_url": documents_url(order.id) if status == "assembly_scheduled" else "",
     }
     host = urlsplit(runtime.setting("PUBLIC_BASE_URL")).hostname or "oms"
     return {
@@ -124,7 +132,8 @@ def compose(message) -> dict:
         "text": render("status.txt", **context),
         "html": render("status.html", **context),
         "message_id": f"<{message.idempotency_key}@{host}>",
-        "attachments": [(document.filename, pdf) for document, pdf in attachments],
+        "attachments": [(document.filename, pdf, PDF, {}) for document, pdf in attachments]
+        + assembly_calendar.email_attachments(message.payload),
     }
 
 
@@ -149,8 +158,8 @@ def build_message(payload: dict) -> EmailMessage:
     message["Message-ID"] = payload["message_id"]
     message.set_content(payload["text"])
     message.add_alternative(payload["html"], subtype="html")
-    for filename, pdf in payload.get("attachments", ()):
-        message.add_attachment(pdf, maintype="application", subtype="pdf", filename=filename)
+    for filename, data, (maintype, subtype), params in payload.get("attachments", ()):
+        message.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename, params=params)
     return message
 
 

@@ -12,7 +12,7 @@ from ..db import db, write_transaction
 from ..errors import ValidationError
 from ..models import Customer, Order, OrderLine, Product
 from ..models._base import utcnow
-from . import outbound_webhooks, payment_ops, payments, refunds, stock, timeline
+from . import assembly, outbound_webhooks, payment_ops, payments, refunds, stock, timeline
 from .common import clean_email, fetch, lock_order, optional_text, required_text
 from .status import change
 
@@ -68,6 +68,8 @@ class NewOrder:
     channel: str = "web"
     note: str = ""
     shipping_minor: int = 0
+    # SKUs whose offered assembly the customer chose (services.assembly.services_for).
+    assembly: list[str] = field(default_factory=list)
 
 
 def _merged_lines(lines) -> dict[str, int]:
@@ -128,9 +130,11 @@ def place_order(new: NewOrder, *, actor: str, confirm: bool | None = None) -> Or
             raise ValidationError("All items of an order must be in one currency.")
         customer = _customer_for(email, name, phone)
         taxed = _taxed_lines(products, wanted, address["country"])
+        serviced = _taxed_lines(products, assembly.services_for(products, wanted, new.assembly),
+                                address["country"], price=assembly.unit_price)
         shipping = taxes.split(new.shipping_minor, _rate(taxes.STANDARD, None, address["country"]),
                                includes_tax=runtime.setting("PRICES_INCLUDE_TAX"))
-        subtotal = sum(part.gross for _sku, _quantity, part in taxed)
+        subtotal = sum(part.gross for _sku, _quantity, part in taxed + serviced)
         if subtotal + shipping.gross > limits.MAX_AMOUNT_MINOR:
             raise ValidationError("The order's total is more than one order can hold: split it.")
         order = Order(
@@ -138,7 +142,7 @@ def place_order(new: NewOrder, *, actor: str, confirm: bool | None = None) -> Or
             currency=currencies.pop(), subtotal_minor=subtotal, shipping_minor=shipping.gross,
             total_minor=subtotal + shipping.gross, paid_minor=0,
             prices_include_tax=runtime.setting("PRICES_INCLUDE_TAX"),
-            tax_minor=sum(part.tax for _sku, _quantity, part in taxed) + shipping.tax,
+            tax_minor=sum(part.tax for _sku, _quantity, part in taxed + serviced) + shipping.tax,
             shipping_tax_rate_bp=shipping.rate_bp, shipping_tax_minor=shipping.tax,
             payment_method=gateway.id, pays_on_delivery=bool(gateway.pays_on_delivery),
             customer_name=name, customer_phone=phone,
@@ -151,7 +155,7 @@ def place_order(new: NewOrder, *, actor: str, confirm: bool | None = None) -> Or
                                  unit_price_minor=products[s].price_minor, quantity=q,
                                  tax_rate_bp=part.rate_bp, net_minor=part.net, tax_minor=part.tax,
                                  gross_minor=part.gross)
-                       for s, q, part in taxed]
+                       for s, q, part in taxed] + assembly.service_lines(products, serviced)
         db.session.add(order)
         timeline.record(order, timeline.STATUS_CHANGED, actor, timeline.placed_reason(new.channel),
                         public=True, to_status=order_states.PLACED)
@@ -190,10 +194,12 @@ def _rate(tax_class: str, own_rate: int | None, country: str) -> int:
     return taxes.rate_for(runtime.setting("TAX_CLASSES"), tax_class, country or shop.details().country)
 
 
-def _taxed_lines(products: dict, wanted: dict[str, int], country: str) -> list[tuple[str, int, taxes.Split]]:
-    """(sku, quantity, its tax split) per line, by the one rounding rule (oms_core/taxes.py)."""
+def _taxed_lines(products: dict, wanted: dict[str, int], country: str,
+                 price=lambda product: product.price_minor) -> list[tuple[str, int, taxes.Split]]:
+    """(sku, quantity, its tax split) per line, by the one rounding rule (oms_core/taxes.py);
+    `price` of one unit (a service line's is the product's assembly price)."""
     includes_tax = runtime.setting("PRICES_INCLUDE_TAX")
-    return [(sku, quantity, taxes.split(products[sku].price_minor * quantity,
+    return [(sku, quantity, taxes.split(price(products[sku]) * quantity,
                                         _rate(products[sku].tax_class, products[sku].tax_rate_bp, country),
                                         includes_tax=includes_tax))
             for sku, quantity in wanted.items()]
@@ -218,7 +224,7 @@ def _confirm(order: Order, *, actor: str, tx) -> None:
     the invoice, where it is due at confirmation, comes with the status change."""
     order_states.check(order, order_states.CONFIRMED)
     # Lock products in id order so two confirmations never deadlock on PostgreSQL.
-    for line in sorted(order.lines, key=lambda line: line.product_id):
+    for line in sorted(order.goods_lines, key=lambda line: line.product_id):
         product = db.session.get(Product, line.product_id)
         stock.reserve(product, line.quantity, order=order, actor=actor)
     order.tracking_code = tracking_codes.generate()
@@ -251,7 +257,7 @@ def cancel_order(order_id: int, *, actor: str, reason: str, refund_reference: st
         payments.refresh_paid(order, actor=actor, tx=tx)
         change(order, order_states.CANCELLED, actor=actor, reason=reason, tx=tx)
         if holds_stock:
-            for line in order.lines:
+            for line in order.goods_lines:
                 stock.release(line.product_id, line.quantity, order_id=order.id, actor=actor)
     return order
 
@@ -261,7 +267,7 @@ def reopen(order: Order, *, actor: str, reason: str, tx) -> None:
     stock is reserved again, or OutOfStock. Caller's transaction, order locked;
     its tracking code stays the one the customer has."""
     order_states.check(order, order_states.CONFIRMED)
-    for line in sorted(order.lines, key=lambda line: line.product_id):
+    for line in sorted(order.goods_lines, key=lambda line: line.product_id):
         stock.reserve(db.session.get(Product, line.product_id), line.quantity, order=order, actor=actor)
     change(order, order_states.CONFIRMED, actor=actor, reason=reason, tx=tx)
 

@@ -31,13 +31,13 @@ def packed_units(order_id: int, *, booked_only: bool = False) -> dict[int, int]:
 def remaining_units(order: Order) -> dict[int, int]:
     """Order line id -> units not yet in any non-cancelled parcel (zeros left out)."""
     packed = packed_units(order.id)
-    left = {line.id: line.quantity - packed.get(line.id, 0) for line in order.lines}
+    left = {line.id: line.quantity - packed.get(line.id, 0) for line in order.goods_lines}
     return {line_id: units for line_id, units in left.items() if units > 0}
 
 
 def all_units_handed_over(order: Order) -> bool:
     booked = packed_units(order.id, booked_only=True)
-    return all(booked.get(line.id, 0) >= line.quantity for line in order.lines)
+    return all(booked.get(line.id, 0) >= line.quantity for line in order.goods_lines)
 
 
 def pick(order: Order, wanted: dict[int, int] | None) -> list[tuple[OrderLine, int]]:
@@ -45,7 +45,7 @@ def pick(order: Order, wanted: dict[int, int] | None) -> list[tuple[OrderLine, i
     Refuses unknown lines, quantities that are not whole and positive, and more
     units than are left. Caller's transaction, holding the order's lock."""
     left = remaining_units(order)
-    lines = {line.id: line for line in order.lines}
+    lines = {line.id: line for line in order.goods_lines}  # a service is never packed
     if wanted is None:
         wanted = left
     picked = []

@@ -5,7 +5,7 @@ from .. import order_states, runtime
 from ..db import Transaction
 from ..models import Order
 from ..models._base import utcnow
-from . import documents, notifications, outbound_webhooks, timeline
+from . import assembly, documents, notifications, outbound_webhooks, timeline
 
 # Status changes the customer is told about by email.
 NOTIFY_ON = {order_states.CONFIRMED, order_states.PAID, order_states.SHIPPED, order_states.DELIVERED}
@@ -26,6 +26,10 @@ def change(order: Order, target: str, *, actor: str, reason: str = "", tx: Trans
                     from_status=old, to_status=target)
     if target == order_states.CONFIRMED and documents.invoice_on_confirmation(order):
         documents.issue_invoice(order)  # before the email, which attaches it
+    if target == order_states.CONFIRMED:
+        assembly.order_confirmed(order, actor=actor)  # its job, once
+    elif target == order_states.CANCELLED:
+        assembly.order_cancelled(order, actor=actor)
     if target in NOTIFY_ON:
         notifications.queue_status_email(order, target)
     outbound_webhooks.status_changed(order, old, target)

@@ -29,6 +29,7 @@ TRACKING_UPDATE = "tracking_update"
 DOCUMENT_ISSUED = "document_issued"
 WEBHOOK_FAILED = "webhook_failed"  # an outbound webhook given up on
 WEBHOOK_RESENT = "webhook_resent"
+ASSEMBLY = "assembly"  # an assembly job changed (services.assembly)
 
 # Reasons of the status changes the services make themselves.
 STOCK_RESERVED = "Stock reserved."

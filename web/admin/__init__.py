@@ -45,4 +45,4 @@ from . import forecasts, replenishment, replenishment_settings  # noqa: E402,F40
 from . import errors  # noqa: E402,F401
 from . import inbox  # noqa: E402,F401
 from . import documents, labels, reconciliation  # noqa: E402,F401
-from . import bulk, outbound_webhooks  # noqa: E402,F401
+from . import assembly, bulk, outbound_webhooks  # noqa: E402,F401

@@ -3,7 +3,7 @@ ValidationError, so views handle it like any other domain error."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import date, datetime, time, timezone
 from decimal import Decimal
 
 from oms_core import limits, money
@@ -91,6 +91,36 @@ def utc_time(value: str, *, default_now: bool = True) -> datetime:
         return parsed.astimezone(timezone.utc)
     except (ValueError, OverflowError):
         raise ValidationError(f"'{raw[:40]}' is not a date and time (YYYY-MM-DD HH:MM).") from None
+
+
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_TIME = re.compile(r"[0-9]{2}:[0-9]{2}(:[0-9]{2})?")
+
+
+def day(value: str, label: str = "Date") -> date:
+    """An <input type="date"> value (YYYY-MM-DD)."""
+    raw = (value or "").strip()
+    if not raw:
+        raise ValidationError(f"{label} is required.")
+    try:
+        if not _DATE.fullmatch(raw):
+            raise ValueError
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ValidationError(f"{label} must be a date (YYYY-MM-DD), not '{raw[:40]}'.") from None
+
+
+def time_of_day(value: str, label: str) -> time:
+    """An <input type="time"> value (HH:MM)."""
+    raw = (value or "").strip()
+    if not raw:
+        raise ValidationError(f"{label} is required.")
+    try:
+        if not _TIME.fullmatch(raw):
+            raise ValueError
+        return time.fromisoformat(raw)
+    except ValueError:
+        raise ValidationError(f"{label} must be a time (HH:MM), not '{raw[:40]}'.") from None
 
 
 def query_id(args, name: str) -> int | None:

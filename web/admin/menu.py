@@ -16,6 +16,7 @@ def menu_items() -> list[MenuItem]:
         MenuItem("Orders", url_for("oms_admin.orders")),
         MenuItem("New order", url_for("oms_admin.new_order")),
         MenuItem("Products & stock", url_for("oms_admin.products")),
+        MenuItem("Assembly", url_for("oms_admin.assembly_week")),
         MenuItem("Replenishment", url_for("oms_admin.replenishment_page")),
         MenuItem("Webhook inbox", url_for("oms_admin.inbox_list")),
         MenuItem("Reconciliation", url_for("oms_admin.reconciliation_page")),

@@ -48,6 +48,7 @@ def _new_order(form) -> tuple[NewOrder, bool]:
         billing={field: forms.text(form, f"bill_{field}") for field in ("name", *ADDRESS_FIELDS)},
         channel=channel, payment_method=forms.text(form, "payment_method"),
         lines=lines, note=forms.text(form, "note"),
+        assembly=[sku.strip()[:64] for sku in form.getlist("assembly")[:MAX_LINES]],
         shipping_minor=forms.amount(shipping, runtime.setting("DEFAULT_CURRENCY"), "Shipping")
         if shipping else 0)
     return new, forms.checkbox(form, "confirm")

@@ -29,10 +29,11 @@ def _run(order_id: int, action: Callable[[], str]):
         message, error = None, str(exc)
     # On error keep what was typed, so the form can be corrected instead of retyped.
     values = request.form if error else None
-    return _respond(order_id, message=message, error=error, values=values)
+    return respond(order_id, message=message, error=error, values=values)
 
 
-def _respond(order_id, *, message, error, values):
+def respond(order_id, *, message, error, values):
+    """The re-rendered order body (htmx) or a flash and the order page."""
     context = order_body_context(order_id, values) if wants_fragment() else {}
     return action_result(fragment=BODY, context=context, redirect_to=order_url(order_id),
                          message=message, error=error)

@@ -7,7 +7,7 @@ from flask_login import current_user
 
 from oms_core import limits, money, runtime, taxes
 from oms_core.errors import DomainError
-from oms_core.services import backoffice, catalog, stock
+from oms_core.services import assembly, backoffice, catalog, stock
 
 from . import blueprint, forms
 from .access import actor, owner_required
@@ -20,7 +20,7 @@ def _list_context(**extra) -> dict:
     search = request.args.get("q", "").strip()[:100]
     after = request.args.get("after", "") or None
     page = catalog.product_page(after=after, search=search)
-    return dict(page=page, search=search, after=after, reasons=ADJUST_REASONS,
+    return dict(page=page, search=search, after=after, reasons=ADJUST_REASONS, assembly_choices=assembly.CHOICES,
                 currency=runtime.setting("DEFAULT_CURRENCY"), values={}, **extra)
 
 
@@ -81,6 +81,9 @@ def product_create():
             weight_grams=forms.whole_number(form.get("weight_grams") or "0", "Weight (g)",
                                             maximum=limits.MAX_WEIGHT_GRAMS),
             hs_code=forms.text(form, "hs_code"), origin_country=forms.text(form, "origin_country"),
+            assembly=forms.text(form, "assembly") or assembly.NONE,
+            assembly_price_minor=forms.amount(form.get("assembly_price"), currency, "Assembly price")
+            if forms.text(form, "assembly_price") else 0,
             actor=actor())
     except DomainError as exc:
         page = render_template("oms/admin/products/list.html",
@@ -91,10 +94,29 @@ def product_create():
     return redirect(url_for("oms_admin.product", product_id=product.id))
 
 
+@blueprint.route("/products/<int:product_id>/assembly", methods=["POST"])
+@owner_required
+def product_assembly(product_id: int):
+    form = request.form
+    try:
+        product = catalog.get_product(product_id)
+        typed = forms.text(form, "assembly_price")
+        catalog.set_assembly(product_id, assembly=forms.text(form, "assembly"),
+                             assembly_price_minor=forms.amount(typed, product.currency, "Assembly price") if typed else 0,
+                             actor=actor())
+        message, error = f"{product.sku}: assembly saved.", None
+    except DomainError as exc:
+        message, error = None, str(exc)
+    context = {"detail": backoffice.product_detail(product_id)} if wants_fragment() else {}
+    return action_result(fragment="oms/admin/products/_detail_body.html",
+                         redirect_to=url_for("oms_admin.product", product_id=product_id), message=message,
+                         error=error, context=dict(context, reasons=ADJUST_REASONS, values=form if error else {}))
+
+
 def can_create_products() -> bool:
     return bool(getattr(current_user, "is_owner", False))
 
 
 @blueprint.context_processor
 def _product_roles():
-    return {"can_create_products": can_create_products}
+    return {"can_create_products": can_create_products, "assembly_choices": assembly.CHOICES}
