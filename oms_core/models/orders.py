@@ -74,6 +74,9 @@ class Order(db.Model):
     shipping_tax_rate_bp: Mapped[int] = mapped_column(Integer, default=0, server_default="0", nullable=False)
     shipping_tax_minor: Mapped[int] = mapped_column(Integer, default=0, server_default="0", nullable=False)
     note: Mapped[str] = mapped_column(Text, default="", nullable=False)
+    # Raised by every edit (services.order_edits): an edit made from an older version
+    # is refused, so two staff editing at once never overwrite each other.
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0", nullable=False)
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime(), default=utcnow, onupdate=utcnow, nullable=False
