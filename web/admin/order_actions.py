@@ -20,7 +20,7 @@ from .responses import action_result, wants_fragment
 BODY = "oms/admin/orders/_body.html"
 
 
-def _run(order_id: int, action: Callable[[], str]):
+def run_action(order_id: int, action: Callable[[], str]):
     """Run `action` (returns the success message); show its DomainError instead."""
     order_service.get_order(order_id)  # a missing order is a 404, not a message
     try:
@@ -43,7 +43,7 @@ def order_confirm(order_id: int):
     def confirm():
         order = order_service.confirm_order(order_id, actor=actor())
         return f"Order {order.number} confirmed; stock reserved."
-    return _run(order_id, confirm)
+    return run_action(order_id, confirm)
 
 
 @blueprint.route("/orders/<int:order_id>/payments", methods=["POST"])
@@ -56,7 +56,7 @@ def order_payment(order_id: int):
             order_id, gateway_id=forms.text(form, "gateway_id"), amount_minor=amount_minor,
             currency=order.currency, reference=forms.text(form, "reference"), actor=actor())
         return f"Payment of {money.format_amount(payment.amount_minor, payment.currency)} recorded."
-    return _run(order_id, record)
+    return run_action(order_id, record)
 
 
 @blueprint.route("/orders/<int:order_id>/refunds", methods=["POST"])
@@ -72,7 +72,7 @@ def order_refund(order_id: int):
         total = money.format_amount(sum(r.amount_minor for r in made), order.currency)
         pending = any(r.state == "pending" for r in made)
         return f"Refund of {total} " + ("sent to the payment gateway." if pending else "recorded.")
-    return _run(order_id, refund)
+    return run_action(order_id, refund)
 
 
 @blueprint.route("/orders/<int:order_id>/shipments", methods=["POST"])
@@ -91,7 +91,7 @@ def order_shipment(order_id: int):
         if shipment.tracking_number:
             return f"Shipped with {shipment.carrier_name}, tracking number {shipment.tracking_number}."
         return f"Shipment #{shipment.id} created; booking it with {shipment.carrier_name}."
-    return _run(order_id, create)
+    return run_action(order_id, create)
 
 
 @blueprint.route("/orders/<int:order_id>/tracking", methods=["POST"])
@@ -103,7 +103,7 @@ def order_tracking(order_id: int):
             status=forms.text(form, "status"), occurred_at=forms.utc_time(form.get("occurred_at")),
             message=forms.text(form, "message"), location=forms.text(form, "location"), actor=actor())
         return "Tracking update added." if event else "That tracking update was there already."
-    return _run(order_id, add)
+    return run_action(order_id, add)
 
 
 @blueprint.route("/orders/<int:order_id>/shipments/<int:shipment_id>/cancel", methods=["POST"])
@@ -111,7 +111,7 @@ def shipment_cancel(order_id: int, shipment_id: int):
     def cancel():
         shipment = shipments.cancel_shipment(order_id, shipment_id, actor=actor())
         return f"Shipment #{shipment.id} cancelled; its booking will not be tried again."
-    return _run(order_id, cancel)
+    return run_action(order_id, cancel)
 
 
 @blueprint.route("/orders/<int:order_id>/shipments/<int:shipment_id>/void", methods=["POST"])
@@ -119,7 +119,7 @@ def shipment_void(order_id: int, shipment_id: int):
     def void():
         shipment = carrier_ops.void_label(order_id, shipment_id, actor=actor())
         return f"Voiding the label of shipment #{shipment.id} with {shipment.carrier_name}."
-    return _run(order_id, void)
+    return run_action(order_id, void)
 
 
 @blueprint.route("/orders/<int:order_id>/cancel", methods=["POST"])
@@ -130,7 +130,7 @@ def order_cancel(order_id: int):
         refunded = f" {money.format_amount(order.refunded_minor, order.currency)} refunded." \
             if order.refunded_minor else ""
         return f"Order {order.number} cancelled.{refunded}"
-    return _run(order_id, cancel)
+    return run_action(order_id, cancel)
 
 
 @blueprint.route("/orders/<int:order_id>/close", methods=["POST"])
@@ -138,7 +138,7 @@ def order_close(order_id: int):
     def close():
         order = order_service.close_order(order_id, actor=actor())
         return f"Order {order.number} closed."
-    return _run(order_id, close)
+    return run_action(order_id, close)
 
 
 @blueprint.route("/orders/<int:order_id>/notes", methods=["POST"])
@@ -146,7 +146,7 @@ def order_note(order_id: int):
     def note():
         order_service.add_note(order_id, request.form.get("text", ""), actor=actor())
         return "Note added."
-    return _run(order_id, note)
+    return run_action(order_id, note)
 
 
 @blueprint.route("/carrier-services")
