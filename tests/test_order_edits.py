@@ -281,8 +281,14 @@ def test_a_paid_order_made_cheaper_is_refunded_by_hand_with_a_reference(place, m
     refund = db.session.scalar(select(Refund).where(Refund.order_id == order.id))
     assert (refund.amount_minor, refund.state, refund.external_id, refund.credit_note) == (
         2000, "succeeded", "BACK-7", False)
-    assert (order.total_minor, order.paid_minor, order.refunded_minor, order.status) == (1000, 3000, 2000, S.PAID)
     assert held("MUG") == (10, 1)
+    # What the edit gave back was paid beyond the new total: neither paid nor refunded for the order.
+    assert (order.total_minor, order.paid_minor, order.refunded_minor, order.status, order.payment_status) == (
+        1000, 1000, 0, S.PAID, "paid")
+    # Made dearer again, the customer is asked for what was given back.
+    effect = edit(order.id, quantities={fresh(order.id).lines[0].id: 3})
+    assert (effect.due_minor, fresh(order.id).status, fresh(order.id).balance_minor) == (2000, S.CONFIRMED, 2000)
+    assert held("MUG") == (10, 3)
 
 
 def test_a_card_order_made_cheaper_is_refunded_through_the_gateway(app, client, place, mug):
@@ -300,7 +306,7 @@ def test_a_card_order_made_cheaper_is_refunded_through_the_gateway(app, client, 
     assert db.session.get(Refund, refund_id).state == "succeeded"
     assert [op for op, _key in card.calls if op == "refund"] == ["refund"]
     order = fresh(order.id)
-    assert (order.total_minor, order.paid_minor, order.refunded_minor) == (1000, 2000, 1000)
+    assert (order.total_minor, order.paid_minor, order.refunded_minor, order.payment_status) == (1000, 1000, 0, "paid")
     # The invoice was credited and issued again by the edit; the refund adds no credit note of its own.
     assert [d.kind for d in documents.documents_for(order.id)].count("credit_note") == 1
 

@@ -42,7 +42,8 @@ class Order(db.Model):
     shipping_minor: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     total_minor: Mapped[int] = mapped_column(Integer, nullable=False)
     # Written only by services.payments.refresh_paid, from the payments and refunds:
-    # money taken, and money given back or on its way back (refunds not failed).
+    # money taken, and money given back or on its way back (refunds not failed); what
+    # an order edit gave back (paid beyond its new total) counts in neither.
     paid_minor: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     refunded_minor: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     payment_method: Mapped[str] = mapped_column(String(64), nullable=False)

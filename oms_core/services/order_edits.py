@@ -317,15 +317,15 @@ def edit_order(order_id: int, edit: OrderEdit, *, actor: str) -> Effect:
             raise ValidationError("A card authorization is held for the old total: capture or void it before "
                                   "changing what the order costs.")
         _move_stock(order, plan, actor=actor)
+        invoice = documents.current_invoice(order) if plan.contents_changed else None
         _apply(order, plan)
         message = effect.summary + (f" ({reason})" if reason else "")
         event = timeline.record(order, timeline.ORDER_EDITED, actor, message)
         db.session.flush()  # the event's id sources the new invoice
-        invoice = documents.current_invoice(order) if plan.contents_changed else None
-        if invoice is not None:
-            documents.correct_invoice(order, invoice, edit_id=event.id, reason=f"Order edited: {effect.summary}")
         _settle_money(order, effect, reason=f"Order edited: {effect.summary}", reference=edit.refund_reference,
                       actor=actor, tx=tx)
+        if invoice is not None:  # after the money, so the new invoice says what is paid and due
+            documents.correct_invoice(order, invoice, edit_id=event.id, reason=f"Order edited: {effect.summary}")
     return effect
 
 
