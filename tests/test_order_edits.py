@@ -425,3 +425,28 @@ def test_two_staff_editing_at_once_one_is_told_to_reload(app, place, mug):
     assert fresh(order.id).version == 1 and held("MUG")[1] == fresh(order.id).lines[0].quantity
     assert len(edits_on_timeline(order.id)) == 1
     assert all(isinstance(v, (DomainError, order_edits.Effect)) for _, v in results)
+
+
+@pytest.mark.parametrize("app_config", [{
+    "OMS_SHOP": SHOP, "OMS_TAX_CLASSES": CLASSES, "extra_plugins": [plugin_registering(card)],
+    "OMS_PLUGINS": {"fakecard": {"webhook_secret": "whsec_test", "capture": "on_ship"}}}])
+def test_the_total_cannot_change_while_an_authorization_is_held(client, place, mug):
+    order = place([("MUG", 1)], payment_method="fakecard", confirm=True)
+    line_id = order.lines[0].id
+    pay_by_card(client, order.id)  # authorized: captured when the order ships
+    assert fresh(order.id).payment_status == "authorized"
+    before = everything(order.id)
+    with pytest.raises(ValidationError, match="capture or void it"):
+        edit(order.id, quantities={line_id: 2})
+    assert everything(order.id) == before
+    edit(order.id, phone="+31 6 5")  # what does not change the total is fine
+    assert fresh(order.id).customer_phone == "+31 6 5"
+
+
+@pytest.mark.parametrize("app_config", [{"OMS_SHOP": SHOP, "OMS_TAX_CLASSES": CLASSES}])
+def test_cash_on_delivery_collects_the_difference_at_the_door(place, mug):
+    order = place([("MUG", 1)], payment_method="cash_on_delivery", confirm=True)
+    edit(order.id, quantities={fresh(order.id).lines[0].id: 2})
+    assert fresh(order.id).total_minor == 2000
+    assert not db.session.scalars(select(OutboxMessage).where(
+        OutboxMessage.payload["status"].as_string() == "balance_due")).all()
