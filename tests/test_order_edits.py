@@ -113,7 +113,7 @@ def edits_on_timeline(order_id: int) -> list[tuple[str, str, bool]]:
 
 
 def test_quantities_added_and_removed_lines_move_stock_totals_taxes_and_the_timeline(place, mug, tea, make_product):
-    pin = make_product(sku="PIN", name="Pin", price_minor=100, on_hand=5)
+    make_product(sku="PIN", name="Pin", price_minor=100, on_hand=5)
     order = place([("MUG", 2), ("PIN", 1)], confirm=True, shipping_minor=495)
     mug_line, pin_line = [line.id for line in order.lines]
     assert held("MUG") == (10, 2) and held("PIN") == (5, 1)
@@ -321,6 +321,11 @@ def pay_by_card(client, order_id: int) -> None:
     assert response.status_code in (200, 202), response.get_data(as_text=True)
 
 
+def balance_email(order_id: int) -> OutboxMessage:
+    return db.session.scalar(select(OutboxMessage).where(
+        OutboxMessage.order_id == order_id, OutboxMessage.payload["status"].as_string() == "balance_due"))
+
+
 def test_a_paid_order_made_dearer_asks_for_the_difference_with_bank_details(place, mug, tea):
     order = place([("MUG", 1)], confirm=True)
     pay_in_full(order.id)
@@ -328,9 +333,7 @@ def test_a_paid_order_made_dearer_asks_for_the_difference_with_bank_details(plac
     assert (effect.due_minor, effect.refund_minor) == (1000, 0)
     order = fresh(order.id)
     assert (order.status, order.payment_status, order.balance_minor) == (S.CONFIRMED, "partially_paid", 1000)
-    message = db.session.scalar(select(OutboxMessage).where(OutboxMessage.order_id == order.id,
-                                                            OutboxMessage.payload["status"].as_string() == "balance_due"))
-    email = notifications.compose(message)
+    email = notifications.compose(balance_email(order.id))
     assert email["subject"] == f"Order {order.number} changed: 10.00 EUR to pay"
     assert "IBAN NL91 ABNA 0417 1643 00" in email["text"] and "Pay now" not in email["text"]
     assert "20.00 EUR" in email["text"]  # the new total
@@ -344,9 +347,7 @@ def test_a_card_order_made_dearer_gets_a_pay_now_link(client, place, mug):
     line_id = order.lines[0].id
     pay_by_card(client, order.id)
     edit(order.id, quantities={line_id: 2})
-    message = db.session.scalar(select(OutboxMessage).where(OutboxMessage.order_id == order.id,
-                                                            OutboxMessage.payload["status"].as_string() == "balance_due"))
-    email = notifications.compose(message)
+    email = notifications.compose(balance_email(order.id))
     assert "Pay now: http" in email["text"] and "/pay?code=" in email["text"] and "IBAN" not in email["text"]
 
 
@@ -401,7 +402,7 @@ def test_only_the_phone_changes_no_invoice_is_corrected(place, mug):
 
 
 def test_an_edit_and_a_checkout_race_for_the_last_units(app, place, make_product):
-    product = make_product(sku="LAST", on_hand=3)
+    make_product(sku="LAST", on_hand=3)
     order = place([("LAST", 1)], confirm=True)  # two left
     version, line_id = order.version, order.lines[0].id
 

@@ -159,23 +159,42 @@ def _plan(order: Order, edit: OrderEdit) -> _Plan:
         raise ValidationError(refusal)
     if isinstance(edit.version, bool) or not isinstance(edit.version, int) or edit.version != order.version:
         raise OrderChanged(f"Order {order.number} changed since you opened the form: reload it and edit again.")
-    by_id = {line.id: line for line in order.lines}
-    for line_id in edit.quantities:
-        if line_id not in by_id:
-            raise ValidationError("Edit the lines of this order.")
-    packed, ever_packed = _packed(order)
-    refunded = refunds.refunded_quantities(order)
     changes: list[str] = []
+    kept, removed = _kept_lines(order, edit.quantities, changes)
+    _add_lines(order, kept, edit.added, changes)
+    if not kept:
+        raise ValidationError("An order needs at least one item: cancel the order instead of removing them all.")
     address = _address(order, edit.address)
     country_changed = address["country"] != order.ship_country
-    includes_tax = order.prices_include_tax
+    _tax_lines(order, kept, address["country"], country_changed)
+    shipping = _shipping(order, edit.shipping_minor, address["country"], country_changed, changes)
+    if any(address[key] != getattr(order, f"ship_{key}") for key in ADDRESS_KEYS):
+        changes.append("address changed")
+    phone = order.customer_phone if edit.phone is None else optional_text(edit.phone, "Phone", 50)
+    if phone != order.customer_phone:
+        changes.append("phone changed")
+    if not changes:
+        raise ValidationError("Nothing to change: the edit leaves the order as it is.")
+    plan = _Plan(lines=kept, removed=removed, stock_deltas=_stock_deltas(kept, removed), address=address,
+                 phone=phone, shipping=shipping, changes=changes, contents_changed=changes != ["phone changed"])
+    if plan.total > limits.MAX_AMOUNT_MINOR:
+        raise ValidationError("The order's total is more than one order can hold: split it.")
+    return plan
+
+
+def _kept_lines(order: Order, quantities: dict[int, int], changes: list[str]) -> tuple[list[_Line], list[OrderLine]]:
+    """The order's lines at their new quantities, and those removed (quantity 0).
+    Units packed in a parcel or refunded by line stay; a line a parcel held stays."""
+    by_id = {line.id: line for line in order.lines}
+    if any(line_id not in by_id for line_id in quantities):
+        raise ValidationError("Edit the lines of this order.")
+    packed, ever_packed = _packed(order)
+    refunded = refunds.refunded_quantities(order)
     products = {p.id: p for p in db.session.scalars(
         select(Product).where(Product.id.in_([line.product_id for line in order.lines])))}
-
-    kept: list[_Line] = []
-    removed: list[OrderLine] = []
+    kept, removed = [], []
     for line in order.lines:
-        quantity = _quantity(edit.quantities.get(line.id, line.quantity), f"Quantity of {line.sku}", minimum=0)
+        quantity = _quantity(quantities.get(line.id, line.quantity), f"Quantity of {line.sku}", minimum=0)
         floor = max(packed.get(line.id, 0), refunded.get(line.id, 0))
         if quantity < floor:
             why = "are packed in a parcel" if packed.get(line.id, 0) >= refunded.get(line.id, 0) else "were refunded"
@@ -189,50 +208,48 @@ def _plan(order: Order, edit: OrderEdit) -> _Plan:
         if quantity != line.quantity:
             changes.append(f"qty {line.sku} {line.quantity} -> {quantity}")
         kept.append(_Line(products[line.product_id], quantity, existing=line, unit_price_minor=line.unit_price_minor))
+    return kept, removed
 
-    for sku, (quantity, product) in _added(order, edit.added):
+
+def _add_lines(order: Order, kept: list[_Line], added, changes: list[str]) -> None:
+    """New lines at the catalogue's price; more of an item the order has keeps the
+    price it was sold at."""
+    for sku, (quantity, product) in _added(order, added):
         present = next((line for line in kept if line.product.sku == sku), None)
-        if present is not None:  # more of an item the order has keeps its price
-            before = present.existing.quantity
-            present.quantity = _quantity(present.quantity + quantity, f"Quantity of {sku}", minimum=1)
-            changes = [c for c in changes if not c.startswith(f"qty {sku} ")]
-            changes.append(f"qty {sku} {before} -> {present.quantity}")
+        if present is None:
+            kept.append(_Line(product, quantity, unit_price_minor=product.price_minor))
+            changes.append(f"added {sku} x{quantity}")
             continue
-        kept.append(_Line(product, quantity, unit_price_minor=product.price_minor))
-        changes.append(f"added {sku} x{quantity}")
-    if not kept:
-        raise ValidationError("An order needs at least one item: cancel the order instead of removing them all.")
+        before = present.existing.quantity
+        present.quantity = _quantity(present.quantity + quantity, f"Quantity of {sku}", minimum=1)
+        changes[:] = [c for c in changes if not c.startswith(f"qty {sku} ")]
+        changes.append(f"qty {sku} {before} -> {present.quantity}")
 
-    for line in kept:
-        same = line.existing is not None and line.quantity == line.existing.quantity and not country_changed
-        if same:
-            line.split = taxes.Split(net=line.existing.net_minor, tax=line.existing.tax_minor,
-                                     gross=line.existing.gross_minor, rate_bp=line.existing.tax_rate_bp)
+
+def _tax_lines(order: Order, lines: list[_Line], country: str, country_changed: bool) -> None:
+    """Each line's split by the one rule: unchanged lines as stored, a changed line
+    at its rate, a new line (or every line, in a new country) at the product's rate."""
+    for line in lines:
+        existing = line.existing
+        if existing is not None and line.quantity == existing.quantity and not country_changed:
+            line.split = taxes.Split(net=existing.net_minor, tax=existing.tax_minor, gross=existing.gross_minor,
+                                     rate_bp=existing.tax_rate_bp)
             continue
-        rate = (line.existing.tax_rate_bp if line.existing is not None and not country_changed
-                else orders.tax_rate(line.product.tax_class, line.product.tax_rate_bp, address["country"]))
-        line.split = taxes.split(line.unit_price_minor * line.quantity, rate, includes_tax=includes_tax)
+        rate = (existing.tax_rate_bp if existing is not None and not country_changed
+                else orders.tax_rate(line.product.tax_class, line.product.tax_rate_bp, country))
+        line.split = taxes.split(line.unit_price_minor * line.quantity, rate,
+                                 includes_tax=order.prices_include_tax)
 
-    shipping = _shipping(order, edit.shipping_minor, address["country"], country_changed, changes)
-    if any(address[key] != getattr(order, f"ship_{key}") for key in ADDRESS_KEYS):
-        changes.append("address changed")
-    phone = order.customer_phone if edit.phone is None else optional_text(edit.phone, "Phone", 50)
-    if phone != order.customer_phone:
-        changes.append("phone changed")
-    if not changes:
-        raise ValidationError("Nothing to change: the edit leaves the order as it is.")
+
+def _stock_deltas(kept: list[_Line], removed: list[OrderLine]) -> dict[int, int]:
+    """Product id -> units more (or fewer, negative) the order holds after the edit."""
     deltas: dict[int, int] = {}
     for line in removed:
         deltas[line.product_id] = deltas.get(line.product_id, 0) - line.quantity
     for line in kept:
         before = line.existing.quantity if line.existing is not None else 0
         deltas[line.product.id] = deltas.get(line.product.id, 0) + line.quantity - before
-    plan = _Plan(lines=kept, removed=removed, stock_deltas={k: v for k, v in deltas.items() if v},
-                 address=address, phone=phone, shipping=shipping, changes=changes,
-                 contents_changed=changes != ["phone changed"])
-    if plan.total > limits.MAX_AMOUNT_MINOR:
-        raise ValidationError("The order's total is more than one order can hold: split it.")
-    return plan
+    return {product_id: delta for product_id, delta in deltas.items() if delta}
 
 
 def _address(order: Order, raw: dict | None) -> dict:
