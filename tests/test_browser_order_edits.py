@@ -57,7 +57,8 @@ def test_staff_edit_a_quantity_and_the_address(browser, live_shop, database_url)
     page.fill("#edit-ship-city", "Utrecht")
     page.fill("#edit-reason", "Customer phoned")
     page.locator("#edit-ship-city").press("Tab")  # a change: the preview asks the server
-    page.wait_for_selector("#edit-new-total")
+    # Each change asks again; wait for the answer to the last one.
+    page.wait_for_selector("#edit-preview >> text=address changed")
     preview = page.locator("#edit-preview").inner_text()
     assert "14.50" in preview and "29.00" in preview  # new total, and what it was
     assert "qty MUG-1 2 -> 1, address changed" in preview
