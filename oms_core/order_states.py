@@ -8,7 +8,8 @@ cancelled releases stock; with money kept it is refused: cancelling a paid order
 goes through services.orders.cancel_order, which creates the refunds first, so an
 order is never cancelled silently after money was taken. A payment that arrives
 for a cancelled order reopens it (cancelled -> confirmed) when its stock allows.
-Cash on delivery may be fulfilled before it is paid. After delivery: return
+Cash on delivery may be fulfilled before it is paid. A paid order an edit made
+cost more goes back to confirmed until the difference is paid. After delivery: return
 requested -> approved -> received -> refunded, or rejected.
 """
 from __future__ import annotations
@@ -40,7 +41,8 @@ STATUSES = (
 TRANSITIONS: dict[str, frozenset[str]] = {
     PLACED: frozenset({CONFIRMED, CANCELLED}),
     CONFIRMED: frozenset({PAID, FULFILLING, CANCELLED}),
-    PAID: frozenset({FULFILLING, CANCELLED}),
+    # Back to confirmed: an edit made a paid order cost more (services.order_edits).
+    PAID: frozenset({FULFILLING, CANCELLED, CONFIRMED}),
     FULFILLING: frozenset({PARTIALLY_SHIPPED, SHIPPED}),
     # Back a step: a label voided before the carrier took the parcel.
     PARTIALLY_SHIPPED: frozenset({SHIPPED, FULFILLING}),
@@ -83,6 +85,12 @@ def _money_arrived(order) -> str | None:
     return None
 
 
+def _balance_due(order) -> str | None:
+    if order.paid_minor >= order.total_minor:
+        return "the order is paid in full"
+    return None
+
+
 # Extra conditions on some edges; each returns why the change is refused, or None.
 GUARDS: dict[tuple[str, str], Callable] = {
     (CONFIRMED, FULFILLING): _unpaid_only_if_cash_on_delivery,
@@ -91,6 +99,7 @@ GUARDS: dict[tuple[str, str], Callable] = {
     (PAID, CANCELLED): _no_money_kept,
     (CANCELLED, CONFIRMED): _money_arrived,
     (CONFIRMED, PAID): _paid_in_full,
+    (PAID, CONFIRMED): _balance_due,
     (DELIVERED, CLOSED): _paid_in_full,
 }
 

@@ -234,6 +234,9 @@ def world(app, make_product, place):
     order_service.add_note(placed.id, "hello", actor="test")
     message = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).first()
     delivery = db.session.scalars(select(WebhookDelivery).order_by(WebhookDelivery.id)).first()
+    edit_seed = {"version": "0", f"qty-{confirmed.lines[0].id}": "3", "add_sku": "FUZZ-2", "add_quantity": "1",
+                 "ship_name": "A", "ship_line1": "1 St", "ship_city": "C", "ship_country": "NL", "phone": "1",
+                 "shipping": "1.00", "reason": "r", "refund_reference": "x"}
     return {
         "ids": {"order_id": [placed.id, confirmed.id, paid.id, shipped.id, by_card.id], "product_id": [mug.id, tea.id],
                 "message_id": [message.id], "shipment_id": [shipment.id], "sku": ["FUZZ-1", "NOPE"],
@@ -259,6 +262,7 @@ def world(app, make_product, place):
             "oms_admin.order_cancel": {"reason": "r", "refund_reference": "x"},
             "oms_admin.order_refund": {"amount": "1.00", "reason": "r", "reference": "x"},
             "oms_admin.order_note": {"text": "t"},
+            "oms_admin.order_edit": edit_seed, "oms_admin.order_edit_preview": edit_seed,
             "oms_admin.replenishment_page": {"show": "all"},
             "oms_admin.carrier_services": {"carrier_id": "manual"},
             "oms_public.track": {"code": "AAAA-AAAA-AAAA-AA"},

@@ -28,7 +28,7 @@ from oms_core.protocols import (
     CarrierResult,
     TrackingUpdate,
 )
-from oms_core.services import orders, payments, shipments, status
+from oms_core.services import order_edits, orders, payments, shipments, status
 from oms_core.services.common import lock_order
 from oms_core.testing.fakes import BookingCarrier, plugin_registering
 
@@ -131,6 +131,12 @@ def attempt(order_id: int, current: str, target: str) -> str:
             event_id=f"late-{order_id}", order_id=order_id, amount_minor=1, currency="EUR",
             external_id=f"pi-late-{order_id}"))
         return f"gateway:{gateway_id}"
+    if target == S.CONFIRMED and current == S.PAID and legal:
+        # Only an edit that makes a paid order cost more sends it back (services.order_edits).
+        order = orders.get_order(order_id)
+        order_edits.edit_order(order_id, order_edits.OrderEdit(
+            version=order.version, quantities={order.lines[0].id: order.lines[0].quantity + 1}), actor=ACTOR)
+        return ACTOR
     if target == S.CONFIRMED:
         orders.confirm_order(order_id, actor=ACTOR)
     elif target == S.CANCELLED:
@@ -198,6 +204,7 @@ DESIGNED_EDGES = {
     (S.PLACED, S.CONFIRMED), (S.PLACED, S.CANCELLED),
     (S.CONFIRMED, S.PAID), (S.CONFIRMED, S.FULFILLING), (S.CONFIRMED, S.CANCELLED),
     (S.PAID, S.FULFILLING), (S.PAID, S.CANCELLED), (S.CANCELLED, S.CONFIRMED),
+    (S.PAID, S.CONFIRMED),  # an edit made it cost more than was paid
     (S.FULFILLING, S.SHIPPED), (S.SHIPPED, S.DELIVERED),
     (S.FULFILLING, S.PARTIALLY_SHIPPED), (S.PARTIALLY_SHIPPED, S.SHIPPED),
     # A label voided before the carrier took the parcel steps back.

@@ -42,7 +42,8 @@ class Order(db.Model):
     shipping_minor: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     total_minor: Mapped[int] = mapped_column(Integer, nullable=False)
     # Written only by services.payments.refresh_paid, from the payments and refunds:
-    # money taken, and money given back or on its way back (refunds not failed).
+    # money taken, and money given back or on its way back (refunds not failed); what
+    # an order edit gave back (paid beyond its new total) counts in neither.
     paid_minor: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     refunded_minor: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     payment_method: Mapped[str] = mapped_column(String(64), nullable=False)
@@ -74,6 +75,9 @@ class Order(db.Model):
     shipping_tax_rate_bp: Mapped[int] = mapped_column(Integer, default=0, server_default="0", nullable=False)
     shipping_tax_minor: Mapped[int] = mapped_column(Integer, default=0, server_default="0", nullable=False)
     note: Mapped[str] = mapped_column(Text, default="", nullable=False)
+    # Raised by every edit (services.order_edits): an edit made from an older version
+    # is refused, so two staff editing at once never overwrite each other.
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0", nullable=False)
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime(), default=utcnow, onupdate=utcnow, nullable=False

@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import db
@@ -93,6 +93,9 @@ class Refund(db.Model):
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True, nullable=False, default=random_key)
     actor: Mapped[str] = mapped_column(String(200), nullable=False)
     error: Mapped[str] = mapped_column(Text, default="", nullable=False)
+    # Whether its success issues a credit note. Not for the difference an order edit
+    # gives back: the edit credits the whole invoice itself (services.order_edits).
+    credit_note: Mapped[bool] = mapped_column(default=True, server_default=true(), nullable=False)
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow,
                                                  nullable=False)

@@ -224,9 +224,9 @@ def mark_failed(job_id: int, *, reason: str, actor: str) -> AssemblyJob:
 
 def update_details(job_id: int, *, address: dict, notes: str, actor: str) -> AssemblyJob:
     """Correct where the job is and its staff notes (not shown to the customer)."""
-    from .orders import _clean_address  # the order's own address rules, one definition
+    from .orders import clean_address  # the order's own address rules, one definition
 
-    cleaned = _clean_address(address, with_name=True)
+    cleaned = clean_address(address, with_name=True)
     cleaned["name"] = required_text(cleaned["name"], "Name")
     notes = optional_text(notes, "Notes", 2000)
     with write_transaction():

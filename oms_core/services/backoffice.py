@@ -12,7 +12,7 @@ from .. import limits, order_states
 from ..db import db
 from ..errors import NotFound
 from ..models import AssemblyJob, Document, Order, Payment, Product, Refund, Shipment, StockMove, TimelineEvent
-from . import assembly, carrier_ops, catalog, documents, parcels, refunds, stock
+from . import assembly, carrier_ops, catalog, documents, order_edits, parcels, refunds, stock
 from . import payments as payment_rules
 from . import shipments as shipment_rules
 from .payments import PAYABLE_STATES
@@ -30,7 +30,8 @@ class OrderDetail:
     # Payments recorded by hand that cancelling or refunding gives back by hand (a reference).
     refunds_by_hand: bool
     events: list[TimelineEvent]  # all of them, private notes included, oldest first
-    # What applies in the order's state: confirm, payment, refund, shipment, tracking, cancel, close, note.
+    # What applies in the order's state: confirm, payment, refund, shipment, tracking, cancel, close,
+    # note, edit.
     actions: frozenset[str]
     documents: list[Document] = field(default_factory=list)  # issued, oldest first
     # Shipping: units per order line not yet in a parcel, and the carrier and service
@@ -78,6 +79,8 @@ def order_actions(order: Order, shipments: list[Shipment]) -> frozenset[str]:
         actions.add("refund")
     if order_states.CLOSED in targets:
         actions.add("close")
+    if order_edits.edit_refusal(order) is None:
+        actions.add("edit")
     return frozenset(actions)
 
 

@@ -76,11 +76,37 @@ def issue_credit_note(order: Order, *, refund_id: int, amount_minor: int,
         raise ValidationError("A credit note needs an amount of more than zero, and at most the shipping paid.")
 
     def data():
-        invoice = _find(INVOICE, "order", order.id)
+        invoice = current_invoice(order)
         return {**document_data.parties(order),
                 **document_data.credited(order, amount_minor, lines or [], shipping_minor),
                 "reason": reason or "", "invoice_number": invoice.number if invoice else ""}
     return _issue(order, CREDIT_NOTE, "refund", refund_id, data)
+
+
+def current_invoice(order: Order) -> Document | None:
+    """The order's invoice in force: the latest one not credited by an edit (an
+    edited order's invoice is credited in full and a new one issued)."""
+    credited = select(Document.source_id).where(Document.kind == CREDIT_NOTE, Document.source_kind == "invoice",
+                                                Document.order_id == order.id)
+    return db.session.scalar(select(Document).where(
+        Document.order_id == order.id, Document.kind == INVOICE, Document.id.not_in(credited))
+        .order_by(Document.id.desc()).limit(1))
+
+
+def correct_invoice(order: Order, invoice: Document, *, edit_id: int, reason: str) -> tuple[Document, Document]:
+    """An edit changed an invoiced order: a credit note for the whole of `invoice`
+    (its own lines, taxes and parties, so it mirrors it exactly) and a new invoice
+    of the order as it is now, sourced by the edit (`edit_id`, its timeline event).
+    Caller's transaction; both numbers come from their counters in it."""
+    old = db.session.scalar(select(Document).where(Document.id == invoice.id).options(undefer(Document.data)))
+    printed = {key: old.data[key] for key in ("billing", "shipping", "customer", "lines", "totals", "breakdown")}
+    new = _issue(order, INVOICE, "order_edit", edit_id, lambda: {
+        **document_data.parties(order), **document_data.taxed(order),
+        "payment": document_data.payment_terms(order)})
+    credit = _issue(order, CREDIT_NOTE, "invoice", invoice.id, lambda: {
+        **printed, "currency": old.data["currency"], "reason": reason, "invoice_number": old.number,
+        "replaced_by": new.number})
+    return credit, new
 
 
 def issue_packing_slip(shipment: Shipment) -> Document:

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from .. import runtime, tracking_codes
+from .. import runtime, shop, tracking_codes
 from ..db import db
 from ..models import Order
 from ..money import format_amount
@@ -35,6 +35,8 @@ SUBJECTS = {
     "shipped": "Order {number} is on its way",
     "delivered": "Order {number} has been delivered",
     "refunded": "Refund for order {number}",
+    # An edit made the order cost more (services.order_edits): the difference is asked for.
+    "balance_due": "Order {number} changed: {amount} to pay",
     # One parcel of an order (services.shipping_emails).
     "parcel_shipped": "A parcel of order {number} is on its way",
     "parcel_out_for_delivery": "A parcel of order {number} is out for delivery",
@@ -116,7 +118,10 @@ def compose(message) -> dict:
         "tracking_url": tracking_url(order.tracking_code),
         "refund_amount": format_amount(message.payload.get("amount_minor", 0), order.currency),
         # The pay-now link while the balance can be paid online (read when the email is sent).
-        "pay_url": pay_url(order.tracking_code) if status == "confirmed" and payment_ops.can_start(order) else "",
+        "pay_url": pay_url(order.tracking_code) if status in ("confirmed", "balance_due")
+        and payment_ops.can_start(order) else "",
+        "bank": _bank_details() if status == "balance_due" else None,
+        "order_total": format_amount(order.total_minor, order.currency),
         "documents_url": documents_url(order.id) if attachments else "",
         # The parcel an email is about, or every booked parcel for the order's "shipped".
         "parcels": _parcels(order, message.payload.get("shipment_id"), status),
@@ -128,13 +133,19 @@ def compose(message) -> dict:
     return {
         "to": order.customer.email,
         "to_name": order.customer_name,
-        "subject": SUBJECTS[status].format(number=order.number),
+        "subject": SUBJECTS[status].format(number=order.number, amount=context["refund_amount"]),
         "text": render("status.txt", **context),
         "html": render("status.html", **context),
         "message_id": f"<{message.idempotency_key}@{host}>",
         "attachments": [(document.filename, pdf, PDF, {}) for document, pdf in attachments]
         + assembly_calendar.email_attachments(message.payload),
     }
+
+
+def _bank_details() -> dict:
+    """Where a bank transfer goes (OMS_SHOP), for an amount asked without a pay-now link."""
+    details = shop.details()
+    return {"name": details.bank_name or details.legal_name, "iban": details.iban, "bic": details.bic}
 
 
 def _parcels(order: Order, shipment_id, status: str) -> list:

@@ -109,7 +109,7 @@ def place_order(new: NewOrder, *, actor: str, confirm: bool | None = None) -> Or
     if isinstance(new.shipping_minor, int) and new.shipping_minor < 0:
         raise ValidationError("Shipping cannot be negative.")
     limits.check_whole(new.shipping_minor, "Shipping", maximum=limits.MAX_AMOUNT_MINOR)
-    address = _clean_address(new.address)
+    address = clean_address(new.address)
     billing = _billing_address(new.billing, name, address)
     wanted = _merged_lines(new.lines)
     gateway = runtime.registry().gateway(new.payment_method)
@@ -132,7 +132,7 @@ def place_order(new: NewOrder, *, actor: str, confirm: bool | None = None) -> Or
         taxed = _taxed_lines(products, wanted, address["country"])
         serviced = _taxed_lines(products, assembly.services_for(products, wanted, new.assembly),
                                 address["country"], price=assembly.unit_price)
-        shipping = taxes.split(new.shipping_minor, _rate(taxes.STANDARD, None, address["country"]),
+        shipping = taxes.split(new.shipping_minor, tax_rate(taxes.STANDARD, None, address["country"]),
                                includes_tax=runtime.setting("PRICES_INCLUDE_TAX"))
         subtotal = sum(part.gross for _sku, _quantity, part in taxed + serviced)
         if subtotal + shipping.gross > limits.MAX_AMOUNT_MINOR:
@@ -166,7 +166,7 @@ def place_order(new: NewOrder, *, actor: str, confirm: bool | None = None) -> Or
     return order
 
 
-def _clean_address(raw: dict, *, with_name: bool = False) -> dict:
+def clean_address(raw: dict, *, with_name: bool = False) -> dict:
     fields = {"name": "Name", **ADDRESS_FIELDS} if with_name else ADDRESS_FIELDS
     address = {key: optional_text(raw.get(key), label, _address_max_length(key))
                for key, label in fields.items()}
@@ -181,12 +181,12 @@ def _billing_address(raw: dict, name: str, shipping: dict) -> dict:
     """The billing address given, else a copy of the shipping one (and the order's name)."""
     if not any(str(value or "").strip() for value in (raw or {}).values()):
         return {"name": name, **shipping}
-    billing = _clean_address(raw, with_name=True)
+    billing = clean_address(raw, with_name=True)
     billing["name"] = billing["name"] or name
     return billing
 
 
-def _rate(tax_class: str, own_rate: int | None, country: str) -> int:
+def tax_rate(tax_class: str, own_rate: int | None, country: str) -> int:
     """A product's own rate, else its class's rate in the order's country (the shop's
     country for an order without an address)."""
     if own_rate is not None:
@@ -200,7 +200,7 @@ def _taxed_lines(products: dict, wanted: dict[str, int], country: str,
     `price` of one unit (a service line's is the product's assembly price)."""
     includes_tax = runtime.setting("PRICES_INCLUDE_TAX")
     return [(sku, quantity, taxes.split(price(products[sku]) * quantity,
-                                        _rate(products[sku].tax_class, products[sku].tax_rate_bp, country),
+                                        tax_rate(products[sku].tax_class, products[sku].tax_rate_bp, country),
                                         includes_tax=includes_tax))
             for sku, quantity in wanted.items()]
 

@@ -118,6 +118,11 @@ def _held(order: Order) -> list[Payment]:
         Payment.order_id == order.id, Payment.state == AUTHORIZED, Payment.status == "recorded")))
 
 
+def holds_authorization(order: Order) -> bool:
+    """Whether money is held for the order and not captured yet."""
+    return bool(_held(order))
+
+
 def capture_held(order: Order) -> None:
     """The order ships: capture what was authorized for it (capture on ship)."""
     for payment in _held(order):

@@ -61,15 +61,19 @@ PARTIALLY_REFUNDED, REFUNDED = "partially_refunded", "refunded"
 
 def refresh_paid(order: Order, *, actor: str, tx) -> None:
     """Derive the order's paid amount, refunded amount and payment status from its
-    payments and refunds (caller's transaction, order locked), and move a confirmed
+    payments and refunds (less what order edits gave back) (caller's transaction, order locked), and move a confirmed
     order paid in full to `paid`. The only writer of those columns."""
     db.session.flush()
     rows = list(db.session.scalars(select(Payment).where(Payment.order_id == order.id)))
     counted = [p for p in rows if p.status == "recorded" and payment_states.counted(p.state)]
-    paid = sum(p.amount_minor for p in counted)
-    refunded = sum(db.session.scalars(select(Refund.amount_minor).where(
+    live = db.session.execute(select(Refund.amount_minor, Refund.credit_note).where(
         Refund.payment_id.in_([p.id for p in counted]) if counted else False,
-        Refund.state != REFUND_FAILED)))
+        Refund.state != REFUND_FAILED)).all()
+    # What an order edit gave back was paid beyond the order's new total: it was never
+    # the order's money, so it counts as neither paid nor refunded (services.order_edits).
+    returned = sum(amount for amount, credit_note in live if not credit_note)
+    paid = sum(p.amount_minor for p in counted) - returned
+    refunded = sum(amount for amount, _credit_note in live) - returned
     held = sum(p.amount_minor for p in rows if p.status == "recorded" and p.state == AUTHORIZED)
     if refunded > 0:
         status = REFUNDED if refunded >= paid else PARTIALLY_REFUNDED

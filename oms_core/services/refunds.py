@@ -71,7 +71,8 @@ def by_hand(order: Order) -> bool:
     return any(refundable(p) > 0 and not _gateway_refunds(p) for p in _counted(order))
 
 
-def _refunded_quantities(order: Order) -> dict[int, int]:
+def refunded_quantities(order: Order) -> dict[int, int]:
+    """Order line id -> units refunded by line (refunds not failed)."""
     done: dict[int, int] = {}
     for refund in db.session.scalars(select(Refund).where(Refund.order_id == order.id,
                                                           Refund.state != REFUND_FAILED)):
@@ -84,7 +85,7 @@ def _lines_amount(order: Order, lines: dict[int, int]) -> int:
     """The price of the lines and quantities to refund; each at most what was bought
     and not refunded yet."""
     by_id = {line.id: line for line in order.lines}
-    done = _refunded_quantities(order)
+    done = refunded_quantities(order)
     amount = 0
     for line_id, quantity in lines.items():
         line = by_id.get(line_id)
@@ -101,12 +102,13 @@ def _lines_amount(order: Order, lines: dict[int, int]) -> int:
 
 
 def _create(order: Order, payment: Payment, amount_minor: int, *, reason: str, actor: str, tx,
-            lines: dict | None = None, reference: str = "", by_hand: bool = False) -> Refund:
+            lines: dict | None = None, reference: str = "", by_hand: bool = False,
+            credit_note: bool = True) -> Refund:
     """One refund from one payment, in the caller's transaction (order locked):
     through its gateway, or made by staff (`by_hand`, or a gateway that cannot)."""
     refund = Refund(payment_id=payment.id, order_id=order.id, amount_minor=amount_minor,
                     currency=payment.currency, reason=reason, lines=lines or {}, actor=actor,
-                    state=REFUND_PENDING)
+                    state=REFUND_PENDING, credit_note=credit_note)
     db.session.add(refund)
     db.session.flush()
     what = f"Refund of {format_amount(amount_minor, payment.currency)} from the {payment.gateway_id} payment"
@@ -141,21 +143,38 @@ def refund_order(order_id: int, *, amount_minor: int | None = None, lines: dict[
         if lines is not None:
             amount_minor = _lines_amount(order, lines)
         limits.check_whole(amount_minor, "The amount to refund", minimum=1, maximum=limits.MAX_AMOUNT_MINOR)
-        sources = [(p, refundable(p)) for p in _counted(order)]
-        available = sum(left for _, left in sources)
-        if amount_minor > available:
-            raise ValidationError(f"At most {format_amount(available, order.currency)} can be refunded.")
-        made, remaining = [], amount_minor
-        for payment, left in sources:
-            part = min(left, remaining)
-            if part <= 0:
-                continue
-            made.append(_create(order, payment, part, reason=reason, actor=actor, tx=tx, lines=lines,
-                                reference=_reference(reference, payment, needed=True)))
-            remaining -= part
-            lines = None  # the lines travel with the first refund only, so they count once
+        made = _spread(order, amount_minor, reason=reason, reference=reference, actor=actor, tx=tx, lines=lines)
         payments.refresh_paid(order, actor=actor, tx=tx)
     return made
+
+
+def _spread(order: Order, amount_minor: int, *, reason: str, reference: str, actor: str, tx,
+            lines: dict | None = None, credit_note: bool = True) -> list[Refund]:
+    """Refunds of `amount_minor` from the order's payments, the oldest first; refused
+    beyond what can be refunded. Caller's transaction, order locked."""
+    sources = [(p, refundable(p)) for p in _counted(order)]
+    available = sum(left for _, left in sources)
+    if amount_minor > available:
+        raise ValidationError(f"At most {format_amount(available, order.currency)} can be refunded.")
+    made, remaining = [], amount_minor
+    for payment, left in sources:
+        part = min(left, remaining)
+        if part <= 0:
+            continue
+        made.append(_create(order, payment, part, reason=reason, actor=actor, tx=tx, lines=lines,
+                            reference=_reference(reference, payment, needed=True), credit_note=credit_note))
+        remaining -= part
+        lines = None  # the lines travel with the first refund only, so they count once
+    return made
+
+
+def refund_edit_difference(order: Order, amount_minor: int, *, reason: str, reference: str, actor: str,
+                           tx) -> list[Refund]:
+    """Give back what an edit made the order cost less than was paid (services.order_edits),
+    in the caller's transaction. No credit note of its own: the edit credits the whole
+    invoice and issues a new one. The caller refreshes the paid view."""
+    return _spread(order, amount_minor, reason=reason, reference=reference, actor=actor, tx=tx,
+                   credit_note=False)
 
 
 def refund_everything(order: Order, *, reason: str, reference: str, actor: str, tx) -> int:
@@ -190,7 +209,8 @@ def _succeeded(order: Order, refund: Refund, *, actor: str, tx) -> None:
     refund.state = REFUND_SUCCEEDED
     db.session.flush()
     payment = db.session.get(Payment, refund.payment_id)
-    if payment.status == "recorded":  # a flagged payment was never invoiced: nothing to credit
+    # A flagged payment was never invoiced, and an edit's difference is credited by the edit.
+    if payment.status == "recorded" and refund.credit_note:
         _issue_credit_note(order, refund)
     done = sum(db.session.scalars(select(Refund.amount_minor).where(
         Refund.payment_id == payment.id, Refund.state == REFUND_SUCCEEDED)))
@@ -389,7 +409,7 @@ def _replace(failed_refund: Refund, *, actor: str, tx, reference: str = "") -> R
         raise ValidationError("The payment has less left to refund than this refund.")
     refund = _create(payment.order, payment, failed_refund.amount_minor, reason=failed_refund.reason,
                      actor=actor, tx=tx, lines=failed_refund.lines or None, reference=reference,
-                     by_hand=bool(reference))
+                     by_hand=bool(reference), credit_note=failed_refund.credit_note)
     failed_refund.error = f"{failed_refund.error} (replaced by refund #{refund.id})"[:2000]
     payments.refresh_paid(payment.order, actor=actor, tx=tx)
     return refund

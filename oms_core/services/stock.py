@@ -15,6 +15,7 @@ from .common import fetch
 INITIAL, RECEIPT, ADJUSTMENT = "initial", "receipt", "adjustment"
 RESERVATION, RELEASE, SHIPMENT = "reservation", "release", "shipment"
 LABEL_VOIDED = "label_voided"
+ORDER_EDIT = "order_edit"  # units added to or taken off an order before it ships
 # Why staff change stock by hand, with the labels they pick from.
 ADJUST_REASONS = {RECEIPT: "Goods received", ADJUSTMENT: "Count adjustment"}
 
@@ -28,7 +29,7 @@ def _move(product_id: int, *, on_hand: int = 0, reserved: int = 0, reason: str, 
     db.session.add(move)
 
 
-def reserve(product: Product, quantity: int, *, order, actor: str) -> None:
+def reserve(product: Product, quantity: int, *, order, actor: str, reason: str = RESERVATION) -> None:
     """Hold `quantity` for a confirmed order, or raise OutOfStock. Caller's transaction.
     `order` may be new (not yet flushed): the ledger row is linked to it."""
     result = db.session.execute(
@@ -41,17 +42,17 @@ def reserve(product: Product, quantity: int, *, order, actor: str) -> None:
         db.session.refresh(product)
         raise OutOfStock(product.sku, quantity, product.available)
     db.session.expire(product, ["reserved"])  # changed in the database, not on the object
-    _move(product.id, reserved=quantity, reason=RESERVATION, actor=actor, order=order)
+    _move(product.id, reserved=quantity, reason=reason, actor=actor, order=order)
 
 
-def release(product_id: int, quantity: int, *, order_id: int, actor: str) -> None:
-    """Give back a cancelled order's reservation. Caller's transaction."""
+def release(product_id: int, quantity: int, *, order_id: int, actor: str, reason: str = RELEASE) -> None:
+    """Give back a cancelled order's reservation (or units an edit took off). Caller's transaction."""
     db.session.execute(
         update(Product).where(Product.id == product_id)
         .values(reserved=Product.reserved - quantity)
         .execution_options(synchronize_session=False)
     )
-    _move(product_id, reserved=-quantity, reason=RELEASE, actor=actor, order_id=order_id)
+    _move(product_id, reserved=-quantity, reason=reason, actor=actor, order_id=order_id)
 
 
 def deduct_shipped(product_id: int, quantity: int, *, order_id: int, actor: str) -> None:

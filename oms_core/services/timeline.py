@@ -30,6 +30,7 @@ DOCUMENT_ISSUED = "document_issued"
 WEBHOOK_FAILED = "webhook_failed"  # an outbound webhook given up on
 WEBHOOK_RESENT = "webhook_resent"
 ASSEMBLY = "assembly"  # an assembly job changed (services.assembly)
+ORDER_EDITED = "order_edited"
 
 # Reasons of the status changes the services make themselves.
 STOCK_RESERVED = "Stock reserved."

@@ -40,7 +40,7 @@ def _require_login():
 
 # Views register themselves on the blueprint.
 from . import auth, dashboard, menu, orders, products, plugins_page  # noqa: E402,F401
-from . import formatting, new_order, order_actions  # noqa: E402,F401
+from . import formatting, new_order, order_actions, order_edit_form  # noqa: E402,F401
 from . import forecasts, replenishment, replenishment_settings  # noqa: E402,F401
 from . import errors  # noqa: E402,F401
 from . import inbox  # noqa: E402,F401

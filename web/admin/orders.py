@@ -8,7 +8,8 @@ from markupsafe import Markup
 from oms_core import limits, order_states, payment_states, runtime, shipping_config
 from oms_core.plugins import CARRIER, GATEWAY
 from oms_core.protocols import TRACKING_STATUSES, supports
-from oms_core.services import assembly, backoffice, bulk, dashboard, queries
+from oms_core.services import assembly, backoffice, bulk, catalog, dashboard, queries
+from oms_core.services.orders import ADDRESS_FIELDS
 
 from . import blueprint, forms
 from .responses import vary_on_htmx, wants_fragment
@@ -51,9 +52,11 @@ def order_body_context(order_id: int, values=None) -> dict:
                 carriers=registry.usable(CARRIER), tracking_statuses=TRACKING_STATUSES,
                 packaging_presets=shipping_config.packaging_presets().values(),
                 ship_from_addresses=shipping_config.ship_from_addresses(), supports=supports,
-                plugin_panels=panels, values=values or {},
+                plugin_panels=panels, values=values or {}, address_labels=ADDRESS_FIELDS,
                 assembly_assignees=assembly.assignees() if detail.assembly_job else [],
-                assembly_labels=assembly.LABELS, assembly_parts=assembly.PARTS_OF_DAY)
+                assembly_labels=assembly.LABELS, assembly_parts=assembly.PARTS_OF_DAY,
+                # What the edit form can add (only while the order can be edited).
+                edit_products=catalog.products_on_sale() if "edit" in detail.actions else [])
 
 
 @blueprint.route("/orders/<int:order_id>")
