@@ -61,6 +61,11 @@ DEFAULTS = {
     # Plugin settings per gateway/carrier/forecaster id: {"stripe": {"api_key": ...}};
     # each one may come from the environment instead (oms_core.plugin_settings).
     "PLUGINS": {},
+    # Staff management (services/staff.py): how long an invitation and a password
+    # reset link stay good, and at most one "forgot password" email per user this often.
+    "STAFF_INVITE_HOURS": 72,
+    "PASSWORD_RESET_MINUTES": 60,
+    "PASSWORD_RESET_RESEND_MINUTES": 5,
     # Outgoing mail.
     "MAIL_SENDER": "shop@localhost",
     "SMTP_HOST": "localhost",

@@ -7,12 +7,12 @@ from .orders import Customer, Order, OrderLine, TimelineEvent, order_number
 from .outbox import OutboxMessage
 from .payments import Payment, PaymentEvent, Refund
 from .shipments import Shipment, ShipmentEvent, ShipmentLine
-from .staff import ROLES, StaffUser
+from .staff import ROLES, StaffAuditEvent, StaffToken, StaffUser
 
 __all__ = [
     "Customer", "Document", "DocumentCounter",
     "ForecastRun", "ForecastSeries", "InboundEvent", "Order", "OrderLine", "OutboxMessage",
     "Payment", "PaymentEvent", "Product", "ROLES", "Refund",
-    "Shipment", "ShipmentEvent", "ShipmentLine", "StaffUser", "StockMove", "TimelineEvent", "UnmatchedEvent",
+    "Shipment", "ShipmentEvent", "ShipmentLine", "StaffAuditEvent", "StaffToken", "StaffUser", "StockMove", "TimelineEvent", "UnmatchedEvent",
     "order_number",
 ]
