@@ -217,6 +217,41 @@ def build_cli(registry: PluginRegistry) -> AppGroup:
                 + ([f"{len(problems)} value(s) out of range."] if problems else [])))
         click.echo("Stock matches the ledger.")
 
+    def _import(service_name: str, path: Path) -> None:
+        from . import runtime
+        from .services import csv_import
+
+        _require_schema()
+        max_bytes = runtime.setting("IMPORT_MAX_BYTES")
+        with path.open("rb") as handle:
+            data = handle.read(max_bytes + 1)  # the service refuses what is larger
+        try:
+            report = getattr(csv_import, service_name)(data, actor=f"cli:{path.name}"[:200])
+        except DomainError as exc:
+            raise click.ClickException(str(exc)) from None
+        for label, _id in report.created:
+            click.echo(f"created\t{label}")
+        for problem in report.errors:
+            click.echo(f"row {', '.join(map(str, problem.rows))}\t{problem.message}")
+        click.echo(report.summary())
+        if not report.ok:
+            raise SystemExit(1)
+
+    @oms.command("import-orders")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    def import_orders(file):
+        """Import orders from another channel from a CSV FILE (the columns are in
+        docs/architecture.md; Shopify's orders export too). Importing a file again
+        creates nothing new. Exit code 1 when any row is refused."""
+        _import("import_orders", file)
+
+    @oms.command("import-products")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    def import_products(file):
+        """Create or update products and set their stock from a CSV FILE. Exit code 1
+        when any row is refused."""
+        _import("import_products", file)
+
     @oms.command("reconcile")
     @click.option("--json", "as_json", is_flag=True, help="One JSON object per row.")
     def reconcile(as_json):

@@ -66,6 +66,11 @@ DEFAULTS = {
     "STAFF_INVITE_HOURS": 72,
     "PASSWORD_RESET_MINUTES": 60,
     "PASSWORD_RESET_RESEND_MINUTES": 5,
+    # Imports (services/csv_import.py): the largest file and the most rows taken at once.
+    "IMPORT_MAX_BYTES": 5_000_000,
+    "IMPORT_MAX_ROWS": 10_000,
+    # The payment method of imported orders whose file names none.
+    "IMPORT_PAYMENT_METHOD": "bank_transfer",
     # Outgoing mail.
     "MAIL_SENDER": "shop@localhost",
     "SMTP_HOST": "localhost",

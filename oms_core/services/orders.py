@@ -23,6 +23,7 @@ MAX_QUANTITY = limits.MAX_ORDER_QUANTITY
 class Channel:
     label: str
     staff: bool  # offered on the back-office form for orders taken by hand
+    imported: bool = False  # orders come in from a file (services/csv_import.py)
 
 
 # How an order came in.
@@ -30,6 +31,11 @@ CHANNELS = {
     "web": Channel("Web shop", staff=False),
     "phone": Channel("Phone", staff=True),
     "shop": Channel("In the shop", staff=True),
+    "shopify": Channel("Shopify", staff=False, imported=True),
+    "etsy": Channel("Etsy", staff=False, imported=True),
+    "amazon": Channel("Amazon", staff=False, imported=True),
+    "ebay": Channel("eBay", staff=False, imported=True),
+    "marketplace": Channel("Other marketplace", staff=False, imported=True),
 }
 # The shipping address an order carries, with the label of each part; all optional
 # here (an order collected in the shop has none), the country an ISO 3166 code.
@@ -68,6 +74,10 @@ class NewOrder:
     channel: str = "web"
     note: str = ""
     shipping_minor: int = 0
+    # Orders from another channel: its order id (unique per channel), and the unit
+    # prices it charged (sku -> minor units; a SKU left out costs the product's price).
+    external_id: str | None = None
+    unit_prices: dict = field(default_factory=dict)
 
 
 def _merged_lines(lines) -> dict[str, int]:
@@ -107,6 +117,11 @@ def place_order(new: NewOrder, *, actor: str, confirm: bool | None = None) -> Or
     if isinstance(new.shipping_minor, int) and new.shipping_minor < 0:
         raise ValidationError("Shipping cannot be negative.")
     limits.check_whole(new.shipping_minor, "Shipping", maximum=limits.MAX_AMOUNT_MINOR)
+    external_id = optional_text(new.external_id, "External order id", 64) or None
+    if external_id and not CHANNELS[new.channel].imported:
+        raise ValidationError(f"Orders of channel '{new.channel}' have no external order id.")
+    for sku, price in new.unit_prices.items():
+        limits.check_whole(price, f"Unit price of {sku}", maximum=limits.MAX_AMOUNT_MINOR)
     address = _clean_address(new.address)
     billing = _billing_address(new.billing, name, address)
     wanted = _merged_lines(new.lines)
@@ -127,14 +142,15 @@ def place_order(new: NewOrder, *, actor: str, confirm: bool | None = None) -> Or
         if len(currencies) != 1:
             raise ValidationError("All items of an order must be in one currency.")
         customer = _customer_for(email, name, phone)
-        taxed = _taxed_lines(products, wanted, address["country"])
+        prices = {sku: new.unit_prices.get(sku, product.price_minor) for sku, product in products.items()}
+        taxed = _taxed_lines(products, prices, wanted, address["country"])
         shipping = taxes.split(new.shipping_minor, _rate(taxes.STANDARD, None, address["country"]),
                                includes_tax=runtime.setting("PRICES_INCLUDE_TAX"))
         subtotal = sum(part.gross for _sku, _quantity, part in taxed)
         if subtotal + shipping.gross > limits.MAX_AMOUNT_MINOR:
             raise ValidationError("The order's total is more than one order can hold: split it.")
         order = Order(
-            status=order_states.PLACED, customer=customer, channel=new.channel,
+            status=order_states.PLACED, customer=customer, channel=new.channel, external_id=external_id,
             currency=currencies.pop(), subtotal_minor=subtotal, shipping_minor=shipping.gross,
             total_minor=subtotal + shipping.gross, paid_minor=0,
             prices_include_tax=runtime.setting("PRICES_INCLUDE_TAX"),
@@ -148,7 +164,7 @@ def place_order(new: NewOrder, *, actor: str, confirm: bool | None = None) -> Or
             **{f"bill_{key}": value for key, value in billing.items()},
         )
         order.lines = [OrderLine(product_id=products[s].id, sku=s, name=products[s].name,
-                                 unit_price_minor=products[s].price_minor, quantity=q,
+                                 unit_price_minor=prices[s], quantity=q,
                                  tax_rate_bp=part.rate_bp, net_minor=part.net, tax_minor=part.tax,
                                  gross_minor=part.gross)
                        for s, q, part in taxed]
@@ -189,10 +205,11 @@ def _rate(tax_class: str, own_rate: int | None, country: str) -> int:
     return taxes.rate_for(runtime.setting("TAX_CLASSES"), tax_class, country or shop.details().country)
 
 
-def _taxed_lines(products: dict, wanted: dict[str, int], country: str) -> list[tuple[str, int, taxes.Split]]:
+def _taxed_lines(products: dict, prices: dict[str, int], wanted: dict[str, int],
+                 country: str) -> list[tuple[str, int, taxes.Split]]:
     """(sku, quantity, its tax split) per line, by the one rounding rule (oms_core/taxes.py)."""
     includes_tax = runtime.setting("PRICES_INCLUDE_TAX")
-    return [(sku, quantity, taxes.split(products[sku].price_minor * quantity,
+    return [(sku, quantity, taxes.split(prices[sku] * quantity,
                                         _rate(products[sku].tax_class, products[sku].tax_rate_bp, country),
                                         includes_tax=includes_tax))
             for sku, quantity in wanted.items()]

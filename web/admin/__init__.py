@@ -49,4 +49,4 @@ from . import forecasts, replenishment, replenishment_settings  # noqa: E402,F40
 from . import errors  # noqa: E402,F401
 from . import inbox  # noqa: E402,F401
 from . import documents, labels, reconciliation  # noqa: E402,F401
-from . import staff  # noqa: E402,F401
+from . import data_transfer, staff  # noqa: E402,F401

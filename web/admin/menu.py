@@ -19,6 +19,7 @@ def menu_items() -> list[MenuItem]:
         MenuItem("Replenishment", url_for("oms_admin.replenishment_page")),
         MenuItem("Webhook inbox", url_for("oms_admin.inbox_list")),
         MenuItem("Reconciliation", url_for("oms_admin.reconciliation_page")),
+        MenuItem("Import & export", url_for("oms_admin.data_transfer")),
         MenuItem("Staff", url_for("oms_admin.staff_page"), owner_only=True),
         MenuItem("Plugins", url_for("oms_admin.plugins"), owner_only=True),
     ]
