@@ -31,7 +31,7 @@ from oms_core import tracking_codes
 from oms_core.models import (Customer, Order, OutboxMessage, Payment, Product, Refund, Shipment, ShipmentEvent,
                              StaffUser, StockMove, TimelineEvent)
 from oms_core.services import orders as order_service
-from oms_core.services import catalog, payments, shipments, stock
+from oms_core.services import catalog, payments, shipments, staff, stock
 from oms_core.testing.fakes import FakeCardGateway, plugin_registering
 
 # Random examples per endpoint and method, after the sweep of CRITICAL values.
@@ -212,7 +212,7 @@ def app_config():
 
 
 @pytest.fixture
-def world(app, make_product, place):
+def world(app, owner_user, make_product, place):
     """Something for every id in a URL to point at: products, orders in each state
     that has actions, a shipment, an outbox message."""
     mug = make_product(sku="FUZZ-1", on_hand=50)
@@ -228,11 +228,15 @@ def world(app, make_product, place):
                                          tracking_number="JD1", actor="test")
     order_service.add_note(placed.id, "hello", actor="test")
     message = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).first()
+    owner = db.session.scalars(select(StaffUser).where(StaffUser.role == "owner")).first()
+    invitation = staff.invite("invited@example.com", "staff", actor="test")
+    invitation_link = staff.link_token(invitation)
     return {
         "ids": {"order_id": [placed.id, confirmed.id, paid.id, shipped.id, by_card.id], "product_id": [mug.id, tea.id],
                 "message_id": [message.id], "shipment_id": [shipment.id], "sku": ["FUZZ-1", "NOPE"],
                 "filename": ["oms.css", "htmx.min.js", "../secret"], "gateway_id": ["bank_transfer", "nope"],
-                "carrier_id": ["manual", "nope"]},
+                "carrier_id": ["manual", "nope"], "kind": ["orders", "stock", "nope"],
+                "user_id": [owner.id], "token_id": [invitation.id], "link": [invitation_link, "nope"]},
         "seeds": {
             "oms_admin.login": {"email": "nobody@example.com", "password": "not-the-password"},
             "oms_admin.orders": {"status": "confirmed", "q": "#1", "before": "3"},
@@ -254,6 +258,13 @@ def world(app, make_product, place):
             "oms_admin.order_note": {"text": "t"},
             "oms_admin.replenishment_page": {"show": "all"},
             "oms_admin.carrier_services": {"carrier_id": "manual"},
+            "oms_admin.staff_invite": {"email": "new-staff@example.com", "role": "staff"},
+            "oms_admin.staff_role": {"role": "staff"},
+            "oms_admin.staff_active": {"active": "1"},
+            "oms_admin.forgot_password": {"email": "owner@example.com"},
+            "oms_admin.accept_invite": {"name": "Ivy", "password": "ivys-password"},
+            "oms_admin.reset_password": {"password": "a-new-password"},
+            "oms_admin.export_csv": {"status": "confirmed", "q": "ann@"},
             "oms_public.track": {"code": "AAAA-AAAA-AAAA-AA"},
             "oms_public.pay": {"code": tracking_codes.display(by_card.tracking_code)},
         },

@@ -80,6 +80,7 @@ def test_an_invitation_is_emailed_and_accepted_once(app, owner_client, smtp, cli
     stranger = browser(app)
     page = stranger.get(link)
     assert page.status_code == 200 and "new@example.com" in page.get_data(as_text=True)
+    assert page.headers["Referrer-Policy"] == "no-referrer"  # the URL holds the link's secret
     response = post_form(stranger, link, {"name": "Nia New", "password": "nias-password"})
     assert response.status_code == 302 and response.headers["Location"].endswith("/login")
     assert LoggedInClient(browser(app), "new@example.com", "nias-password")
@@ -289,3 +290,18 @@ def test_the_staff_page_shows_users_invitations_and_the_audit_trail_escaped(app,
     assert "Sam Staff" in page and "staff@example.com" in page
     assert "&lt;b&gt;x&lt;/b&gt;@example.com" in page and "<b>x</b>" not in page
     assert "Password reset link sent" in page and "Invited" in page
+
+
+def test_an_owner_withdraws_an_invitation_and_its_link_dies(app, owner_client, smtp):
+    token = staff.invite("gone@example.com", "staff", actor="staff:owner@example.com")
+    link = staff.link_token(token)
+    assert "gone@example.com" in owner_client.get(f"{ADMIN}/staff").get_data(as_text=True)
+    assert owner_client.post(f"{ADMIN}/staff/invitations/{token.id}/withdraw").status_code == 302
+    with pytest.raises(ValidationError):
+        staff.accept_invite(link, name="Gone", password="gone-password")
+    # Withdrawn before the worker got to it: no email goes out.
+    outbox.run_once()
+    assert smtp.inbox.received == []
+    assert audit_actions() == [("invited", "gone@example.com"), ("invite_withdrawn", "gone@example.com")]
+    page = owner_client.get(f"{ADMIN}/staff").get_data(as_text=True)
+    assert "Invitation withdrawn" in page

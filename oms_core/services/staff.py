@@ -51,7 +51,9 @@ _PATHS = {INVITE: "/invite/", RESET: "/reset-password/"}
 INVITED, INVITE_ACCEPTED, ROLE_CHANGED = "invited", "invite_accepted", "role_changed"
 DISABLED, ENABLED = "disabled", "enabled"
 RESET_SENT, PASSWORD_RESET = "reset_sent", "password_reset"
-ACTION_LABELS = {INVITED: "Invited", INVITE_ACCEPTED: "Joined", ROLE_CHANGED: "Role changed",
+INVITE_WITHDRAWN = "invite_withdrawn"
+ACTION_LABELS = {INVITED: "Invited", INVITE_WITHDRAWN: "Invitation withdrawn", INVITE_ACCEPTED: "Joined",
+                 ROLE_CHANGED: "Role changed",
                  DISABLED: "Disabled", ENABLED: "Enabled again", RESET_SENT: "Password reset link sent",
                  PASSWORD_RESET: "Password reset"}
 
@@ -154,7 +156,7 @@ def withdraw_invite(token_id: int, *, actor: str) -> None:
         if not _is_good(token, INVITE):
             raise ValidationError("That invitation is no longer open.")
         token.used_at = utcnow()
-        _audit(actor, "invite_withdrawn", token.email)
+        _audit(actor, INVITE_WITHDRAWN, token.email)
 
 
 def _check_role(role: str) -> None:

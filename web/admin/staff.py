@@ -4,7 +4,9 @@ and "forgot password", which need no log-in (PUBLIC_ENDPOINTS) and are rate-limi
 like the log-in (web/__init__.py)."""
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from functools import wraps
+
+from flask import flash, make_response, redirect, render_template, request, url_for
 
 from oms_core.errors import DomainError
 from oms_core.models import ROLES
@@ -92,6 +94,16 @@ def forgot_password():
     return render_template("oms/admin/staff/forgot.html")
 
 
+def _no_referrer(view):
+    """The page's URL holds a link's secret: never send it on in a Referer header."""
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        response = make_response(view(*args, **kwargs))
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
+    return wrapped
+
+
 def _link_page(link: str, purpose: str, template: str, submit):
     """The page a link opens: its form, or why the link no longer works."""
     try:
@@ -108,6 +120,7 @@ def _link_page(link: str, purpose: str, template: str, submit):
 
 
 @blueprint.route("/reset-password/<path:link>", methods=["GET", "POST"])
+@_no_referrer
 def reset_password(link: str):
     page = _link_page(link, staff.RESET, "oms/admin/staff/reset.html",
                       lambda: staff.reset_password(link, request.form.get("password", "")))
@@ -118,6 +131,7 @@ def reset_password(link: str):
 
 
 @blueprint.route("/invite/<path:link>", methods=["GET", "POST"])
+@_no_referrer
 def accept_invite(link: str):
     page = _link_page(link, staff.INVITE, "oms/admin/staff/accept.html",
                       lambda: staff.accept_invite(link, name=forms.text(request.form, "name"),
