@@ -15,6 +15,10 @@ from .plugin_settings import ENVIRONMENT_PREFIX
 from .plugins import KINDS, PluginRegistry
 
 
+# How the command line appears on the staff audit trail.
+CLI_ACTOR = "cli"
+
+
 def _require_schema() -> None:
     try:
         schema.check_current()
@@ -56,11 +60,11 @@ def build_cli(registry: PluginRegistry) -> AppGroup:
     @click.password_option()
     def create_user(email, name, role, password):
         """Create a back-office user."""
-        from .services import users
+        from .services import staff
 
         _require_schema()
         try:
-            user = users.create_user(email=email, name=name, password=password, role=role)
+            user = staff.create_user(email=email, name=name, password=password, role=role, actor=CLI_ACTOR)
         except DomainError as exc:
             raise click.ClickException(str(exc)) from None
         click.echo(f"Created {user.role} {user.email}.")
@@ -70,11 +74,11 @@ def build_cli(registry: PluginRegistry) -> AppGroup:
     @click.password_option()
     def set_password(email, password):
         """Give a back-office user a new password; their sessions end."""
-        from .services import users
+        from .services import staff
 
         _require_schema()
         try:
-            user = users.set_password(email, password)
+            user = staff.set_password(email, password, actor=CLI_ACTOR)
         except DomainError as exc:
             raise click.ClickException(str(exc)) from None
         click.echo(f"New password set for {user.email}; their sessions have ended.")
@@ -83,12 +87,13 @@ def build_cli(registry: PluginRegistry) -> AppGroup:
     @click.option("--email", required=True)
     @click.option("--undo", is_flag=True, help="Reactivate the user instead.")
     def deactivate_user(email, undo):
-        """Stop a back-office user from logging in; their sessions end at once."""
-        from .services import users
+        """Stop a back-office user from logging in; their sessions end at once. The
+        shop's last active owner cannot be deactivated."""
+        from .services import staff
 
         _require_schema()
         try:
-            user = users.set_active(email, active=undo)
+            user = staff.set_active_by_email(email, undo, actor=CLI_ACTOR)
         except DomainError as exc:
             raise click.ClickException(str(exc)) from None
         click.echo(f"{user.email} can log in again." if undo

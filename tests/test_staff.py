@@ -305,3 +305,16 @@ def test_an_owner_withdraws_an_invitation_and_its_link_dies(app, owner_client, s
     assert audit_actions() == [("invited", "gone@example.com"), ("invite_withdrawn", "gone@example.com")]
     page = owner_client.get(f"{ADMIN}/staff").get_data(as_text=True)
     assert "Invitation withdrawn" in page
+
+
+def test_the_command_line_is_on_the_audit_trail_and_keeps_an_owner(app, runner):
+    result = runner.invoke(args=["oms", "create-user", "--email", "first@example.com", "--name", "First",
+                                 "--role", "owner", "--password", "first-password"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(args=["oms", "deactivate-user", "--email", "first@example.com"])
+    assert result.exit_code == 1 and "needs an active owner" in result.output
+    result = runner.invoke(args=["oms", "set-password", "--email", "first@example.com",
+                                 "--password", "second-password"])
+    assert result.exit_code == 0, result.output
+    assert audit_actions() == [("created", "first@example.com"), ("password_set", "first@example.com")]
+    assert db.session.query(StaffAuditEvent).first().actor == "cli"

@@ -33,7 +33,7 @@ from sqlalchemy import func, select, update
 
 from .. import runtime
 from ..db import db, write_transaction
-from ..errors import ValidationError
+from ..errors import NotFound, ValidationError
 from ..models import ROLES, StaffAuditEvent, StaffToken, StaffUser
 from ..models._base import utcnow
 from . import notifications, outbox, users
@@ -52,7 +52,8 @@ INVITED, INVITE_ACCEPTED, ROLE_CHANGED = "invited", "invite_accepted", "role_cha
 DISABLED, ENABLED = "disabled", "enabled"
 RESET_SENT, PASSWORD_RESET = "reset_sent", "password_reset"
 INVITE_WITHDRAWN = "invite_withdrawn"
-ACTION_LABELS = {INVITED: "Invited", INVITE_WITHDRAWN: "Invitation withdrawn", INVITE_ACCEPTED: "Joined",
+CREATED, PASSWORD_SET = "created", "password_set"  # by hand: flask oms create-user, set-password
+ACTION_LABELS = {CREATED: "Created", PASSWORD_SET: "Password set by hand",INVITED: "Invited", INVITE_WITHDRAWN: "Invitation withdrawn", INVITE_ACCEPTED: "Joined",
                  ROLE_CHANGED: "Role changed",
                  DISABLED: "Disabled", ENABLED: "Enabled again", RESET_SENT: "Password reset link sent",
                  PASSWORD_RESET: "Password reset"}
@@ -272,6 +273,33 @@ def reset_password(link: str, password: str) -> StaffUser:
         users.replace_password(user, password)  # marks this token used too
         _audit(user.actor, PASSWORD_RESET, user.email)
     return user
+
+
+# ------------------------------------------------------------------ by hand (flask oms ...)
+
+
+def create_user(*, email: str, name: str, password: str, role: str, actor: str) -> StaffUser:
+    """A user made by hand (`flask oms create-user`: the first owner), on the audit trail."""
+    with write_transaction():
+        user = users.create_user(email=email, name=name, password=password, role=role)
+        _audit(actor, CREATED, user.email, f"as {user.role}")
+    return user
+
+
+def set_password(email: str, password: str, *, actor: str) -> StaffUser:
+    """A password set by hand (`flask oms set-password`); sessions and reset links end."""
+    with write_transaction():
+        user = users.set_password(email, password)
+        _audit(actor, PASSWORD_SET, user.email)
+    return user
+
+
+def set_active_by_email(email: str, active: bool, *, actor: str) -> StaffUser:
+    """`set_active` for the user with this email (`flask oms deactivate-user`)."""
+    user = users.find_by_email(clean_email(email))
+    if user is None:
+        raise NotFound(f"No user {email.strip()}.")
+    return set_active(user.id, active, actor=actor)
 
 
 # ------------------------------------------------------------------ the staff page
