@@ -289,3 +289,22 @@ def test_fuzzed_files_give_a_report_or_a_clear_refusal_and_nothing_partial(app, 
         order = db.session.get(Order, order_id)
         assert order.status in ("confirmed", "paid") and order.lines
     assert stock.ledger_mismatches() == [] and stock.stock_problems() == []
+
+
+PRODUCT_CELLS = st.one_of(st.sampled_from(["MUG", "NEW", "", "1", "0", "-1", "1.50", "1,5", "9" * 13, "EUR", "usd",
+                                           "x" * 250, "=1", "²", "\"", "standard"]), st.text(max_size=6))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@given(rows=st.lists(st.lists(PRODUCT_CELLS, min_size=1, max_size=len(csv_import.PRODUCT_COLUMNS)), max_size=5))
+def test_fuzzed_product_files_keep_the_ledger_whole(app, mugs, rows):
+    data = "\n".join(",".join(row) for row in [list(csv_import.PRODUCT_COLUMNS), *rows]).encode()
+    try:
+        report = csv_import.import_products(data, actor=ACTOR)
+    except ValidationError:
+        return
+    assert report.rows >= len(report.created) + len(report.updated) + len(report.unchanged)
+    db.session.commit()
+    assert stock.ledger_mismatches() == [] and stock.stock_problems() == []
+    for product in db.session.scalars(select(Product)):
+        assert 0 <= product.reserved <= product.on_hand
