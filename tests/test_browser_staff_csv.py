@@ -109,7 +109,7 @@ def test_upload_an_orders_file_and_read_the_report(browser, live_app, tmp_path):
     page.wait_for_selector("#import-report")
     shot(page, "import-report")
     report = page.locator("#import-report").inner_text()
-    assert "1 orders created" in report
+    assert "Orders created: 1," in report
     assert "Not enough stock for MUG: 2 requested, 1 available" in report
     assert "Country must be a two-letter code" in report
     page.click("#import-report >> text=etsy E-1")

@@ -220,12 +220,12 @@ def test_cli_import_orders(app, runner, mugs, tmp_path):
     assert result.exit_code == 1
     assert "created\tetsy C-1" in result.output and "row 3\tOrder etsy C-2" in result.output
     result = runner.invoke(args=["oms", "import-orders", str(path)])
-    assert "0 orders created, 1 already imported, 1 with errors" in result.output
+    assert "Orders created: 0, already imported: 1, with errors: 1" in result.output
     products = tmp_path / "products.csv"
     products.write_text(PRODUCTS + "MUG,,,,20,\n")
     result = runner.invoke(args=["oms", "import-products", str(products)])
     assert result.exit_code == 0, result.output
-    assert "1 updated" in result.output
+    assert "updated: 1," in result.output
 
 
 def test_the_upload_page_shows_the_report_escaped(app, staff_client, mugs):
@@ -237,7 +237,7 @@ def test_the_upload_page_shows_the_report_escaped(app, staff_client, mugs):
                                  content_type="multipart/form-data")
     page = response.get_data(as_text=True)
     assert response.status_code == 200
-    assert "1 orders created" in page and "etsy &lt;b&gt;X&lt;/b&gt;" in page and "<b>X</b>" not in page
+    assert "Orders created: 1," in page and "etsy &lt;b&gt;X&lt;/b&gt;" in page and "<b>X</b>" not in page
     assert "NOPE" in page
     response = staff_client.post("/oms/admin/data/import/orders", data={}, content_type="multipart/form-data")
     assert response.status_code == 400 and "Choose a CSV file" in response.get_data(as_text=True)

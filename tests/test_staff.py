@@ -75,7 +75,10 @@ def test_an_invitation_is_emailed_and_accepted_once(app, owner_client, smtp, cli
     response = owner_client.post(f"{ADMIN}/staff/invite", data={"email": "New@Example.com", "role": "staff"})
     assert response.status_code == 302
     link = emailed_link(smtp, "new@example.com")
-    assert smtp.inbox.received[-1][2]["Subject"] == "You are invited to the back-office of Corner Shop"
+    email = smtp.inbox.received[-1][2]
+    assert email["Subject"] == "You are invited to the back-office of Corner Shop"
+    # The Message-ID is the outbox key, a digest: the link's key is not in it.
+    assert re.fullmatch(r"<staff-email-[0-9a-f]{24}@shop\.example>", email["Message-ID"])
 
     stranger = browser(app)
     page = stranger.get(link)

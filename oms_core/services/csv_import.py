@@ -146,11 +146,12 @@ class ImportReport:
         return not self.errors
 
     def summary(self) -> str:
-        parts = [f"{len(self.created)} {self.kind} created"]
+        """'Orders created: 1, already imported: 0, with errors: 2 (3 rows read).'"""
+        parts = [f"{self.kind.capitalize()} created: {len(self.created)}"]
         if self.kind == "products":
-            parts.append(f"{len(self.updated)} updated")
-        parts.append(f"{len(self.unchanged)} " + ("already imported" if self.kind == "orders" else "unchanged"))
-        parts.append(f"{len(self.errors)} with errors")
+            parts.append(f"updated: {len(self.updated)}")
+        parts.append(("already imported" if self.kind == "orders" else "unchanged") + f": {len(self.unchanged)}")
+        parts.append(f"with errors: {len(self.errors)}")
         return ", ".join(parts) + f" ({self.rows} rows read)."
 
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import formataddr
+from urllib.parse import urlsplit
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -346,6 +347,6 @@ def _send_link(message) -> None:
         db.session.commit()
         return  # replaced, used or expired before it went out: nothing worth sending
     email = compose(token)
-    host = runtime.setting("PUBLIC_BASE_URL").split("//", 1)[-1].split("/", 1)[0].split(":", 1)[0] or "oms"
+    host = urlsplit(runtime.setting("PUBLIC_BASE_URL")).hostname or "oms"
     email["Message-ID"] = f"<{message.idempotency_key}@{host}>"
     notifications.send(email)
