@@ -64,6 +64,16 @@ DEFAULTS = {
     # Plugin settings per gateway/carrier/forecaster id: {"stripe": {"api_key": ...}};
     # each one may come from the environment instead (oms_core.plugin_settings).
     "PLUGINS": {},
+    # Staff management (services/staff.py): how long an invitation and a password
+    # reset link stay good, and at most one "forgot password" email per user this often.
+    "STAFF_INVITE_HOURS": 72,
+    "PASSWORD_RESET_MINUTES": 60,
+    "PASSWORD_RESET_RESEND_MINUTES": 5,
+    # Imports (services/csv_import.py): the largest file and the most rows taken at once.
+    "IMPORT_MAX_BYTES": 5_000_000,
+    "IMPORT_MAX_ROWS": 10_000,
+    # The payment method of imported orders whose file names none.
+    "IMPORT_PAYMENT_METHOD": "bank_transfer",
     # Outgoing mail.
     "MAIL_SENDER": "shop@localhost",
     "SMTP_HOST": "localhost",

@@ -31,7 +31,7 @@ from oms_core import tracking_codes
 from oms_core.models import (Customer, Order, OutboxMessage, Payment, Product, Refund, Shipment, ShipmentEvent,
                              StaffUser, StockMove, TimelineEvent, WebhookDelivery, WebhookEndpoint)
 from oms_core.services import orders as order_service
-from oms_core.services import catalog, outbound_webhooks, payments, shipments, stock
+from oms_core.services import catalog, outbound_webhooks, payments, shipments, staff, stock
 from oms_core.testing.fakes import FakeCardGateway, plugin_registering
 
 # Random examples per endpoint and method, after the sweep of CRITICAL values.
@@ -215,7 +215,7 @@ def app_config():
 
 
 @pytest.fixture
-def world(app, make_product, place):
+def world(app, owner_user, make_product, place):
     """Something for every id in a URL to point at: products, orders in each state
     that has actions, a shipment, an outbox message."""
     # Every change below also queues an outbound webhook delivery.
@@ -237,12 +237,16 @@ def world(app, make_product, place):
     edit_seed = {"version": "0", f"qty-{confirmed.lines[0].id}": "3", "add_sku": "FUZZ-2", "add_quantity": "1",
                  "ship_name": "A", "ship_line1": "1 St", "ship_city": "C", "ship_country": "NL", "phone": "1",
                  "shipping": "1.00", "reason": "r", "refund_reference": "x"}
+    owner = db.session.scalars(select(StaffUser).where(StaffUser.role == "owner")).first()
+    invitation = staff.invite("invited@example.com", "staff", actor="test")
+    invitation_link = staff.link_token(invitation)
     return {
         "ids": {"order_id": [placed.id, confirmed.id, paid.id, shipped.id, by_card.id], "product_id": [mug.id, tea.id],
                 "message_id": [message.id], "shipment_id": [shipment.id], "sku": ["FUZZ-1", "NOPE"],
                 "filename": ["oms.css", "htmx.min.js", "../secret"], "gateway_id": ["bank_transfer", "nope"],
                 "carrier_id": ["manual", "nope"], "endpoint_id": [endpoint.id], "delivery_id": [delivery.id],
-                "action": ["confirm", "ship", "slips", "export", "nope"]},
+                "action": ["confirm", "ship", "slips", "export", "nope"], "kind": ["orders", "stock", "nope"],
+                "user_id": [owner.id], "token_id": [invitation.id], "link": [invitation_link, "nope"]},
         "seeds": {
             "oms_admin.login": {"email": "nobody@example.com", "password": "not-the-password"},
             "oms_admin.orders": {"status": "confirmed", "q": "#1", "before": "3"},
@@ -265,6 +269,13 @@ def world(app, make_product, place):
             "oms_admin.order_edit": edit_seed, "oms_admin.order_edit_preview": edit_seed,
             "oms_admin.replenishment_page": {"show": "all"},
             "oms_admin.carrier_services": {"carrier_id": "manual"},
+            "oms_admin.staff_invite": {"email": "new-staff@example.com", "role": "staff"},
+            "oms_admin.staff_role": {"role": "staff"},
+            "oms_admin.staff_active": {"active": "1"},
+            "oms_admin.forgot_password": {"email": "owner@example.com"},
+            "oms_admin.accept_invite": {"name": "Ivy", "password": "ivys-password"},
+            "oms_admin.reset_password": {"password": "a-new-password"},
+            "oms_admin.export_csv": {"status": "confirmed", "q": "ann@"},
             "oms_public.track": {"code": "AAAA-AAAA-AAAA-AA"},
             "oms_admin.orders_bulk": {"order_id": str(placed.id)},
             "oms_admin.webhook_endpoint_create": {"url": "https://erp.example.com/b", "events": "order.paid",

@@ -13,7 +13,9 @@ from oms_core.services import orders, stock
 
 ADMIN = "/oms/admin"
 LOGIN = f"{ADMIN}/login"
-PUBLIC = {"oms_admin.login"}
+# Pages for people who cannot log in (yet): their links carry their own proof
+# (tests/test_staff.py), and they are rate-limited with the log-in.
+PUBLIC = {"oms_admin.login", "oms_admin.forgot_password", "oms_admin.reset_password", "oms_admin.accept_invite"}
 SCRIPT = "<script>alert(1)</script>"
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')

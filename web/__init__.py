@@ -43,9 +43,12 @@ class OMS:
 
         app.register_blueprint(assets.blueprint, url_prefix="/oms/static")
         app.register_blueprint(admin.blueprint, url_prefix=config[CONFIG_PREFIX + "ADMIN_PREFIX"])
-        # Against password guessing: wrap the registered login view in the limiter.
-        login_limit = limiter.limit(config[CONFIG_PREFIX + "LOGIN_RATE_LIMIT"], methods=["POST"])
-        app.view_functions["oms_admin.login"] = login_limit(app.view_functions["oms_admin.login"])
+        # Against password guessing and mailbox flooding: wrap the registered log-in,
+        # forgot-password and link views in the limiter (one count for all of them).
+        login_limit = limiter.shared_limit(config[CONFIG_PREFIX + "LOGIN_RATE_LIMIT"], scope="oms_login",
+                                           methods=["POST"])
+        for endpoint in admin.RATE_LIMITED_ENDPOINTS:
+            app.view_functions[endpoint] = login_limit(app.view_functions[endpoint])
         app.register_blueprint(public.make_blueprint(limiter, config[CONFIG_PREFIX + "TRACKING_RATE_LIMIT"]),
                                url_prefix=config[CONFIG_PREFIX + "TRACKING_PREFIX"])
         app.register_blueprint(

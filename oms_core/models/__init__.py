@@ -9,13 +9,13 @@ from .outbound_webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from .outbox import OutboxMessage
 from .payments import Payment, PaymentEvent, Refund
 from .shipments import Shipment, ShipmentEvent, ShipmentLine
-from .staff import ROLES, StaffUser
+from .staff import ROLES, StaffAuditEvent, StaffToken, StaffUser
 
 __all__ = [
     "AssemblyJob", "Customer", "Document", "DocumentCounter",
     "ForecastRun", "ForecastSeries", "InboundEvent", "Order", "OrderLine", "OutboxMessage",
     "Payment", "PaymentEvent", "Product", "ROLES", "Refund",
-    "Shipment", "ShipmentEvent", "ShipmentLine", "StaffUser", "StockMove", "TimelineEvent", "UnmatchedEvent",
-    "WebhookAttempt", "WebhookDelivery", "WebhookEndpoint",
+    "Shipment", "ShipmentEvent", "ShipmentLine", "StaffAuditEvent", "StaffToken", "StaffUser", "StockMove",
+    "TimelineEvent", "UnmatchedEvent", "WebhookAttempt", "WebhookDelivery", "WebhookEndpoint",
     "order_number",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, true
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import db
@@ -31,12 +31,17 @@ class Order(db.Model):
     __table_args__ = (
         Index("ix_oms_order_status_id", "status", "id"),
         Index("ix_oms_order_customer_id_id", "customer_id", "id"),
+        # An order from another channel comes in once (services/csv_import.py).
+        UniqueConstraint("channel", "external_id", name="uq_oms_order_channel_external_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     status: Mapped[str] = mapped_column(String(32), default="placed", nullable=False)
     customer_id: Mapped[int] = mapped_column(ForeignKey("oms_customer.id"), nullable=False)
     channel: Mapped[str] = mapped_column(String(20), default="web", nullable=False)
+    # The order's id in the channel it came from (a marketplace's order number), for
+    # imported orders; None for orders placed here.
+    external_id: Mapped[Optional[str]] = mapped_column(String(64))
     currency: Mapped[str] = mapped_column(String(3), nullable=False)
     subtotal_minor: Mapped[int] = mapped_column(Integer, nullable=False)
     shipping_minor: Mapped[int] = mapped_column(Integer, default=0, nullable=False)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Integer, String
+from typing import Optional
+
+from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import db
-from ._base import created_at_column
+from ._base import UTCDateTime, created_at_column
 
 ROLES = ("owner", "staff")
 
@@ -48,3 +50,38 @@ class StaffUser(db.Model):
     def actor(self) -> str:
         """How this user appears in timelines and the stock ledger."""
         return f"staff:{self.email}"
+
+
+class StaffToken(db.Model):
+    """A single-use link emailed to someone: an invitation to join the back-office
+    (`invite`, for an email with no user yet) or a password reset (`reset`, for a
+    user). The link carries this row's id signed with the app's SECRET_KEY
+    (services/staff.py); the row says whether it is still good: unused, not expired,
+    and (a reset) not overtaken by a new password."""
+
+    __tablename__ = "oms_staff_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(10), nullable=False)  # invite | reset
+    email: Mapped[str] = mapped_column(String(254), index=True, nullable=False)
+    role: Mapped[str] = mapped_column(String(20), default="staff", nullable=False)
+    user_id: Mapped[Optional[int]] = mapped_column(ForeignKey("oms_staff_user.id"), index=True)
+    # The outbox idempotency key of its email: random, unique across installations.
+    key: Mapped[str] = mapped_column(String(40), unique=True, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    used_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(200), nullable=False)
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class StaffAuditEvent(db.Model):
+    """The staff audit trail: who invited, changed, disabled or reset whom, and when."""
+
+    __tablename__ = "oms_staff_audit"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor: Mapped[str] = mapped_column(String(200), nullable=False)
+    action: Mapped[str] = mapped_column(String(40), nullable=False)
+    subject: Mapped[str] = mapped_column(String(254), index=True, nullable=False)  # the email concerned
+    detail: Mapped[str] = mapped_column(Text, default="", nullable=False)
+    created_at: Mapped[datetime] = created_at_column()

@@ -88,6 +88,33 @@ def set_assembly(product_id: int, *, assembly: str, assembly_price_minor: int, a
     return product
 
 
+def update_product(product_id: int, *, name: str | None = None, price_minor: int | None = None,
+                   description: str | None = None, low_stock_threshold: int | None = None,
+                   weight_grams: int | None = None) -> Product:
+    """Change what is given (None: left as it is) of a product's catalogue data;
+    caller's transaction or its own. Its SKU and currency stay; stock moves are `stock`'s."""
+    changes = {}
+    if name is not None:
+        changes["name"] = required_text(name, "Name", 200)
+    if description is not None:
+        changes["description"] = optional_text(description, "Description", 10_000)
+    for key, value, label, maximum in (("price_minor", price_minor, "Price", limits.MAX_AMOUNT_MINOR),
+                                       ("low_stock_threshold", low_stock_threshold, "Low-stock threshold",
+                                        limits.MAX_STOCK),
+                                       ("weight_grams", weight_grams, "Weight (g)", limits.MAX_WEIGHT_GRAMS)):
+        if value is not None:
+            changes[key] = limits.check_whole(value, label, maximum=maximum)
+    with write_transaction():
+        product = fetch(Product, product_id, "product", with_for_update=True, populate_existing=True)
+        for key, value in changes.items():
+            setattr(product, key, value)
+    return product
+
+
+def find_by_sku(sku: str) -> Product | None:
+    return db.session.scalar(select(Product).where(Product.sku == sku))
+
+
 def get_product(product_id: int) -> Product:
     return fetch(Product, product_id, "product")
 

@@ -23,6 +23,7 @@ MAX_QUANTITY = limits.MAX_ORDER_QUANTITY
 class Channel:
     label: str
     staff: bool  # offered on the back-office form for orders taken by hand
+    imported: bool = False  # orders come in from a file (services/csv_import.py)
 
 
 # How an order came in.
@@ -30,6 +31,11 @@ CHANNELS = {
     "web": Channel("Web shop", staff=False),
     "phone": Channel("Phone", staff=True),
     "shop": Channel("In the shop", staff=True),
+    "shopify": Channel("Shopify", staff=False, imported=True),
+    "etsy": Channel("Etsy", staff=False, imported=True),
+    "amazon": Channel("Amazon", staff=False, imported=True),
+    "ebay": Channel("eBay", staff=False, imported=True),
+    "marketplace": Channel("Other marketplace", staff=False, imported=True),
 }
 # The shipping address an order carries, with the label of each part; all optional
 # here (an order collected in the shop has none), the country an ISO 3166 code.
@@ -70,6 +76,10 @@ class NewOrder:
     shipping_minor: int = 0
     # SKUs whose offered assembly the customer chose (services.assembly.services_for).
     assembly: list[str] = field(default_factory=list)
+    # Orders from another channel: its order id (unique per channel), and the unit
+    # prices it charged (sku -> minor units; a SKU left out costs the product's price).
+    external_id: str | None = None
+    unit_prices: dict = field(default_factory=dict)
 
 
 def _merged_lines(lines) -> dict[str, int]:
@@ -109,6 +119,11 @@ def place_order(new: NewOrder, *, actor: str, confirm: bool | None = None) -> Or
     if isinstance(new.shipping_minor, int) and new.shipping_minor < 0:
         raise ValidationError("Shipping cannot be negative.")
     limits.check_whole(new.shipping_minor, "Shipping", maximum=limits.MAX_AMOUNT_MINOR)
+    external_id = optional_text(new.external_id, "External order id", 64) or None
+    if external_id and not CHANNELS[new.channel].imported:
+        raise ValidationError(f"Orders of channel '{new.channel}' have no external order id.")
+    for sku, price in new.unit_prices.items():
+        limits.check_whole(price, f"Unit price of {sku}", maximum=limits.MAX_AMOUNT_MINOR)
     address = clean_address(new.address)
     billing = _billing_address(new.billing, name, address)
     wanted = _merged_lines(new.lines)
@@ -129,7 +144,8 @@ def place_order(new: NewOrder, *, actor: str, confirm: bool | None = None) -> Or
         if len(currencies) != 1:
             raise ValidationError("All items of an order must be in one currency.")
         customer = _customer_for(email, name, phone)
-        taxed = _taxed_lines(products, wanted, address["country"])
+        prices = {sku: new.unit_prices.get(sku, product.price_minor) for sku, product in products.items()}
+        taxed = _taxed_lines(products, wanted, address["country"], price=lambda product: prices[product.sku])
         serviced = _taxed_lines(products, assembly.services_for(products, wanted, new.assembly),
                                 address["country"], price=assembly.unit_price)
         shipping = taxes.split(new.shipping_minor, tax_rate(taxes.STANDARD, None, address["country"]),
@@ -138,7 +154,7 @@ def place_order(new: NewOrder, *, actor: str, confirm: bool | None = None) -> Or
         if subtotal + shipping.gross > limits.MAX_AMOUNT_MINOR:
             raise ValidationError("The order's total is more than one order can hold: split it.")
         order = Order(
-            status=order_states.PLACED, customer=customer, channel=new.channel,
+            status=order_states.PLACED, customer=customer, channel=new.channel, external_id=external_id,
             currency=currencies.pop(), subtotal_minor=subtotal, shipping_minor=shipping.gross,
             total_minor=subtotal + shipping.gross, paid_minor=0,
             prices_include_tax=runtime.setting("PRICES_INCLUDE_TAX"),
@@ -152,7 +168,7 @@ def place_order(new: NewOrder, *, actor: str, confirm: bool | None = None) -> Or
             **{f"bill_{key}": value for key, value in billing.items()},
         )
         order.lines = [OrderLine(product_id=products[s].id, sku=s, name=products[s].name,
-                                 unit_price_minor=products[s].price_minor, quantity=q,
+                                 unit_price_minor=prices[s], quantity=q,
                                  tax_rate_bp=part.rate_bp, net_minor=part.net, tax_minor=part.tax,
                                  gross_minor=part.gross)
                        for s, q, part in taxed] + assembly.service_lines(products, serviced)

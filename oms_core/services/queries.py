@@ -26,13 +26,20 @@ class OrderPage:
 
 def list_orders(*, status: str | None = None, search: str = "", before: int | None = None,
                 limit: int = 50) -> OrderPage:
-    query = select(Order).options(joinedload(Order.customer))
+    query = select(Order).options(joinedload(Order.customer)).where(*order_filter(status=status, search=search))
+    return keyset_page(query, before=before, limit=limit)
+
+
+def order_filter(*, status: str | None = None, search: str = "") -> list:
+    """The WHERE clauses on Order of the orders list's filters (a status, a search
+    term), shared by the list and the CSV exports of it (services/csv_export.py)."""
+    clauses = []
     if status:
-        query = query.where(Order.status == status)
+        clauses.append(Order.status == status)
     term = (search or "").strip()
     if term:
-        query = query.where(_search_clause(term))
-    return keyset_page(query, before=before, limit=limit)
+        clauses.append(_search_clause(term))
+    return clauses
 
 
 def keyset_page(query, *, before: int | None, limit: int) -> OrderPage:

@@ -16,6 +16,7 @@ INITIAL, RECEIPT, ADJUSTMENT = "initial", "receipt", "adjustment"
 RESERVATION, RELEASE, SHIPMENT = "reservation", "release", "shipment"
 LABEL_VOIDED = "label_voided"
 ORDER_EDIT = "order_edit"  # units added to or taken off an order before it ships
+IMPORT = "import"  # a count set from a file (services/csv_import.py)
 # Why staff change stock by hand, with the labels they pick from.
 ADJUST_REASONS = {RECEIPT: "Goods received", ADJUSTMENT: "Count adjustment"}
 
@@ -111,6 +112,30 @@ def adjust(product_id: int, delta: int, *, reason: str, note: str, actor: str) -
         _move(product_id, on_hand=delta, reason=reason, note=note.strip(), actor=actor)
     db.session.refresh(product)
     return product
+
+
+def set_count(product_id: int, on_hand: int, *, reason: str, note: str, actor: str) -> int:
+    """Set the count on hand to `on_hand` (a stock file says how many there are), as
+    one ledger row of the difference; caller's transaction. Returns the difference
+    (0: nothing written). Refused below what confirmed orders hold."""
+    limits.check_whole(on_hand, "Stock on hand", maximum=MAX_STOCK)
+    product = fetch(Product, product_id, "product", with_for_update=True, populate_existing=True)
+    delta = on_hand - product.on_hand
+    if delta == 0:
+        return 0
+    result = db.session.execute(
+        update(Product)
+        .where(Product.id == product_id, Product.on_hand == product.on_hand, Product.reserved <= on_hand)
+        .values(on_hand=on_hand)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        db.session.refresh(product)
+        raise ValidationError(f"{product.sku} has {product.reserved} reserved for confirmed orders: its count "
+                              f"cannot be set to {on_hand}.")
+    db.session.expire(product, ["on_hand"])
+    _move(product_id, on_hand=delta, reason=reason, note=note, actor=actor)
+    return delta
 
 
 def record_opening_stock(product_id: int, quantity: int, *, actor: str) -> None:

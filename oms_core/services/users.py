@@ -16,7 +16,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from .. import limits
 from ..db import db, write_transaction
 from ..errors import NotFound, ValidationError
-from ..models import ROLES, StaffUser
+from ..models import ROLES, StaffToken, StaffUser
+from ..models._base import utcnow
 from .common import clean_email, required_text
 
 MIN_PASSWORD_LENGTH = 8
@@ -95,10 +96,26 @@ def _end_sessions_of(user_id: int) -> None:
                        .execution_options(synchronize_session=False))
 
 
+def end_sessions_in_transaction(user_id: int) -> None:
+    """`end_sessions` in the caller's write transaction."""
+    _end_sessions_of(user_id)
+
+
 def end_sessions(user_id: int) -> None:
     """Log the user out everywhere: every session cookie issued so far stops working."""
     with write_transaction():
         _end_sessions_of(user_id)
+
+
+def replace_password(user: StaffUser, password: str) -> None:
+    """A new password, in the caller's transaction: sessions made with the old one
+    end, and so does every reset link not used yet (services/staff.py)."""
+    _check_password(password)
+    user.password_hash = generate_password_hash(password)
+    _end_sessions_of(user.id)
+    db.session.execute(update(StaffToken)
+                       .where(StaffToken.user_id == user.id, StaffToken.used_at.is_(None))
+                       .values(used_at=utcnow()).execution_options(synchronize_session=False))
 
 
 def set_password(email: str, password: str) -> StaffUser:
@@ -106,8 +123,7 @@ def set_password(email: str, password: str) -> StaffUser:
     _check_password(password)
     with write_transaction():
         user = _user_by_email(email)
-        user.password_hash = generate_password_hash(password)
-        _end_sessions_of(user.id)
+        replace_password(user, password)
     return user
 
 

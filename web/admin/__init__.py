@@ -9,7 +9,11 @@ from flask_login import LoginManager, current_user
 from oms_core.services import users
 
 blueprint = Blueprint("oms_admin", __name__)
-PUBLIC_ENDPOINTS = {"oms_admin.login"}
+PUBLIC_ENDPOINTS = {"oms_admin.login", "oms_admin.forgot_password", "oms_admin.reset_password",
+                    "oms_admin.accept_invite"}
+# Rate-limited per client like the log-in (OMS_LOGIN_RATE_LIMIT, web/__init__.py).
+RATE_LIMITED_ENDPOINTS = ("oms_admin.login", "oms_admin.forgot_password", "oms_admin.reset_password",
+                          "oms_admin.accept_invite")
 
 
 def configure_login(login_manager: LoginManager) -> None:
@@ -45,4 +49,4 @@ from . import forecasts, replenishment, replenishment_settings  # noqa: E402,F40
 from . import errors  # noqa: E402,F401
 from . import inbox  # noqa: E402,F401
 from . import documents, labels, reconciliation  # noqa: E402,F401
-from . import assembly, bulk, outbound_webhooks  # noqa: E402,F401
+from . import assembly, bulk, data_transfer, outbound_webhooks, staff  # noqa: E402,F401

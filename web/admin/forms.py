@@ -6,7 +6,7 @@ import re
 from datetime import date, datetime, time, timezone
 from decimal import Decimal
 
-from oms_core import limits, money
+from oms_core import limits, money, order_states
 from oms_core.errors import ValidationError
 
 
@@ -137,3 +137,20 @@ def query_id(args, name: str) -> int | None:
 
 def checkbox(form, name: str) -> bool:
     return form.get(name) in ("1", "on", "true", "yes")
+
+
+def order_filters(args) -> dict:
+    """The orders list's filters from a query string (a known status, a search term
+    cut to 200 characters): for the list and its CSV exports alike."""
+    status = args.get("status", "")
+    return {"status": status if status in order_states.STATUSES else "",
+            "search": args.get("q", "").strip()[:200]}
+
+
+def upload(files, name: str, max_bytes: int) -> bytes:
+    """An uploaded file's bytes, read no further than one byte past `max_bytes` (the
+    service refuses the file as too big then)."""
+    upload = files.get(name)
+    if upload is None or not upload.filename:
+        raise ValidationError("Choose a CSV file to upload.")
+    return upload.stream.read(max_bytes + 1)

@@ -21,6 +21,8 @@ def menu_items() -> list[MenuItem]:
         MenuItem("Webhook inbox", url_for("oms_admin.inbox_list")),
         MenuItem("Reconciliation", url_for("oms_admin.reconciliation_page")),
         MenuItem("Outbound webhooks", url_for("oms_admin.webhook_endpoints"), owner_only=True),
+        MenuItem("Import & export", url_for("oms_admin.data_transfer")),
+        MenuItem("Staff", url_for("oms_admin.staff_page"), owner_only=True),
         MenuItem("Plugins", url_for("oms_admin.plugins"), owner_only=True),
     ]
     for answer in runtime.registry().hook.admin_menu_items(user=current_user):

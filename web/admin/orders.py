@@ -17,11 +17,10 @@ from .responses import vary_on_htmx, wants_fragment
 
 @blueprint.route("/orders")
 def orders():
-    status = request.args.get("status", "")
-    status = status if status in order_states.STATUSES else ""
+    filters = forms.order_filters(request.args)
+    status, search = filters["status"], filters["search"]
     attention = request.args.get("attention", "")
     attention = attention if attention in dashboard.ATTENTION_LISTS else ""
-    search = request.args.get("q", "").strip()[:200]
     before = forms.query_id(request.args, "before")
     limit = runtime.setting("PAGE_SIZE")
     if attention:
