@@ -7,7 +7,7 @@ shipments booked before keep their old key `shipment-<id>`: it is the key of the
 outbox message and of what the carrier already saw.
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-02 10:00:00.000000
 """
 from alembic import op

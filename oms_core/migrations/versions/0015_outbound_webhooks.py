@@ -5,7 +5,7 @@
 - oms_webhook_attempt: one row per try (status code, response excerpt, duration).
 
 Revision ID: 0015
-Revises: 0009
+Revises: 0014
 Create Date: 2026-11-30 03:00:00.000000
 """
 from alembic import op
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 
 revision = '0015'
-down_revision = '0009'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 

@@ -6,7 +6,7 @@
   credits the whole invoice itself and issues a new one.
 
 Revision ID: 0016
-Revises: 0009
+Revises: 0015
 Create Date: 2026-11-30 03:00:00.000000
 """
 from alembic import op
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 
 revision = '0016'
-down_revision = '0009'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 
