@@ -10,6 +10,7 @@ from flask import Blueprint, abort, redirect, render_template, request, session,
 from oms_core.errors import ValidationError
 from oms_core.services import customer_proof, documents
 
+from . import public_returns
 from .errors import answer_domain_errors_inline
 from .pdf_response import pdf_response
 from .public import private_pages
@@ -59,5 +60,6 @@ def make_blueprint(limiter, limit: str) -> Blueprint:
     def not_proven(error):
         return render_template("oms/public/documents_proof.html", code="", error=error.description), 404
 
+    public_returns.add_routes(blueprint, limiter, limit, proven_order)
     private_pages(blueprint)
     return blueprint

@@ -6,13 +6,14 @@ from .inbound import InboundEvent, UnmatchedEvent
 from .orders import Customer, Order, OrderLine, TimelineEvent, order_number
 from .outbox import OutboxMessage
 from .payments import Payment, PaymentEvent, Refund
+from .returns import ReturnLine, ReturnRequest
 from .shipments import Shipment, ShipmentEvent, ShipmentLine
 from .staff import ROLES, StaffUser
 
 __all__ = [
     "Customer", "Document", "DocumentCounter",
     "ForecastRun", "ForecastSeries", "InboundEvent", "Order", "OrderLine", "OutboxMessage",
-    "Payment", "PaymentEvent", "Product", "ROLES", "Refund",
+    "Payment", "PaymentEvent", "Product", "ROLES", "Refund", "ReturnLine", "ReturnRequest",
     "Shipment", "ShipmentEvent", "ShipmentLine", "StaffUser", "StockMove", "TimelineEvent", "UnmatchedEvent",
     "order_number",
 ]

@@ -58,6 +58,8 @@ class Product(db.Model):
     weight_grams: Mapped[int] = mapped_column(Integer, default=0, server_default="0", nullable=False)
     hs_code: Mapped[str] = mapped_column(String(20), default="", server_default="", nullable=False)
     origin_country: Mapped[str] = mapped_column(String(2), default="", server_default="", nullable=False)
+    # A category of the shop's own choosing; returns: OMS_RETURN_WINDOW_DAYS_BY_CATEGORY.
+    category: Mapped[str] = mapped_column(String(64), default="", server_default="", nullable=False)
     created_at: Mapped[datetime] = created_at_column()
 
     @property

@@ -29,11 +29,12 @@ from .common import fetch, optional_text, required_text
 def create_product(*, sku: str, name: str, price_minor: int, currency: str, on_hand: int = 0,
                    low_stock_threshold: int = 3, description: str = "", tax_class: str = "standard",
                    tax_rate_bp: int | None = None, weight_grams: int = 0, hs_code: str = "",
-                   origin_country: str = "", actor: str) -> Product:
+                   origin_country: str = "", category: str = "", actor: str) -> Product:
     """A new active product; its opening stock (if any) is the first ledger row. Its
     tax is its class's rate in the order's country (OMS_TAX_CLASSES), or
     `tax_rate_bp` (basis points) when given. Weight (grams per unit), HS code and
-    country of origin go to carriers: parcel weights, customs outside the EU."""
+    country of origin go to carriers: parcel weights, customs outside the EU. The
+    category is the shop's own word (return windows per category)."""
     if not (sku or "").strip() or not (name or "").strip():
         raise ValidationError("A product needs a SKU and a name.")
     sku, name = required_text(sku, "SKU", 64), required_text(name, "Name", 200)
@@ -53,6 +54,7 @@ def create_product(*, sku: str, name: str, price_minor: int, currency: str, on_h
     origin_country = optional_text(origin_country, "Country of origin", 2).upper()
     if origin_country and not (len(origin_country) == 2 and origin_country.isalpha() and origin_country.isascii()):
         raise ValidationError("The country of origin is a two-letter code (NL, CN...).")
+    category = optional_text(category, "Category", 64)
     if tax_rate_bp is not None:
         taxes.check_rate(tax_rate_bp)
     with write_transaction():
@@ -61,7 +63,8 @@ def create_product(*, sku: str, name: str, price_minor: int, currency: str, on_h
         product = Product(sku=sku, name=name, price_minor=price_minor, currency=currency,
                           on_hand=on_hand, reserved=0, low_stock_threshold=low_stock_threshold,
                           description=description, tax_class=tax_class, tax_rate_bp=tax_rate_bp,
-                          weight_grams=weight_grams, hs_code=hs_code, origin_country=origin_country)
+                          weight_grams=weight_grams, hs_code=hs_code, origin_country=origin_country,
+                          category=category)
         db.session.add(product)
         db.session.flush()
         if on_hand:

@@ -107,3 +107,28 @@ def query_id(args, name: str) -> int | None:
 
 def checkbox(form, name: str) -> bool:
     return form.get(name) in ("1", "on", "true", "yes")
+
+
+def return_receipts(form, line_ids):
+    """What staff received per return line (fields `received-<id>`, `condition-<id>`,
+    `write_off_reason-<id>`): {return line id: Receipt}; blanks are none received."""
+    from oms_core.services.returns import Receipt
+
+    found = {}
+    for line_id in line_ids:
+        received = optional_whole_number(form.get(f"received-{line_id}"), "Units received",
+                                         maximum=limits.MAX_ORDER_QUANTITY) or 0
+        found[line_id] = Receipt(received, text(form, f"condition-{line_id}")[:16],
+                                 text(form, f"write_off_reason-{line_id}"))
+    return found
+
+
+def exchange_lines(form, line_ids) -> list[tuple[str, int]] | None:
+    """The replacement's (sku, quantity) typed per return line (fields `sku-<id>`,
+    `qty-<id>`); None when every field is blank (the same SKUs as received)."""
+    typed = [(text(form, f"sku-{line_id}")[:64], form.get(f"qty-{line_id}")) for line_id in line_ids]
+    if not any(sku or (quantity or "").strip() for sku, quantity in typed):
+        return None
+    return [(sku, whole_number(quantity, f"Quantity of {sku or 'the replacement'}",
+                               maximum=limits.MAX_ORDER_QUANTITY))
+            for sku, quantity in typed if sku and (quantity or "").strip() not in ("", "0")]

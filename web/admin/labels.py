@@ -2,31 +2,25 @@
 by its packing slip in one PDF, and one PDF for many orders picked in the list."""
 from __future__ import annotations
 
-from flask import Response, flash, redirect, request, url_for
+from flask import flash, redirect, request, url_for
 
 from oms_core import limits
 from oms_core.errors import ValidationError
 from oms_core.services import labels
 
+from ..pdf_response import attachment
 from . import blueprint
-
-
-def _attachment(data: bytes, media_type: str, filename: str) -> Response:
-    response = Response(data, mimetype=media_type)
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
 
 
 @blueprint.route("/orders/<int:order_id>/shipments/<int:shipment_id>/label")
 def shipment_label(order_id: int, shipment_id: int):
-    return _attachment(*labels.label(order_id, shipment_id))
+    return attachment(*labels.label(order_id, shipment_id))
 
 
 @blueprint.route("/orders/<int:order_id>/shipments/<int:shipment_id>/parcel.pdf")
 def shipment_parcel_pdf(order_id: int, shipment_id: int):
     pdf, filename = labels.parcel_pdf(order_id, shipment_id)
-    return _attachment(pdf, "application/pdf", filename)
+    return attachment(pdf, "application/pdf", filename)
 
 
 @blueprint.route("/orders/labels.pdf", methods=["POST"])
@@ -40,4 +34,4 @@ def orders_labels_pdf():
     except ValidationError as exc:
         flash(str(exc), "error")
         return redirect(url_for("oms_admin.orders"))
-    return _attachment(pdf, "application/pdf", "labels-and-packing-slips.pdf")
+    return attachment(pdf, "application/pdf", "labels-and-packing-slips.pdf")

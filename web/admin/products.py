@@ -81,7 +81,7 @@ def product_create():
             weight_grams=forms.whole_number(form.get("weight_grams") or "0", "Weight (g)",
                                             maximum=limits.MAX_WEIGHT_GRAMS),
             hs_code=forms.text(form, "hs_code"), origin_country=forms.text(form, "origin_country"),
-            actor=actor())
+            category=forms.text(form, "category"), actor=actor())
     except DomainError as exc:
         page = render_template("oms/admin/products/list.html",
                                **dict(_list_context(), values=form, create_error=str(exc),
