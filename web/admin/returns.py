@@ -31,6 +31,7 @@ def returns_list():
     limit = runtime.setting("PAGE_SIZE")
     rows = returns.listing(state=state or None, after=after, limit=limit)
     context = dict(rows=rows, state=state, states=return_states.STATES, labels=return_states.LABELS,
+                   reasons=returns.reasons(),
                    next_after=rows[-1].id if len(rows) == limit else None)
     return vary_on_htmx(make_response(render_template("oms/admin/returns/list.html", **context)))
 
