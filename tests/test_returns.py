@@ -6,7 +6,7 @@ concurrency, demand staying gross, and the migration of the old order states."""
 from __future__ import annotations
 
 import os
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select, text, update
@@ -335,10 +335,16 @@ def test_write_off_has_no_ledger_row_and_exchange_reserves_stock(delivered):
     assert state(ret.id) == R.EXCHANGED
     assert db.session.get(ReturnRequest, ret.id).exchange_order_id == replacement.id
     assert emails(order.id)[-1] == "return_exchanged"
+    # The replacement costs nothing: no "confirmed" or "payment received" email for it, its shipping one comes.
+    assert not db.session.scalars(select(OutboxMessage).where(OutboxMessage.order_id == replacement.id,
+                                                              OutboxMessage.kind == notifications.EMAIL_KIND)).all()
     # It ships through the normal parcel flow.
     shipment = shipments.create_shipment(replacement.id, carrier_id="testpost", service="std", actor=STAFF)
     shipments.apply_booking(shipment.id, CarrierResult(ok=True, tracking_number="TPX1"))
     assert orders.get_order(replacement.id).status == "shipped"
+    db.session.commit()
+    assert [m.payload["status"] for m in db.session.scalars(select(OutboxMessage).where(
+        OutboxMessage.order_id == replacement.id, OutboxMessage.kind == notifications.EMAIL_KIND))] == ["shipped"]
 
 
 def test_an_exchange_beyond_stock_is_refused_clearly(delivered, make_product):

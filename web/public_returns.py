@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from werkzeug.exceptions import NotFound as HTTPNotFound
 
-from oms_core import limits, return_states
+from oms_core import return_states
 from oms_core.errors import DomainError, NotFound
 from oms_core.services import customer_proof, returns
 
@@ -18,22 +18,12 @@ from .pdf_response import attachment
 CUSTOMER = "customer"
 
 
-def _page(order_id: int, *, error: str | None = None, message: str | None = None, values=None, status: int = 200):
+def _page(order_id: int, *, error: str | None = None, message: str | None = None, values=None,
+          status: int = 200):
     view = returns.customer_view(order_id)
     return render_template("oms/public/returns.html", view=view, error=error, message=message,
                            values=values or {}, labels=return_states.LABELS,
                            conditions=return_states.CONDITIONS), status
-
-
-def _requested_lines(form, line_ids) -> dict[int, int]:
-    """Quantities typed per order line (fields `qty-<line id>`), blanks left out."""
-    found = {}
-    for line_id in line_ids:
-        quantity = forms.optional_whole_number(form.get(f"qty-{line_id}"), "Quantity",
-                                               maximum=limits.MAX_ORDER_QUANTITY)
-        if quantity:
-            found[line_id] = quantity
-    return found
 
 
 def add_routes(blueprint: Blueprint, limiter, limit: str, proven_order) -> None:
@@ -50,14 +40,14 @@ def add_routes(blueprint: Blueprint, limiter, limit: str, proven_order) -> None:
         order_id = proven_order(order_id)
         form = request.form
         try:
-            line_ids = [line.line_id for line in returns.customer_view(order_id).lines]
-            ret = returns.request_return(order_id, lines=_requested_lines(form, line_ids),
+            ret = returns.request_return(order_id, lines=forms.line_quantities(form),
                                          reason_code=forms.text(form, "reason")[:32],
                                          reason_text=form.get("text", "")[:returns.MAX_TEXT + 1],
                                          outcome=forms.text(form, "outcome")[:10], actor=CUSTOMER)
         except DomainError as exc:
             return _page(order_id, error=str(exc), values=form, status=400)
-        return _page(order_id, message=f"Return #{ret.id} requested: we will email you when we have looked at it.")
+        return _page(order_id, message=f"Return #{ret.id} requested: we will email you when we have "
+                                       "looked at it.")
 
     @blueprint.route("/<int:order_id>/returns/<int:return_id>/cancel", methods=["POST"])
     @limiter.limit(limit)

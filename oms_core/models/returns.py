@@ -7,7 +7,8 @@ import uuid
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String, Text,
+                        UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import db
@@ -30,7 +31,8 @@ class ReturnRequest(db.Model):
     rejection_reason: Mapped[str] = mapped_column(Text, default="", nullable=False)
     # Random: the outbox keys of its emails and its label purchase, unique across
     # installations and database resets.
-    key: Mapped[str] = mapped_column(String(64), unique=True, nullable=False, default=lambda: uuid.uuid4().hex)
+    key: Mapped[str] = mapped_column(String(64), unique=True, nullable=False,
+                                     default=lambda: uuid.uuid4().hex)
     # The return label the carrier sold (when the shop pays returns), served as stored.
     label_data: Mapped[Optional[bytes]] = mapped_column(LargeBinary, deferred=True)
     label_format: Mapped[str] = mapped_column(String(8), default="", nullable=False)
@@ -40,7 +42,8 @@ class ReturnRequest(db.Model):
     exchange_order_id: Mapped[Optional[int]] = mapped_column(ForeignKey("oms_order.id"))
     created_by: Mapped[str] = mapped_column(String(200), nullable=False)
     created_at: Mapped[datetime] = created_at_column()
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow,
+                                                 nullable=False)
 
     order: Mapped[Order] = relationship(foreign_keys=[order_id])
     exchange_order: Mapped[Optional[Order]] = relationship(foreign_keys=[exchange_order_id])

@@ -103,8 +103,8 @@ def order_detail(order_id: int) -> OrderDetail:
                        refundable_minor=refunds.refundable_total(order) if order.kept_minor > 0 else 0,
                        refunds_by_hand=refunds.by_hand(order), events=events,
                        actions=order_actions(order, shipments), documents=documents.documents_for(order_id),
-                       remaining_units=remaining, default_carrier=default_carrier, default_service=default_service,
-                       returns=returns.for_order(order_id))
+                       remaining_units=remaining, default_carrier=default_carrier,
+                       default_service=default_service, returns=returns.for_order(order_id))
 
 
 # --------------------------------------------------------------- product page

@@ -249,15 +249,16 @@ def place_replacement(original: Order, wanted: list[tuple[str, int]], *, note: s
     if any(p.currency != original.currency for p in products.values()):
         raise ValidationError("A replacement must be in the order's currency.")
     order = Order(
-        status=order_states.PLACED, customer=original.customer, channel="exchange", currency=original.currency,
-        subtotal_minor=0, shipping_minor=0, total_minor=0, paid_minor=0, payment_method=original.payment_method,
+        status=order_states.PLACED, customer=original.customer, channel="exchange",
+        currency=original.currency, subtotal_minor=0, shipping_minor=0, total_minor=0, paid_minor=0,
+        payment_method=original.payment_method,
         pays_on_delivery=False, payment_status="unpaid", customer_name=original.customer_name,
         customer_phone=original.customer_phone, prices_include_tax=original.prices_include_tax, note=note,
         **{f"ship_{key}": getattr(original, f"ship_{key}") for key in ("name", *ADDRESS_FIELDS)},
         **{f"bill_{key}": value for key, value in original.billing_address.items()},
     )
-    order.lines = [OrderLine(product_id=products[sku].id, sku=sku, name=products[sku].name, unit_price_minor=0,
-                             quantity=quantity, net_minor=0, tax_minor=0, gross_minor=0)
+    order.lines = [OrderLine(product_id=products[sku].id, sku=sku, name=products[sku].name,
+                             unit_price_minor=0, quantity=quantity, net_minor=0, tax_minor=0, gross_minor=0)
                    for sku, quantity in merged.items()]
     db.session.add(order)
     timeline.record(order, timeline.STATUS_CHANGED, actor, timeline.placed_reason("exchange"), public=True,

@@ -34,6 +34,7 @@ from .common import fetch, lock_order, optional_text, required_text
 
 LABEL_KIND = "return.label"
 LABEL_ACTOR = "carrier:return-label"
+LABEL_MEDIA_TYPES = {"PDF": "application/pdf", "PNG": "image/png", "ZPL": "application/zpl"}
 MAX_TEXT = 2000
 # Orders whose units are all with the customer.
 DELIVERED_STATES = (order_states.DELIVERED, order_states.CLOSED)
@@ -72,7 +73,8 @@ def _counted_units(order_id: int, *, except_return: int | None = None) -> dict[i
     """Units per order line in returns that are not rejected or cancelled: asked
     for until received, then those received."""
     rows = db.session.execute(
-        select(ReturnLine.order_line_id, ReturnLine.quantity, ReturnLine.received_quantity, ReturnRequest.state)
+        select(ReturnLine.order_line_id, ReturnLine.quantity, ReturnLine.received_quantity,
+               ReturnRequest.state)
         .join(ReturnRequest, ReturnRequest.id == ReturnLine.return_id)
         .where(ReturnRequest.order_id == order_id, ReturnRequest.state.not_in(return_states.DEAD)))
     counted: dict[int, int] = {}
@@ -101,7 +103,8 @@ def returnable_lines(order: Order) -> list[ReturnableLine]:
         Product.id.in_([line.product_id for line in order.lines]))).all())
     found = []
     for line in order.lines:
-        closes = delivered + timedelta(days=window_days(categories.get(line.product_id, ""))) if delivered else None
+        days = window_days(categories.get(line.product_id, ""))
+        closes = delivered + timedelta(days=days) if delivered else None
         units = line.quantity if delivered else 0
         left = max(units - counted.get(line.id, 0), 0) if closes and closes >= now else 0
         found.append(ReturnableLine(line.id, line.sku, line.name, units, left, closes))
@@ -250,19 +253,21 @@ def receive(return_id: int, *, lines: dict[int, Receipt], actor: str) -> ReturnR
         raise ValidationError("Say what was received.")
     with write_transaction():
         ret = _locked(return_id)
-        return_states.check(ret.state, return_states.RECEIVED)  # a second receipt is refused before any stock moves
+        # A second receipt is refused before any stock moves.
+        return_states.check(ret.state, return_states.RECEIVED)
         by_id = {line.id: line for line in ret.lines}
         if set(lines) - set(by_id):
             raise ValidationError("Say what was received for lines of this return.")
         total = 0
         for line_id, line in by_id.items():
             got = lines.get(line_id, Receipt(0))
-            limits.check_whole(got.received, f"Units of {line.order_line.sku} received", maximum=line.quantity)
+            limits.check_whole(got.received, f"Units of {line.order_line.sku} received",
+                               maximum=line.quantity)
             if got.received == 0:
                 continue
             if got.condition == return_states.RESTOCK:
-                stock.restock_return(line.order_line.product_id, got.received, order_id=ret.order_id, actor=actor,
-                                     note=f"Return #{ret.id}")
+                stock.restock_return(line.order_line.product_id, got.received, order_id=ret.order_id,
+                                     actor=actor, note=f"Return #{ret.id}")
             elif got.condition == return_states.WRITE_OFF:
                 line.write_off_reason = required_text(got.write_off_reason,
                                                       f"Why {line.order_line.sku} is written off", 500)
@@ -287,8 +292,8 @@ def refund(return_id: int, *, reference: str = "", actor: str) -> ReturnRequest:
         ret = _locked(return_id)
         return_states.check(ret.state, return_states.REFUNDED)
         lines = {line.order_line_id: line.received_quantity for line in ret.lines if line.received_quantity}
-        made = refunds.refund_order(ret.order_id, lines=lines, reason=f"Return #{ret.id}", reference=reference,
-                                    actor=actor)
+        made = refunds.refund_order(ret.order_id, lines=lines, reason=f"Return #{ret.id}",
+                                    reference=reference, actor=actor)
         amount = sum(r.amount_minor for r in made)
         _move(ret, return_states.REFUNDED, actor=actor,
               reason=f"Refund of {_money(amount, ret.order.currency)} made.")
@@ -304,9 +309,11 @@ def exchange(return_id: int, *, lines: list[tuple[str, int]] | None = None, acto
         ret = _locked(return_id)
         return_states.check(ret.state, return_states.EXCHANGED)
         if lines is None:
-            lines = [(line.order_line.sku, line.received_quantity) for line in ret.lines if line.received_quantity]
+            lines = [(line.order_line.sku, line.received_quantity)
+                     for line in ret.lines if line.received_quantity]
         replacement = orders.place_replacement(
-            ret.order, lines, note=f"Exchange for return #{ret.id} of order {ret.order.number}.", actor=actor, tx=tx)
+            ret.order, lines, note=f"Exchange for return #{ret.id} of order {ret.order.number}.", actor=actor,
+            tx=tx)
         db.session.flush()
         ret.exchange_order_id = replacement.id
         _move(ret, return_states.EXCHANGED, actor=actor, reason=f"Replacement order {replacement.number}.")
@@ -387,8 +394,7 @@ def label(return_id: int, order_id: int | None = None) -> tuple[bytes, str, str]
     ret = fetch(ReturnRequest, return_id, "return")
     if (order_id is not None and ret.order_id != order_id) or not ret.label_format:
         raise NotFound(f"Return {return_id} has no label.")
-    media = {"PDF": "application/pdf", "PNG": "image/png", "ZPL": "application/zpl"}.get(ret.label_format,
-                                                                                       "application/octet-stream")
+    media = LABEL_MEDIA_TYPES.get(ret.label_format, "application/octet-stream")
     return ret.label_data, media, f"return-{ret.id}.{ret.label_format.lower()}"
 
 

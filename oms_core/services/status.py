@@ -9,6 +9,9 @@ from . import documents, notifications, timeline
 
 # Status changes the customer is told about by email.
 NOTIFY_ON = {order_states.CONFIRMED, order_states.PAID, order_states.SHIPPED, order_states.DELIVERED}
+# A replacement sent for an exchange (services.returns) costs nothing: the return's own
+# email announces it, so "confirmed" and "payment received" would only confuse.
+QUIET_FOR_EXCHANGES = {order_states.CONFIRMED, order_states.PAID}
 
 
 def change(order: Order, target: str, *, actor: str, reason: str = "", tx: Transaction) -> None:
@@ -26,7 +29,7 @@ def change(order: Order, target: str, *, actor: str, reason: str = "", tx: Trans
                     from_status=old, to_status=target)
     if target == order_states.CONFIRMED and documents.invoice_on_confirmation(order):
         documents.issue_invoice(order)  # before the email, which attaches it
-    if target in NOTIFY_ON:
+    if target in NOTIFY_ON and not (order.channel == "exchange" and target in QUIET_FOR_EXCHANGES):
         notifications.queue_status_email(order, target)
     tx.after_commit(lambda: runtime.registry().hook.on_order_status_changed(
         order=order, old_status=old, new_status=target, actor=actor))

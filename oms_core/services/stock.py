@@ -87,7 +87,8 @@ def restock_return(product_id: int, quantity: int, *, order_id: int, actor: str,
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
-        raise ValidationError(f"Product {product_id} cannot hold {quantity} more units (at most {MAX_STOCK:,}).")
+        raise ValidationError(f"Product {product_id} cannot hold {quantity} more units "
+                              f"(at most {MAX_STOCK:,}).")
     _move(product_id, on_hand=quantity, reason=RETURN, actor=actor, note=note, order_id=order_id)
 
 

@@ -39,8 +39,8 @@ def returns_list():
 def return_context(return_id: int, values=None) -> dict:
     ret = returns.get(return_id)
     return dict(ret=ret, order=ret.order, actions=returns.staff_actions(ret), labels=return_states.LABELS,
-                reasons=returns.reasons(), outcomes=return_states.OUTCOMES, conditions=return_states.CONDITIONS,
-                values=values or {})
+                reasons=returns.reasons(), outcomes=return_states.OUTCOMES,
+                conditions=return_states.CONDITIONS, values=values or {})
 
 
 @blueprint.route("/returns/<int:return_id>")
@@ -84,8 +84,7 @@ def return_reject(return_id: int):
 @blueprint.route("/returns/<int:return_id>/receive", methods=["POST"])
 def return_receive(return_id: int):
     def receive():
-        line_ids = [line.id for line in returns.get(return_id).lines]
-        returns.receive(return_id, lines=forms.return_receipts(request.form, line_ids), actor=actor())
+        returns.receive(return_id, lines=forms.return_receipts(request.form), actor=actor())
         return f"Return #{return_id} received."
     return _run(return_id, receive)
 
@@ -101,8 +100,7 @@ def return_refund(return_id: int):
 @blueprint.route("/returns/<int:return_id>/exchange", methods=["POST"])
 def return_exchange(return_id: int):
     def exchange():
-        line_ids = [line.id for line in returns.get(return_id).lines]
-        replacement = returns.exchange(return_id, lines=forms.exchange_lines(request.form, line_ids), actor=actor())
+        replacement = returns.exchange(return_id, lines=forms.exchange_lines(request.form), actor=actor())
         return f"Replacement order {replacement.number} created; ship it from its order page."
     return _run(return_id, exchange)
 

@@ -100,9 +100,9 @@ def _move_old_return_states():
         order_status, state = OLD_STATES[old]
         return_id = bind.execute(sa.text(
             "INSERT INTO oms_return (order_id, state, reason_code, reason_text, outcome, staff_note, "
-            "rejection_reason, key, label_format, label_tracking_number, label_error, created_by, created_at, "
-            "updated_at) VALUES (:order_id, :state, 'other', :text, 'refund', '', :rejection, :key, '', '', '', "
-            "'migration', :now, :now) RETURNING id"),
+            "rejection_reason, key, label_format, label_tracking_number, label_error, created_by, "
+            "created_at, updated_at) VALUES (:order_id, :state, 'other', :text, 'refund', '', :rejection, "
+            ":key, '', '', '', 'migration', :now, :now) RETURNING id"),
             {"order_id": order_id, "state": state, "key": uuid.uuid4().hex, "now": now,
              "text": f"Recorded as the order's status '{old}' before returns had their own records.",
              "rejection": "Rejected before returns had their own records." if state == 'rejected' else ""},
