@@ -43,8 +43,8 @@ def delivered_shop(database_url, tmp_path):
                                 currency="EUR", reference="T-1", actor="test")
         parcel = shipments.create_shipment(order.id, carrier_id="manual", service="PostNL",
                                            tracking_number="3SABC1", actor="test")
-        shipments.add_staff_update(order.id, parcel.id, status="delivered", occurred_at=datetime.now(timezone.utc),
-                                   actor="test")
+        shipments.add_staff_update(order.id, parcel.id, status="delivered",
+                                   occurred_at=datetime.now(timezone.utc), actor="test")
         facts = {"order_id": order.id, "code": order.tracking_code, "product_id": mug.id}
         db.session.remove()
     server = make_server("127.0.0.1", 0, app, threaded=True)

@@ -28,8 +28,8 @@ from werkzeug.datastructures import ImmutableMultiDict
 
 from oms_core.db import db
 from oms_core import tracking_codes
-from oms_core.models import (Customer, Order, OutboxMessage, Payment, Product, Refund, ReturnLine, ReturnRequest,
-                             Shipment, ShipmentEvent, StaffUser, StockMove, TimelineEvent)
+from oms_core.models import (Customer, Order, OutboxMessage, Payment, Product, Refund, ReturnLine,
+                             ReturnRequest, Shipment, ShipmentEvent, StaffUser, StockMove, TimelineEvent)
 from oms_core.services import orders as order_service
 from oms_core.services import catalog, payments, returns, shipments, stock
 from oms_core.testing.fakes import FakeCardGateway, plugin_registering
@@ -232,8 +232,8 @@ def world(app, make_product, place):
     returned = place([(mug.sku, 2)], confirm=True, payment_method="cash_on_delivery")
     parcel = shipments.create_shipment(returned.id, carrier_id="manual", service="DHL", tracking_number="JD2",
                                        actor="test")
-    shipments.add_staff_update(returned.id, parcel.id, status="delivered", occurred_at=datetime.now(timezone.utc),
-                               message="", location="", actor="test")
+    shipments.add_staff_update(returned.id, parcel.id, status="delivered",
+                               occurred_at=datetime.now(timezone.utc), actor="test")
     waiting = returns.request_return(returned.id, lines={returned.lines[0].id: 1}, reason_code="damaged",
                                      actor="test")
     message = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).first()
@@ -267,8 +267,8 @@ def world(app, make_product, place):
             "oms_admin.return_reject": {"reason": "r"},
             "oms_admin.return_note": {"note": "n"},
             "oms_admin.return_refund": {"reference": "x"},
-            "oms_documents.request_return": {f"qty-{returned.lines[0].id}": "1", "reason": "damaged", "text": "t",
-                                             "outcome": "refund"},
+            "oms_documents.request_return": {f"qty-{returned.lines[0].id}": "1", "reason": "damaged",
+                                             "text": "t", "outcome": "refund"},
             "oms_admin.replenishment_page": {"show": "all"},
             "oms_admin.carrier_services": {"carrier_id": "manual"},
             "oms_public.track": {"code": "AAAA-AAAA-AAAA-AA"},

@@ -57,7 +57,8 @@ CARRIER = ReturnLabelCarrier("testpost")
 
 @pytest.fixture
 def app_config():
-    return {"extra_plugins": [plugin_registering(CARRIER)], "OMS_RETURN_WINDOW_DAYS_BY_CATEGORY": {"furniture": 14},
+    return {"extra_plugins": [plugin_registering(CARRIER)],
+            "OMS_RETURN_WINDOW_DAYS_BY_CATEGORY": {"furniture": 14},
             "OMS_PUBLIC_BASE_URL": "https://shop.example"}
 
 
@@ -174,7 +175,8 @@ def test_request_approve_receive_refund_close(delivered):
 
     steps = return_events(order.id)
     assert [e.actor for e in steps] == [CUSTOMER, STAFF, STAFF, STAFF, STAFF]
-    assert "requested" in steps[0].message and "The lid" not in steps[0].message  # the text stays on the return
+    # The customer's text stays on the return.
+    assert "requested" in steps[0].message and "The lid" not in steps[0].message
     assert "approved" in steps[1].message and "Photo looks convincing" in steps[1].message
     assert "received" in steps[2].message and "1 × " in steps[2].message and "refunded" in steps[3].message
     assert all(e.created_at is not None for e in steps)
@@ -268,7 +270,8 @@ def test_double_receive_is_refused(delivered):
     returns.approve(ret.id, actor=STAFF)
     receive_all(ret)
     assert "received" in refused(IllegalTransition, lambda: receive_all(ret))
-    assert db.session.scalar(select(func.count()).select_from(StockMove).where(StockMove.reason == "return")) == 1
+    returned = select(func.count()).select_from(StockMove).where(StockMove.reason == "return")
+    assert db.session.scalar(returned) == 1
 
 
 def test_receive_refusals(delivered):
@@ -305,7 +308,8 @@ def test_a_customer_reaches_no_other_order_s_return(delivered):
     their_return = ask(theirs, 1)
     assert "No return" in refused(NotFound, lambda: returns.cancel_by_customer(mine.id, their_return.id,
                                                                                actor=CUSTOMER))
-    assert "No such return" in refused(NotFound, lambda: returns.cancel_by_customer(mine.id, 2**40, actor=CUSTOMER))
+    assert "No such return" in refused(NotFound, lambda: returns.cancel_by_customer(mine.id, 2**40,
+                                                                                    actor=CUSTOMER))
     with pytest.raises(NotFound):
         returns.label(their_return.id, mine.id)
 
@@ -322,7 +326,8 @@ def test_write_off_has_no_ledger_row_and_exchange_reserves_stock(delivered):
     receive_all(ret, R.WRITE_OFF, "Broken in transit")
     assert db.session.scalar(select(func.count()).select_from(StockMove)) == moves
     line = db.session.get(ReturnLine, ret.lines[0].id, populate_existing=True)
-    assert (line.received_quantity, line.condition, line.write_off_reason) == (2, R.WRITE_OFF, "Broken in transit")
+    assert (line.received_quantity, line.condition, line.write_off_reason) == (
+        2, R.WRITE_OFF, "Broken in transit")
 
     replacement = returns.exchange(ret.id, actor=STAFF)
     db.session.commit()
@@ -330,21 +335,22 @@ def test_write_off_has_no_ledger_row_and_exchange_reserves_stock(delivered):
     assert (replacement.status, replacement.total_minor, replacement.payment_status) == ("paid", 0, "paid")
     assert (replacement.customer_id, replacement.ship_line1, replacement.channel) == (
         order.customer_id, order.ship_line1, "exchange")
-    assert [(line.sku, line.quantity, line.unit_price_minor) for line in replacement.lines] == [(product.sku, 2, 0)]
+    assert [(line.sku, line.quantity, line.unit_price_minor) for line in replacement.lines] == [
+        (product.sku, 2, 0)]
     assert db.session.get(Product, product.id, populate_existing=True).reserved == 2
     assert state(ret.id) == R.EXCHANGED
     assert db.session.get(ReturnRequest, ret.id).exchange_order_id == replacement.id
     assert emails(order.id)[-1] == "return_exchanged"
-    # The replacement costs nothing: no "confirmed" or "payment received" email for it, its shipping one comes.
-    assert not db.session.scalars(select(OutboxMessage).where(OutboxMessage.order_id == replacement.id,
-                                                              OutboxMessage.kind == notifications.EMAIL_KIND)).all()
+    # The replacement costs nothing: no "confirmed" or "payment received" email; its shipping one comes.
+    replacement_emails = select(OutboxMessage).where(OutboxMessage.order_id == replacement.id,
+                                                     OutboxMessage.kind == notifications.EMAIL_KIND)
+    assert not db.session.scalars(replacement_emails).all()
     # It ships through the normal parcel flow.
     shipment = shipments.create_shipment(replacement.id, carrier_id="testpost", service="std", actor=STAFF)
     shipments.apply_booking(shipment.id, CarrierResult(ok=True, tracking_number="TPX1"))
     assert orders.get_order(replacement.id).status == "shipped"
     db.session.commit()
-    assert [m.payload["status"] for m in db.session.scalars(select(OutboxMessage).where(
-        OutboxMessage.order_id == replacement.id, OutboxMessage.kind == notifications.EMAIL_KIND))] == ["shipped"]
+    assert [m.payload["status"] for m in db.session.scalars(replacement_emails)] == ["shipped"]
 
 
 def test_an_exchange_beyond_stock_is_refused_clearly(delivered, make_product):
@@ -379,7 +385,7 @@ def test_a_label_is_bought_through_the_outbox_when_the_shop_pays(app, delivered)
     stored = db.session.get(ReturnRequest, ret.id, populate_existing=True)
     assert (stored.label_format, stored.label_tracking_number) == ("PDF", "RT0001")
     data, media, filename = returns.label(ret.id, order.id)
-    assert data == b"%PDF-1.4 return label" and media == "application/pdf" and filename == f"return-{ret.id}.pdf"
+    assert (data, media, filename) == (b"%PDF-1.4 return label", "application/pdf", f"return-{ret.id}.pdf")
     assert emails(order.id) == ["return_requested", "return_approved"]
     shipment = db.session.scalar(select(Shipment).where(Shipment.order_id == order.id))
     assert CARRIER.return_keys[-1] == f"return-{shipment.booking_key}"
@@ -421,12 +427,13 @@ def test_every_return_email_renders_escaped_with_its_link(app, delivered):
     ret = ask(order, 1)
     returns.reject(ret.id, reason="<b>used</b> & worn", actor=STAFF)
     db.session.commit()
-    for message in db.session.scalars(select(OutboxMessage).where(OutboxMessage.order_id == order.id,
-                                                                  OutboxMessage.idempotency_key.like("email-return-%"))):
+    for message in db.session.scalars(select(OutboxMessage).where(
+            OutboxMessage.order_id == order.id, OutboxMessage.idempotency_key.like("email-return-%"))):
         email = notifications.compose(message)
         assert "/returns/link/" in email["html"] and f"return #{ret.id}" in email["text"]
         if message.payload["status"] == "return_rejected":
-            assert "&lt;b&gt;used&lt;/b&gt; &amp; worn" in email["html"] and "<b>used</b> & worn" in email["text"]
+            assert "&lt;b&gt;used&lt;/b&gt; &amp; worn" in email["html"]
+            assert "<b>used</b> & worn" in email["text"]
 
 
 # ------------------------------------------------------------------ concurrency and demand
@@ -495,39 +502,44 @@ def test_orders_in_old_return_states_move_to_returns(url_at_0009):
             schema.upgrade("0009")
             now = datetime.now(timezone.utc).replace(tzinfo=None)
             db.session.execute(text(
-                "INSERT INTO oms_customer (id, email, name, phone, created_at) VALUES (1, 'a@x.example', 'A', '', :now)"),
+                "INSERT INTO oms_customer (id, email, name, phone, created_at) "
+                "VALUES (1, 'a@x.example', 'A', '', :now)"),
                 {"now": now})
             db.session.execute(text(
-                "INSERT INTO oms_product (id, sku, name, description, price_minor, currency, on_hand, reserved, "
-                "low_stock_threshold, active, tax_class, created_at) "
+                "INSERT INTO oms_product (id, sku, name, description, price_minor, currency, on_hand, "
+                "reserved, low_stock_threshold, active, tax_class, created_at) "
                 "VALUES (1, 'CUP', 'Cup', '', 500, 'EUR', 5, 0, 3, true, 'standard', :now)"), {"now": now})
             old = ["return_requested", "return_approved", "return_received", "refunded", "return_rejected",
                    "delivered"]
             for order_id, status in enumerate(old, start=1):
                 db.session.execute(text(
                     "INSERT INTO oms_order (id, status, customer_id, channel, currency, subtotal_minor, "
-                    "shipping_minor, total_minor, paid_minor, refunded_minor, payment_method, payment_status, "
-                    "pays_on_delivery, customer_name, customer_phone, ship_name, ship_line1, ship_line2, ship_postal_code, "
-                    "ship_city, ship_country, note, created_at, updated_at, status_changed_at) VALUES (:id, :status, 1, "
-                    "'web', 'EUR', 1000, 0, 1000, 1000, 0, 'bank_transfer', 'paid', false, 'A', '', 'A', '', '', '', "
-                    "'', '', '', :now, :now, :now)"),
+                    "shipping_minor, total_minor, paid_minor, refunded_minor, payment_method, "
+                    "payment_status, pays_on_delivery, customer_name, customer_phone, ship_name, "
+                    "ship_line1, ship_line2, ship_postal_code, ship_city, ship_country, note, created_at, "
+                    "updated_at, status_changed_at) VALUES (:id, :status, 1, 'web', 'EUR', 1000, 0, 1000, "
+                    "1000, 0, 'bank_transfer', 'paid', false, 'A', '', 'A', '', '', '', '', '', '', :now, "
+                    ":now, :now)"),
                     {"id": order_id, "status": status, "now": now})
                 db.session.execute(text(
-                    "INSERT INTO oms_order_line (order_id, product_id, sku, name, unit_price_minor, quantity, "
-                    "net_minor, gross_minor) VALUES (:id, 1, 'CUP', 'Cup', 500, 2, 1000, 1000)"), {"id": order_id})
+                    "INSERT INTO oms_order_line (order_id, product_id, sku, name, unit_price_minor, "
+                    "quantity, net_minor, gross_minor) VALUES (:id, 1, 'CUP', 'Cup', 500, 2, 1000, 1000)"),
+                    {"id": order_id})
             db.session.commit()
             db.session.remove()
             schema.upgrade()
             rows = db.session.execute(text(
                 "SELECT o.id, o.status, r.state, l.quantity, l.received_quantity FROM oms_order o "
-                "LEFT JOIN oms_return r ON r.order_id = o.id LEFT JOIN oms_return_line l ON l.return_id = r.id "
+                "LEFT JOIN oms_return r ON r.order_id = o.id "
+                "LEFT JOIN oms_return_line l ON l.return_id = r.id "
                 "ORDER BY o.id")).all()
             assert [tuple(row) for row in rows] == [
                 (1, "delivered", "requested", 2, 0), (2, "delivered", "approved", 2, 0),
                 (3, "delivered", "received", 2, 2), (4, "closed", "refunded", 2, 2),
                 (5, "closed", "rejected", 2, 0), (6, "delivered", None, None, None)]
             migrated = returns.for_order(5)[0]
-            assert migrated.created_by == "migration" and migrated.rejection_reason and len(migrated.key) == 32
+            assert migrated.created_by == "migration" and migrated.rejection_reason
+            assert len(migrated.key) == 32
             assert db.session.scalar(text("SELECT category FROM oms_product")) == ""
             db.session.remove()
             schema.downgrade("0009")

@@ -87,13 +87,15 @@ def test_the_customer_requests_follows_and_withdraws_a_return(client, delivered)
 def test_bad_input_is_answered_and_changes_nothing(client, delivered):
     order_id, line_id = delivered(1)
     token = proven(client, order_id)
-    for fields, message in [({f"qty-{line_id}": "2", "reason": "damaged"}, "At most 1"),
-                            ({f"qty-{line_id}": "1", "reason": "nope"}, "Pick a reason"),
-                            ({f"qty-{line_id}": "²", "reason": "damaged"}, "whole number"),
+    qty = f"qty-{line_id}"
+    for fields, message in [({qty: "2", "reason": "damaged"}, "At most 1"),
+                            ({qty: "1", "reason": "nope"}, "Pick a reason"),
+                            ({qty: "²", "reason": "damaged"}, "whole number"),
                             ({"reason": "damaged"}, "at least one item"),
-                            ({f"qty-{line_id}": "1", "reason": "damaged", "outcome": "cash"}, "refund or an exchange"),
-                            ({f"qty-{line_id}": "1", "reason": "damaged", "outcome": ""}, "refund or an exchange")]:
-        response = client.post(returns_url(order_id), data={"outcome": "refund", **fields, "csrf_token": token})
+                            ({qty: "1", "reason": "damaged", "outcome": "cash"}, "refund or an exchange"),
+                            ({qty: "1", "reason": "damaged", "outcome": ""}, "refund or an exchange")]:
+        data = {"outcome": "refund", **fields, "csrf_token": token}
+        response = client.post(returns_url(order_id), data=data)
         body = response.get_data(as_text=True)
         assert response.status_code == 400 and message in body and 'role="alert"' in body, fields
     assert count_returns() == 0
@@ -105,7 +107,8 @@ def test_bad_input_is_answered_and_changes_nothing(client, delivered):
 def test_without_proof_nothing_and_no_other_order_reachable(app, client, delivered):
     mine, mine_line = delivered(1)
     theirs, their_line = delivered(1, email="bob@example.com", name="Bob Other")
-    their_return = returns.request_return(theirs, lines={their_line: 1}, reason_code="damaged", actor=CUSTOMER)
+    their_return = returns.request_return(theirs, lines={their_line: 1}, reason_code="damaged",
+                                          actor=CUSTOMER)
     returns.store_label(their_return.id, CarrierResult(ok=True, label=Label(b"%PDF-secret", "PDF")))
     # Nobody proven: 404 everywhere, nothing personal.
     for url in (returns_url(mine), returns_url(theirs), returns_url(theirs, their_return.id, "label")):
@@ -159,8 +162,8 @@ def test_the_return_form_is_limited_like_the_documents_pages(database_url):
         dispose(app)
 
 
-FIELD_VALUES = st.one_of(st.sampled_from(["", "0", "1", "2", "-1", "1.5", "²", "٣", "9" * 4301, "damaged", "other",
-                                          "refund", "exchange", "a\x00b", "<b>x</b>", "x" * 2001]),
+FIELD_VALUES = st.one_of(st.sampled_from(["", "0", "1", "2", "-1", "1.5", "²", "٣", "9" * 4301, "damaged",
+                                          "other", "refund", "exchange", "a\x00b", "<b>x</b>", "x" * 2001]),
                          st.text(max_size=30))
 
 
@@ -220,8 +223,8 @@ def test_staff_list_page_and_actions(staff_client, delivered):
     fragment = staff_client.post(f"{base}/approve", {"note": "ok"}, htmx=True).get_data(as_text=True)
     assert 'id="return-body"' in fragment and "approved" in fragment and 'id="receive-return"' in fragment
     line = returns.get(older.id).lines[0]
-    fragment = staff_client.post(f"{base}/receive", {f"received-{line.id}": "1", f"condition-{line.id}": "restock"},
-                                 htmx=True).get_data(as_text=True)
+    received = {f"received-{line.id}": "1", f"condition-{line.id}": "restock"}
+    fragment = staff_client.post(f"{base}/receive", received, htmx=True).get_data(as_text=True)
     assert "received" in fragment and 'id="refund-return"' in fragment
     assert db.session.scalar(select(StockMove.reason).where(StockMove.product_id == product_id)
                              .order_by(StockMove.id.desc()).limit(1)) == "return"
@@ -244,10 +247,11 @@ def test_staff_exchange_from_the_page(staff_client, delivered):
     returns.approve(ret.id, actor="test")
     line = ret.lines[0].id
     staff_client.post(f"/oms/admin/returns/{ret.id}/receive",
-                      {f"received-{line}": "1", f"condition-{line}": "write_off", f"write_off_reason-{line}": "bent"},
+                      {f"received-{line}": "1", f"condition-{line}": "write_off",
+                       f"write_off_reason-{line}": "bent"},
                       htmx=True)
-    fragment = staff_client.post(f"/oms/admin/returns/{ret.id}/exchange", {f"sku-{line}": "", f"qty-{line}": ""},
-                                 htmx=True).get_data(as_text=True)
+    fragment = staff_client.post(f"/oms/admin/returns/{ret.id}/exchange",
+                                 {f"sku-{line}": "", f"qty-{line}": ""}, htmx=True).get_data(as_text=True)
     stored = returns.get(ret.id)
     assert stored.state == R.EXCHANGED and f"Replacement order {stored.exchange_order.number}" in fragment
     assert 'id="replacement-order"' in fragment
