@@ -34,6 +34,18 @@ DEFAULTS = {
     # The shop's time zone (an IANA name such as "Europe/Amsterdam"): assembly
     # appointments are set and sent in calendar files in it.
     "TIMEZONE": "UTC",
+    # Returns (services/returns.py): days after delivery a customer may ask for one,
+    # per product category where it differs ({"furniture": 14}), the reasons offered
+    # ({code: label}), whether the shop pays returns (a return label bought from the
+    # order's carrier where it sells them) and the instructions emailed otherwise.
+    "RETURN_WINDOW_DAYS": 30,
+    "RETURN_WINDOW_DAYS_BY_CATEGORY": {},
+    "RETURN_REASONS": {"damaged": "Arrived damaged", "wrong_item": "Wrong item sent",
+                       "not_as_described": "Not as described", "does_not_fit": "Does not fit",
+                       "changed_mind": "Changed my mind", "other": "Another reason"},
+    "RETURNS_SHOP_PAYS": False,
+    "RETURN_INSTRUCTIONS": "Pack the items well, write your order number on the parcel and send it to "
+                           "the address on your invoice.",
     # Tracking polls (carriers without webhooks): minutes between two polls of a
     # parcel, and whether carriers with webhooks are polled too.
     "TRACK_EVERY_MINUTES": 60,

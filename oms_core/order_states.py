@@ -9,8 +9,9 @@ goes through services.orders.cancel_order, which creates the refunds first, so a
 order is never cancelled silently after money was taken. A payment that arrives
 for a cancelled order reopens it (cancelled -> confirmed) when its stock allows.
 Cash on delivery may be fulfilled before it is paid. A paid order an edit made
-cost more goes back to confirmed until the difference is paid. After delivery: return
-requested -> approved -> received -> refunded, or rejected.
+cost more goes back to confirmed until the difference is paid. Returns after
+delivery are their own entity with their own machine (oms_core/return_states.py):
+the order stays delivered (or closed) while its returns move.
 """
 from __future__ import annotations
 
@@ -27,16 +28,8 @@ SHIPPED = "shipped"
 DELIVERED = "delivered"
 CLOSED = "closed"
 CANCELLED = "cancelled"
-RETURN_REQUESTED = "return_requested"
-RETURN_APPROVED = "return_approved"
-RETURN_RECEIVED = "return_received"
-REFUNDED = "refunded"
-RETURN_REJECTED = "return_rejected"
 
-STATUSES = (
-    PLACED, CONFIRMED, PAID, FULFILLING, PARTIALLY_SHIPPED, SHIPPED, DELIVERED, CLOSED, CANCELLED,
-    RETURN_REQUESTED, RETURN_APPROVED, RETURN_RECEIVED, REFUNDED, RETURN_REJECTED,
-)
+STATUSES = (PLACED, CONFIRMED, PAID, FULFILLING, PARTIALLY_SHIPPED, SHIPPED, DELIVERED, CLOSED, CANCELLED)
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     PLACED: frozenset({CONFIRMED, CANCELLED}),
@@ -47,12 +40,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     # Back a step: a label voided before the carrier took the parcel.
     PARTIALLY_SHIPPED: frozenset({SHIPPED, FULFILLING}),
     SHIPPED: frozenset({DELIVERED, PARTIALLY_SHIPPED, FULFILLING}),
-    DELIVERED: frozenset({CLOSED, RETURN_REQUESTED}),
-    RETURN_REQUESTED: frozenset({RETURN_APPROVED, RETURN_REJECTED}),
-    RETURN_APPROVED: frozenset({RETURN_RECEIVED}),
-    RETURN_RECEIVED: frozenset({REFUNDED}),
-    REFUNDED: frozenset({CLOSED}),
-    RETURN_REJECTED: frozenset({CLOSED}),
+    DELIVERED: frozenset({CLOSED}),
     CLOSED: frozenset(),
     CANCELLED: frozenset({CONFIRMED}),
 }
@@ -114,11 +102,6 @@ PUBLIC_LABELS = {
     DELIVERED: "Delivered",
     CLOSED: "Completed",
     CANCELLED: "Cancelled",
-    RETURN_REQUESTED: "Return requested",
-    RETURN_APPROVED: "Return approved",
-    RETURN_RECEIVED: "Return received",
-    REFUNDED: "Refunded",
-    RETURN_REJECTED: "Return rejected",
 }
 
 

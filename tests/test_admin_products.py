@@ -114,10 +114,11 @@ def test_product_detail_shows_the_ledger(staff_client, make_product, place):
 def test_owner_creates_a_product(owner_client):
     response = owner_client.post(f"{ADMIN}/products/new", data={
         "sku": "NEW-1", "name": "Teapot", "price": "12.50", "currency": "eur", "on_hand": "7",
-        "low_stock_threshold": "2", "description": "Blue"})
+        "low_stock_threshold": "2", "description": "Blue", "category": " kitchen "})
     assert response.status_code == 302
     product = db.session.query(Product).filter_by(sku="NEW-1").one()
     assert (product.price_minor, product.currency, product.on_hand, product.low_stock_threshold) == (1250, "EUR", 7, 2)
+    assert product.category == "kitchen"  # its return window: OMS_RETURN_WINDOW_DAYS_BY_CATEGORY
     assert moves(product.id) == [("initial", 7, "", "staff:owner@example.com")]
     assert "Product NEW-1 created." in owner_client.get(response.headers["Location"]).get_data(as_text=True)
 
@@ -129,6 +130,7 @@ def test_owner_creates_a_product(owner_client):
     ({"sku": "N", "name": "Teapot", "price": "3", "on_hand": "-1"}, "Stock on hand must be a whole number"),
     ({"sku": "N", "name": "Teapot", "price": "3", "currency": "EURO"}, "three-letter currency"),
     ({"sku": "OLD", "name": "Teapot", "price": "3"}, "SKU OLD exists already"),
+    ({"sku": "N", "name": "Teapot", "price": "3", "category": "c" * 65}, "Category is longer than 64"),
 ])
 def test_refused_product_keeps_the_form(owner_client, make_product, data, message):
     make_product(sku="OLD")

@@ -28,10 +28,11 @@ from werkzeug.datastructures import ImmutableMultiDict
 
 from oms_core.db import db
 from oms_core import tracking_codes
-from oms_core.models import (Customer, Order, OutboxMessage, Payment, Product, Refund, Shipment, ShipmentEvent,
-                             StaffUser, StockMove, TimelineEvent, WebhookDelivery, WebhookEndpoint)
+from oms_core.models import (Customer, Order, OutboxMessage, Payment, Product, Refund, ReturnLine, ReturnRequest,
+                             Shipment, ShipmentEvent, StaffUser, StockMove, TimelineEvent, WebhookDelivery,
+                             WebhookEndpoint)
 from oms_core.services import orders as order_service
-from oms_core.services import catalog, outbound_webhooks, payments, shipments, staff, stock
+from oms_core.services import catalog, outbound_webhooks, payments, returns, shipments, staff, stock
 from oms_core.testing.fakes import FakeCardGateway, plugin_registering
 
 # Random examples per endpoint and method, after the sweep of CRITICAL values.
@@ -110,8 +111,9 @@ WATCHED = {
     WebhookEndpoint: (WebhookEndpoint.url, WebhookEndpoint.events, WebhookEndpoint.active,
                       WebhookEndpoint.description),
     WebhookDelivery: (WebhookDelivery.status, WebhookDelivery.outbox_key),
+    ReturnRequest: (ReturnRequest.state, ReturnRequest.staff_note, ReturnRequest.exchange_order_id),
 }
-COUNTED = (StockMove, TimelineEvent, Payment, Refund, ShipmentEvent, WebhookEndpoint)
+COUNTED = (StockMove, TimelineEvent, Payment, Refund, ShipmentEvent, WebhookEndpoint, ReturnRequest, ReturnLine)
 # GETs that write: pay now starts (or reuses) a payment at the gateway, a Payment row.
 GET_WRITES = {"oms_public.pay"}
 
@@ -232,6 +234,14 @@ def world(app, owner_user, make_product, place):
     shipment = shipments.create_shipment(shipped.id, carrier_id="manual", service="DHL",
                                          tracking_number="JD1", actor="test")
     order_service.add_note(placed.id, "hello", actor="test")
+    # A delivered order with a return waiting, so the return pages and actions are walked.
+    returned = place([(mug.sku, 2)], confirm=True, payment_method="cash_on_delivery")
+    parcel = shipments.create_shipment(returned.id, carrier_id="manual", service="DHL", tracking_number="JD2",
+                                       actor="test")
+    shipments.add_staff_update(returned.id, parcel.id, status="delivered",
+                               occurred_at=datetime.now(timezone.utc), actor="test")
+    waiting = returns.request_return(returned.id, lines={returned.lines[0].id: 1}, reason_code="damaged",
+                                     actor="test")
     message = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).first()
     delivery = db.session.scalars(select(WebhookDelivery).order_by(WebhookDelivery.id)).first()
     edit_seed = {"version": "0", f"qty-{confirmed.lines[0].id}": "3", "add_sku": "FUZZ-2", "add_quantity": "1",
@@ -241,7 +251,8 @@ def world(app, owner_user, make_product, place):
     invitation = staff.invite("invited@example.com", "staff", actor="test")
     invitation_link = staff.link_token(invitation)
     return {
-        "ids": {"order_id": [placed.id, confirmed.id, paid.id, shipped.id, by_card.id], "product_id": [mug.id, tea.id],
+        "ids": {"order_id": [placed.id, confirmed.id, paid.id, shipped.id, by_card.id, returned.id],
+                "product_id": [mug.id, tea.id], "return_id": [waiting.id],
                 "message_id": [message.id], "shipment_id": [shipment.id], "sku": ["FUZZ-1", "NOPE"],
                 "filename": ["oms.css", "htmx.min.js", "../secret"], "gateway_id": ["bank_transfer", "nope"],
                 "carrier_id": ["manual", "nope"], "endpoint_id": [endpoint.id], "delivery_id": [delivery.id],
@@ -267,6 +278,13 @@ def world(app, owner_user, make_product, place):
             "oms_admin.order_refund": {"amount": "1.00", "reason": "r", "reference": "x"},
             "oms_admin.order_note": {"text": "t"},
             "oms_admin.order_edit": edit_seed, "oms_admin.order_edit_preview": edit_seed,
+            "oms_admin.returns_list": {"state": "requested", "after": "1"},
+            "oms_admin.return_approve": {"note": "n"},
+            "oms_admin.return_reject": {"reason": "r"},
+            "oms_admin.return_note": {"note": "n"},
+            "oms_admin.return_refund": {"reference": "x"},
+            "oms_documents.request_return": {f"qty-{returned.lines[0].id}": "1", "reason": "damaged",
+                                             "text": "t", "outcome": "refund"},
             "oms_admin.replenishment_page": {"show": "all"},
             "oms_admin.carrier_services": {"carrier_id": "manual"},
             "oms_admin.staff_invite": {"email": "new-staff@example.com", "role": "staff"},

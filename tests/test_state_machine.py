@@ -4,8 +4,8 @@ Legal steps succeed (guards satisfied) and write a timeline event with actor,
 reason, from and to; illegal ones raise IllegalTransition and change nothing in
 the database: order, timeline, stock, ledger, outbox, payments, shipments, all
 read back through a fresh session. Steps are driven through the real services
-(confirm, cancel, close, payments, shipments); edges without a service yet (the
-return branch) through status.change inside write_transaction."""
+(confirm, cancel, close, payments, shipments). Returns have their own machine
+(tests/test_returns.py)."""
 from datetime import datetime, timezone
 
 import pytest
@@ -98,11 +98,6 @@ ROUTE = {
     S.DELIVERED: (S.SHIPPED, lambda oid, gw: deliver(oid)),
     S.CLOSED: (S.DELIVERED, lambda oid, gw: orders.close_order(oid, actor=ACTOR)),
     S.CANCELLED: (S.CONFIRMED, lambda oid, gw: orders.cancel_order(oid, actor=ACTOR, reason="test")),
-    S.RETURN_REQUESTED: (S.DELIVERED, lambda oid, gw: change_status(oid, S.RETURN_REQUESTED)),
-    S.RETURN_APPROVED: (S.RETURN_REQUESTED, lambda oid, gw: change_status(oid, S.RETURN_APPROVED)),
-    S.RETURN_RECEIVED: (S.RETURN_APPROVED, lambda oid, gw: change_status(oid, S.RETURN_RECEIVED)),
-    S.REFUNDED: (S.RETURN_RECEIVED, lambda oid, gw: change_status(oid, S.REFUNDED)),
-    S.RETURN_REJECTED: (S.RETURN_REQUESTED, lambda oid, gw: change_status(oid, S.RETURN_REJECTED)),
 }
 
 
@@ -209,10 +204,7 @@ DESIGNED_EDGES = {
     (S.FULFILLING, S.PARTIALLY_SHIPPED), (S.PARTIALLY_SHIPPED, S.SHIPPED),
     # A label voided before the carrier took the parcel steps back.
     (S.SHIPPED, S.PARTIALLY_SHIPPED), (S.SHIPPED, S.FULFILLING), (S.PARTIALLY_SHIPPED, S.FULFILLING),
-    (S.DELIVERED, S.CLOSED), (S.DELIVERED, S.RETURN_REQUESTED),
-    (S.RETURN_REQUESTED, S.RETURN_APPROVED), (S.RETURN_REQUESTED, S.RETURN_REJECTED),
-    (S.RETURN_APPROVED, S.RETURN_RECEIVED), (S.RETURN_RECEIVED, S.REFUNDED),
-    (S.REFUNDED, S.CLOSED), (S.RETURN_REJECTED, S.CLOSED),
+    (S.DELIVERED, S.CLOSED),
 }
 
 
@@ -266,14 +258,11 @@ def test_every_target_from(current, order_in, subtests):
 
 
 def test_the_full_route_writes_one_event_per_step(order_in):
-    order_id = order_in(S.REFUNDED)
-    change_status(order_id, S.CLOSED, reason="Refund done")
+    order_id = order_in(S.CLOSED)
     steps = [(e.from_status, e.to_status, e.actor) for e in status_events(order_id)]
     assert [s[:2] for s in steps] == [
         (None, S.PLACED), (S.PLACED, S.CONFIRMED), (S.CONFIRMED, S.PAID), (S.PAID, S.FULFILLING),
-        (S.FULFILLING, S.SHIPPED), (S.SHIPPED, S.DELIVERED), (S.DELIVERED, S.RETURN_REQUESTED),
-        (S.RETURN_REQUESTED, S.RETURN_APPROVED), (S.RETURN_APPROVED, S.RETURN_RECEIVED),
-        (S.RETURN_RECEIVED, S.REFUNDED), (S.REFUNDED, S.CLOSED)]
+        (S.FULFILLING, S.SHIPPED), (S.SHIPPED, S.DELIVERED), (S.DELIVERED, S.CLOSED)]
     assert steps[4][2] == f"carrier:{BOOKING_CARRIER}" and steps[-1][2] == ACTOR
 
 

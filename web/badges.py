@@ -3,16 +3,18 @@ page that shows one, back-office, tracking page and storefront alike. The markup
 the `badge` macro of templates/oms/_badge.html."""
 from __future__ import annotations
 
-from oms_core import order_states
+from oms_core import order_states, return_states
 from oms_core.services import storefront
 
 TONES = {
     "order": {
         order_states.PLACED: "warn", order_states.PARTIALLY_SHIPPED: "ok", order_states.SHIPPED: "ok",
         order_states.DELIVERED: "ok",
-        order_states.CLOSED: "ok", order_states.CANCELLED: "bad", order_states.RETURN_REQUESTED: "warn",
-        order_states.RETURN_REJECTED: "bad",
+        order_states.CLOSED: "ok", order_states.CANCELLED: "bad",
     },
+    "return": {return_states.REQUESTED: "warn", return_states.APPROVED: "warn",
+               return_states.RECEIVED: "warn", return_states.REJECTED: "bad", return_states.REFUNDED: "ok",
+               return_states.EXCHANGED: "ok", return_states.CLOSED: "ok"},
     "payment": {"unpaid": "warn", "partially_paid": "warn", "authorized": "warn", "paid": "ok",
                 "partially_refunded": "warn", "refunded": "bad"},
     "tracking": {"delivered": "ok", "exception": "bad", "returned_to_sender": "bad",

@@ -10,6 +10,7 @@ from flask import Blueprint, abort, redirect, render_template, request, session,
 from oms_core.errors import ValidationError
 from oms_core.services import customer_proof, documents
 
+from . import public_returns
 from .errors import answer_domain_errors_inline
 from .pdf_response import pdf_response
 from .public import private_pages
@@ -61,5 +62,6 @@ def make_blueprint(limiter, limit: str) -> Blueprint:
         return render_template("oms/public/documents_proof.html", code="", error=error.description), 404
 
     install_assembly(blueprint, limiter, limit, proven_order)
+    public_returns.add_routes(blueprint, limiter, limit, proven_order)
     private_pages(blueprint)
     return blueprint

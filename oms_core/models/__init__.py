@@ -8,13 +8,14 @@ from .orders import Customer, Order, OrderLine, TimelineEvent, order_number
 from .outbound_webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from .outbox import OutboxMessage
 from .payments import Payment, PaymentEvent, Refund
+from .returns import ReturnLine, ReturnRequest
 from .shipments import Shipment, ShipmentEvent, ShipmentLine
 from .staff import ROLES, StaffAuditEvent, StaffToken, StaffUser
 
 __all__ = [
     "AssemblyJob", "Customer", "Document", "DocumentCounter",
     "ForecastRun", "ForecastSeries", "InboundEvent", "Order", "OrderLine", "OutboxMessage",
-    "Payment", "PaymentEvent", "Product", "ROLES", "Refund",
+    "Payment", "PaymentEvent", "Product", "ROLES", "Refund", "ReturnLine", "ReturnRequest",
     "Shipment", "ShipmentEvent", "ShipmentLine", "StaffAuditEvent", "StaffToken", "StaffUser", "StockMove",
     "TimelineEvent", "UnmatchedEvent", "WebhookAttempt", "WebhookDelivery", "WebhookEndpoint",
     "order_number",

@@ -64,6 +64,8 @@ class Product(db.Model):
     # add it) or required (always added), at this price per unit, taxed like the product.
     assembly: Mapped[str] = mapped_column(String(10), default="none", server_default="none", nullable=False)
     assembly_price_minor: Mapped[int] = mapped_column(Integer, default=0, server_default="0", nullable=False)
+    # A category of the shop's own choosing; returns: OMS_RETURN_WINDOW_DAYS_BY_CATEGORY.
+    category: Mapped[str] = mapped_column(String(64), default="", server_default="", nullable=False)
     created_at: Mapped[datetime] = created_at_column()
 
     @property

@@ -33,13 +33,14 @@ def create_product(*, sku: str, name: str, price_minor: int, currency: str, on_h
                    low_stock_threshold: int = 3, description: str = "", tax_class: str = "standard",
                    tax_rate_bp: int | None = None, weight_grams: int = 0, hs_code: str = "",
                    origin_country: str = "", assembly: str = "none", assembly_price_minor: int = 0,
-                   actor: str) -> Product:
+                   category: str = "", actor: str) -> Product:
     """A new active product; its opening stock (if any) is the first ledger row. Its
     tax is its class's rate in the order's country (OMS_TAX_CLASSES), or
     `tax_rate_bp` (basis points) when given. Weight (grams per unit), HS code and
     country of origin go to carriers: parcel weights, customs outside the EU.
     `assembly` (none, offered, required) adds a service line at `assembly_price_minor`
-    per unit to orders (services.assembly)."""
+    per unit to orders (services.assembly). The category is the shop's own word
+    (return windows per category)."""
     if not (sku or "").strip() or not (name or "").strip():
         raise ValidationError("A product needs a SKU and a name.")
     sku, name = required_text(sku, "SKU", 64), required_text(name, "Name", 200)
@@ -59,6 +60,7 @@ def create_product(*, sku: str, name: str, price_minor: int, currency: str, on_h
     origin_country = optional_text(origin_country, "Country of origin", 2).upper()
     if origin_country and not (len(origin_country) == 2 and origin_country.isalpha() and origin_country.isascii()):
         raise ValidationError("The country of origin is a two-letter code (NL, CN...).")
+    category = optional_text(category, "Category", 64)
     if tax_rate_bp is not None:
         taxes.check_rate(tax_rate_bp)
     assembly, assembly_price_minor = assembly_service.check_choice(assembly, assembly_price_minor)
@@ -69,7 +71,7 @@ def create_product(*, sku: str, name: str, price_minor: int, currency: str, on_h
                           on_hand=on_hand, reserved=0, low_stock_threshold=low_stock_threshold,
                           description=description, tax_class=tax_class, tax_rate_bp=tax_rate_bp,
                           weight_grams=weight_grams, hs_code=hs_code, origin_country=origin_country,
-                          assembly=assembly, assembly_price_minor=assembly_price_minor)
+                          assembly=assembly, assembly_price_minor=assembly_price_minor, category=category)
         db.session.add(product)
         db.session.flush()
         if on_hand:

@@ -45,6 +45,13 @@ SUBJECTS = {
     # An assembly appointment (services.assembly), with its calendar file.
     "assembly_scheduled": "Your assembly appointment for order {number}",
     "assembly_cancelled": "Assembly appointment for order {number} cancelled",
+    # One return of an order (services.returns), at each step.
+    "return_requested": "We have your return request for order {number}",
+    "return_approved": "Your return for order {number} is approved",
+    "return_rejected": "About your return for order {number}",
+    "return_received": "We have received your return for order {number}",
+    "return_refunded": "Your return for order {number} is refunded",
+    "return_exchanged": "Your exchange for order {number} is on its way",
 }
 PDF = ("application", "pdf")
 _TEMPLATES = Environment(loader=PackageLoader("oms_core", "email_templates"),
@@ -97,6 +104,34 @@ def queue_refund_email(order: Order, refund) -> None:
                         key=f"email-refund-{refund.idempotency_key}", order_id=order.id)
 
 
+def queue_return_email(order: Order, ret, step: str) -> None:
+    """Tell the customer a return reached `step` (caller's transaction); once per
+    return and step, keyed by the return's random key."""
+    if not order.tracking_code:
+        return
+    db.session.flush()
+    outbox.enqueue_once(EMAIL_KIND, {"status": f"return_{step}", "return_id": ret.id},
+                        key=f"email-return-{ret.key}-{step}", order_id=order.id)
+
+
+def returns_url(order_id: int) -> str:
+    """A signed link to the order's returns page (web/public_returns.py) that proves the order."""
+    base = runtime.setting("PUBLIC_BASE_URL").rstrip("/")
+    return (f"{base}{runtime.setting('TRACKING_PREFIX')}/documents/{order_id}/returns/link/"
+            f"{customer_proof.link_token(order_id)}")
+
+
+def _return_context(return_id) -> dict:
+    """What a return's email shows: the return, where to follow it, the instructions."""
+    if return_id is None:
+        return {"return_request": None, "returns_url": "", "return_instructions": ""}
+    from ..models import ReturnRequest
+
+    ret = db.session.get(ReturnRequest, return_id)
+    return {"return_request": ret, "returns_url": returns_url(ret.order_id),
+            "return_instructions": runtime.setting("RETURN_INSTRUCTIONS")}
+
+
 def documents_url(order_id: int) -> str:
     """A signed link to the order's documents that proves the order is theirs
     (services.customer_proof), for the customer's emails."""
@@ -128,14 +163,16 @@ def compose(message) -> dict:
         "appointment": assembly_calendar.describe(message.payload),
         # Where the customer asks to move it (a signed link that proves the order).
         "assembly_url": documents_url(order.id) if status == "assembly_scheduled" else "",
+        **_return_context(message.payload.get("return_id")),
     }
+    template = "return" if status.startswith("return_") else "status"
     host = urlsplit(runtime.setting("PUBLIC_BASE_URL")).hostname or "oms"
     return {
         "to": order.customer.email,
         "to_name": order.customer_name,
         "subject": SUBJECTS[status].format(number=order.number, amount=context["refund_amount"]),
-        "text": render("status.txt", **context),
-        "html": render("status.html", **context),
+        "text": render(f"{template}.txt", **context),
+        "html": render(f"{template}.html", **context),
         "message_id": f"<{message.idempotency_key}@{host}>",
         "attachments": [(document.filename, pdf, PDF, {}) for document, pdf in attachments]
         + assembly_calendar.email_attachments(message.payload),

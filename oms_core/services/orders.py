@@ -36,6 +36,8 @@ CHANNELS = {
     "amazon": Channel("Amazon", staff=False, imported=True),
     "ebay": Channel("eBay", staff=False, imported=True),
     "marketplace": Channel("Other marketplace", staff=False, imported=True),
+    # A replacement sent for an exchange (services.returns), at no charge.
+    "exchange": Channel("Exchange", staff=False),
 }
 # The shipping address an order carries, with the label of each part; all optional
 # here (an order collected in the shop has none), the country an ISO 3166 code.
@@ -252,6 +254,40 @@ def confirm_order(order_id: int, *, actor: str) -> Order:
     with write_transaction() as tx:
         order = lock_order(order_id)
         _confirm(order, actor=actor, tx=tx)
+    return order
+
+
+def place_replacement(original: Order, wanted: list[tuple[str, int]], *, note: str, actor: str, tx) -> Order:
+    """The order that ships an exchange (services.returns): the original's customer,
+    addresses and payment method, these (sku, quantity) at no charge. Confirmed at
+    once like any order, so its stock is reserved or OutOfStock refuses it; with
+    nothing to pay it is paid, and ships through the normal parcel flow. Caller's
+    transaction."""
+    merged = _merged_lines(wanted)
+    products = {p.sku: p for p in db.session.scalars(
+        select(Product).where(Product.sku.in_(list(merged)), Product.active.is_(True)))}
+    unknown = sorted(set(merged) - set(products))
+    if unknown:
+        raise ValidationError(f"Unknown or unavailable product: {', '.join(unknown)}.")
+    if any(p.currency != original.currency for p in products.values()):
+        raise ValidationError("A replacement must be in the order's currency.")
+    order = Order(
+        status=order_states.PLACED, customer=original.customer, channel="exchange",
+        currency=original.currency, subtotal_minor=0, shipping_minor=0, total_minor=0, paid_minor=0,
+        payment_method=original.payment_method,
+        pays_on_delivery=False, payment_status="unpaid", customer_name=original.customer_name,
+        customer_phone=original.customer_phone, prices_include_tax=original.prices_include_tax, note=note,
+        **{f"ship_{key}": getattr(original, f"ship_{key}") for key in ("name", *ADDRESS_FIELDS)},
+        **{f"bill_{key}": value for key, value in original.billing_address.items()},
+    )
+    order.lines = [OrderLine(product_id=products[sku].id, sku=sku, name=products[sku].name,
+                             unit_price_minor=0, quantity=quantity, net_minor=0, tax_minor=0, gross_minor=0)
+                   for sku, quantity in merged.items()]
+    db.session.add(order)
+    timeline.record(order, timeline.STATUS_CHANGED, actor, timeline.placed_reason("exchange"), public=True,
+                    to_status=order_states.PLACED)
+    _confirm(order, actor=actor, tx=tx)
+    payments.refresh_paid(order, actor=actor, tx=tx)  # nothing to pay: paid
     return order
 
 

@@ -9,6 +9,9 @@ from . import assembly, documents, notifications, outbound_webhooks, timeline
 
 # Status changes the customer is told about by email.
 NOTIFY_ON = {order_states.CONFIRMED, order_states.PAID, order_states.SHIPPED, order_states.DELIVERED}
+# A replacement sent for an exchange (services.returns) costs nothing: the return's own
+# email announces it, so "confirmed" and "payment received" would only confuse.
+QUIET_FOR_EXCHANGES = {order_states.CONFIRMED, order_states.PAID}
 
 
 def change(order: Order, target: str, *, actor: str, reason: str = "", tx: Transaction) -> None:
@@ -30,7 +33,7 @@ def change(order: Order, target: str, *, actor: str, reason: str = "", tx: Trans
         assembly.order_confirmed(order, actor=actor)  # its job, once
     elif target == order_states.CANCELLED:
         assembly.order_cancelled(order, actor=actor)
-    if target in NOTIFY_ON:
+    if target in NOTIFY_ON and not (order.channel == "exchange" and target in QUIET_FOR_EXCHANGES):
         notifications.queue_status_email(order, target)
     outbound_webhooks.status_changed(order, old, target)
     tx.after_commit(lambda: runtime.registry().hook.on_order_status_changed(

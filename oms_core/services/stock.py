@@ -17,6 +17,7 @@ RESERVATION, RELEASE, SHIPMENT = "reservation", "release", "shipment"
 LABEL_VOIDED = "label_voided"
 ORDER_EDIT = "order_edit"  # units added to or taken off an order before it ships
 IMPORT = "import"  # a count set from a file (services/csv_import.py)
+RETURN = "return"  # a customer's returned units put back on sale (services.returns)
 # Why staff change stock by hand, with the labels they pick from.
 ADJUST_REASONS = {RECEIPT: "Goods received", ADJUSTMENT: "Count adjustment"}
 
@@ -76,6 +77,21 @@ def return_unshipped(product_id: int, quantity: int, *, order_id: int, actor: st
         .execution_options(synchronize_session=False)
     )
     _move(product_id, on_hand=quantity, reserved=quantity, reason=LABEL_VOIDED, actor=actor, order_id=order_id)
+
+
+def restock_return(product_id: int, quantity: int, *, order_id: int, actor: str, note: str) -> None:
+    """Returned units back on sale: on hand grows (never past MAX_STOCK), with a
+    ledger row of reason "return". Caller's transaction."""
+    limits.check_whole(quantity, "Units put back", minimum=1, maximum=limits.MAX_ORDER_QUANTITY)
+    result = db.session.execute(
+        update(Product).where(Product.id == product_id, Product.on_hand + quantity <= MAX_STOCK)
+        .values(on_hand=Product.on_hand + quantity)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise ValidationError(f"Product {product_id} cannot hold {quantity} more units "
+                              f"(at most {MAX_STOCK:,}).")
+    _move(product_id, on_hand=quantity, reason=RETURN, actor=actor, note=note, order_id=order_id)
 
 
 def adjust(product_id: int, delta: int, *, reason: str, note: str, actor: str) -> Product:

@@ -31,6 +31,7 @@ WEBHOOK_FAILED = "webhook_failed"  # an outbound webhook given up on
 WEBHOOK_RESENT = "webhook_resent"
 ASSEMBLY = "assembly"  # an assembly job changed (services.assembly)
 ORDER_EDITED = "order_edited"
+RETURN = "return"  # a return or exchange moved in its own state machine (services.returns)
 
 # Reasons of the status changes the services make themselves.
 STOCK_RESERVED = "Stock reserved."

@@ -12,7 +12,7 @@ from oms_core.services import bulk
 
 from . import blueprint
 from .access import actor
-from .labels import attachment
+from ..pdf_response import attachment
 from .responses import wants_fragment
 
 PANEL = "oms/admin/orders/_bulk_results.html"

@@ -154,3 +154,48 @@ def upload(files, name: str, max_bytes: int) -> bytes:
     if upload is None or not upload.filename:
         raise ValidationError("Choose a CSV file to upload.")
     return upload.stream.read(max_bytes + 1)
+def numbered_fields(form, prefix: str, limit: int = 200) -> dict[int, str]:
+    """Fields named `<prefix>-<id>` (one per line of a form): {id: text}. Names whose
+    id is not one are left out; the service refuses ids that are not its lines."""
+    found = {}
+    pattern = re.compile(re.escape(prefix) + r"-([0-9]{1,10})")
+    for key in list(form.keys())[:limit * 4]:
+        match = pattern.fullmatch(key)
+        row_id = limits.parse_id(match.group(1)) if match else None
+        if row_id is not None and len(found) < limit:
+            found[row_id] = (form.get(key) or "").strip()
+    return found
+
+
+def line_quantities(form, prefix: str = "qty") -> dict[int, int]:
+    """Quantities typed per line (fields `qty-<line id>`), blanks and zeros left out."""
+    quantities = {}
+    for line_id, raw in numbered_fields(form, prefix).items():
+        quantity = optional_whole_number(raw, "Quantity", maximum=limits.MAX_ORDER_QUANTITY)
+        if quantity:
+            quantities[line_id] = quantity
+    return quantities
+
+
+def return_receipts(form):
+    """What staff received per return line (fields `received-<id>`, `condition-<id>`,
+    `write_off_reason-<id>`): {return line id: Receipt}; blanks are none received."""
+    from oms_core.services.returns import Receipt
+
+    found = {}
+    for line_id, raw in numbered_fields(form, "received").items():
+        received = optional_whole_number(raw, "Units received", maximum=limits.MAX_ORDER_QUANTITY) or 0
+        found[line_id] = Receipt(received, text(form, f"condition-{line_id}")[:16],
+                                 text(form, f"write_off_reason-{line_id}"))
+    return found
+
+
+def exchange_lines(form) -> list[tuple[str, int]] | None:
+    """The replacement's (sku, quantity) typed per return line (fields `sku-<id>`,
+    `qty-<id>`); None when every field is blank (the same SKUs as received)."""
+    skus, quantities = numbered_fields(form, "sku"), numbered_fields(form, "qty")
+    if not any(skus.values()) and not any(quantities.values()):
+        return None
+    return [(sku[:64], whole_number(quantities.get(line_id, ""), f"Quantity of {sku[:64]}",
+                                    maximum=limits.MAX_ORDER_QUANTITY))
+            for line_id, sku in sorted(skus.items()) if sku and quantities.get(line_id, "") not in ("", "0")]

@@ -2,20 +2,14 @@
 by its packing slip in one PDF, and one PDF for many orders picked in the list."""
 from __future__ import annotations
 
-from flask import Response, flash, redirect, request, url_for
+from flask import flash, redirect, request, url_for
 
 from oms_core import limits
 from oms_core.errors import ValidationError
 from oms_core.services import labels
 
+from ..pdf_response import attachment
 from . import blueprint
-
-
-def attachment(data: bytes, media_type: str, filename: str) -> Response:
-    response = Response(data, mimetype=media_type)
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
 
 
 @blueprint.route("/orders/<int:order_id>/shipments/<int:shipment_id>/label")

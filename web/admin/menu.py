@@ -14,6 +14,7 @@ def menu_items() -> list[MenuItem]:
     items = [
         MenuItem("Dashboard", url_for("oms_admin.dashboard")),
         MenuItem("Orders", url_for("oms_admin.orders")),
+        MenuItem("Returns", url_for("oms_admin.returns_list")),
         MenuItem("New order", url_for("oms_admin.new_order")),
         MenuItem("Products & stock", url_for("oms_admin.products")),
         MenuItem("Assembly", url_for("oms_admin.assembly_week")),

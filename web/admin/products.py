@@ -84,7 +84,7 @@ def product_create():
             assembly=forms.text(form, "assembly") or assembly.NONE,
             assembly_price_minor=forms.amount(form.get("assembly_price"), currency, "Assembly price")
             if forms.text(form, "assembly_price") else 0,
-            actor=actor())
+            category=forms.text(form, "category"), actor=actor())
     except DomainError as exc:
         page = render_template("oms/admin/products/list.html",
                                **dict(_list_context(), values=form, create_error=str(exc),
