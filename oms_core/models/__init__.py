@@ -1,4 +1,5 @@
 """All tables of the OMS. Import from here."""
+from .alerts import Alert, AlertDigest
 from .catalog import Product, StockMove
 from .documents import Document, DocumentCounter
 from .forecasts import ForecastRun, ForecastSeries
@@ -7,10 +8,10 @@ from .orders import Customer, Order, OrderLine, TimelineEvent, order_number
 from .outbox import OutboxMessage
 from .payments import Payment, PaymentEvent, Refund
 from .shipments import Shipment, ShipmentEvent, ShipmentLine
-from .staff import ROLES, StaffUser
+from .staff import ALERT_DELIVERIES, ROLES, StaffUser
 
 __all__ = [
-    "Customer", "Document", "DocumentCounter",
+    "ALERT_DELIVERIES", "Alert", "AlertDigest", "Customer", "Document", "DocumentCounter",
     "ForecastRun", "ForecastSeries", "InboundEvent", "Order", "OrderLine", "OutboxMessage",
     "Payment", "PaymentEvent", "Product", "ROLES", "Refund",
     "Shipment", "ShipmentEvent", "ShipmentLine", "StaffUser", "StockMove", "TimelineEvent", "UnmatchedEvent",

@@ -31,6 +31,7 @@ class Order(db.Model):
     __table_args__ = (
         Index("ix_oms_order_status_id", "status", "id"),
         Index("ix_oms_order_customer_id_id", "customer_id", "id"),
+        Index("ix_oms_order_payment_due_at", "payment_due_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -74,6 +75,10 @@ class Order(db.Model):
     shipping_tax_rate_bp: Mapped[int] = mapped_column(Integer, default=0, server_default="0", nullable=False)
     shipping_tax_minor: Mapped[int] = mapped_column(Integer, default=0, server_default="0", nullable=False)
     note: Mapped[str] = mapped_column(Text, default="", nullable=False)
+    # Unpaid by then, it expires (services/unpaid.py); stored when placed, so a change
+    # of OMS_PAYMENT_DEADLINES does not move it. None: it never expires.
+    payment_due_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    payment_reminded_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime(), default=utcnow, onupdate=utcnow, nullable=False
