@@ -26,7 +26,7 @@ from .. import runtime, tracking_codes
 from ..db import db
 from ..models import Order
 from ..money import format_amount
-from . import customer_proof, documents, outbox, payment_ops
+from . import customer_proof, documents, outbox, payment_ops, unpaid
 
 EMAIL_KIND = "email.send"
 SUBJECTS = {
@@ -40,6 +40,8 @@ SUBJECTS = {
     "parcel_out_for_delivery": "A parcel of order {number} is out for delivery",
     "parcel_delivered": "A parcel of order {number} has been delivered",
     "parcel_problem": "A problem delivering a parcel of order {number}",
+    # Before the payment deadline (services.unpaid).
+    "payment_reminder": "Reminder: order {number} is waiting for your payment",
 }
 _TEMPLATES = Environment(loader=PackageLoader("oms_core", "email_templates"),
                          autoescape=select_autoescape(["html"], default_for_string=False),
@@ -111,7 +113,9 @@ def compose(message) -> dict:
         "tracking_url": tracking_url(order.tracking_code),
         "refund_amount": format_amount(message.payload.get("amount_minor", 0), order.currency),
         # The pay-now link while the balance can be paid online (read when the email is sent).
-        "pay_url": pay_url(order.tracking_code) if status == "confirmed" and payment_ops.can_start(order) else "",
+        "pay_url": pay_url(order.tracking_code)
+        if status in ("confirmed", "payment_reminder") and payment_ops.can_start(order) else "",
+        "payment_due": unpaid.due_text(order),
         "documents_url": documents_url(order.id) if attachments else "",
         # The parcel an email is about, or every booked parcel for the order's "shipped".
         "parcels": _parcels(order, message.payload.get("shipment_id"), status),
@@ -156,7 +160,12 @@ def build_message(payload: dict) -> EmailMessage:
 
 @outbox.handler(EMAIL_KIND)
 def _send_email(message) -> None:
-    email = build_message(compose(message))
+    send(build_message(compose(message)))
+
+
+def send(email: EmailMessage) -> None:
+    """Hand one email to the shop's SMTP server (an outbox handler's work; staff
+    alerts use it too), or raise outbox.SendError to be retried."""
     db.session.commit()  # end the read before talking to the mail server
     try:
         with smtplib.SMTP(runtime.setting("SMTP_HOST"), int(runtime.setting("SMTP_PORT")),

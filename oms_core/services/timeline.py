@@ -27,6 +27,7 @@ SHIPMENT_BOOKED = "shipment_booked"
 SHIPMENT_CANCELLED = "shipment_cancelled"
 TRACKING_UPDATE = "tracking_update"
 DOCUMENT_ISSUED = "document_issued"
+PAYMENT_DEADLINE = "payment_deadline"  # reminded, extended, or kept past it (services/unpaid.py)
 
 # Reasons of the status changes the services make themselves.
 STOCK_RESERVED = "Stock reserved."
