@@ -96,8 +96,8 @@ def due_text(order: Order) -> str:
 
     if order.payment_due_at is None:
         return ""
-    local = order.payment_due_at.astimezone(ZoneInfo(shop.details().time_zone))
-    return local.strftime("%d %b %Y %H:%M")
+    zone = shop.details().time_zone
+    return f"{order.payment_due_at.astimezone(ZoneInfo(zone)):%d %b %Y %H:%M} ({zone})"
 
 
 # ------------------------------------------------------------------ the worker's pass
