@@ -179,6 +179,12 @@ def expire(order_id: int, *, now: datetime | None = None) -> bool | str | None:
     or extended meanwhile). The check and the cancel run under one lock, so a
     payment is either seen here or arrives after, as a late payment."""
     now = now or utcnow()
+    # A read first: an order kept for a held or open payment is looked at every round,
+    # and needs no write lock to be left alone. Only the locked check below cancels.
+    peek = db.session.get(Order, order_id, populate_existing=True)
+    held = money_on_it(peek, now=now) if peek is not None and peek.paid_minor == 0 else None
+    if held:
+        return held
     with write_transaction() as tx:
         order = lock_order(order_id)
         if order.status not in WAITING or order.payment_due_at is None or order.payment_due_at > now:
