@@ -18,7 +18,7 @@ from oms_core.errors import ValidationError
 from oms_core.models import Alert, Order, OutboxMessage, Payment, Product, Refund, TimelineEvent
 from oms_core.models._base import utcnow
 from oms_core.protocols import AUTHORIZED, CAPTURED, GatewayEvent
-from oms_core.services import alerts, notifications, orders, payment_ops, payments, unpaid
+from oms_core.services import alerts, notifications, payment_ops, payments, unpaid
 from oms_core.testing.fakes import FakeCardGateway, plugin_registering
 from test_concurrency import race
 
@@ -66,8 +66,7 @@ def captured_event(order, tag="x", state=CAPTURED):
 # ------------------------------------------------------------------ the deadline
 
 
-def test_the_deadline_is_stored_when_placed_and_a_config_change_does_not_move_it(app, unpaid_order, place,
-                                                                                   make_product):
+def test_the_deadline_is_stored_when_placed_and_a_config_change_does_not_move_it(app, unpaid_order, place):
     before = utcnow()
     order, _ = unpaid_order()
     assert before + timedelta(hours=168) <= order.payment_due_at <= utcnow() + timedelta(hours=168)

@@ -186,10 +186,12 @@ def _stock_runouts(now: datetime) -> list[Alert]:
     for row in replenishment.expected_stockouts(today):
         product, plan = row.product, row.plan
         received = db.session.scalar(select(func.max(StockMove.id)).where(
-            StockMove.product_id == product.id, StockMove.on_hand_delta > 0, StockMove.order_id.is_(None))) or 0
+            StockMove.product_id == product.id, StockMove.on_hand_delta > 0,
+            StockMove.order_id.is_(None))) or 0
         when = f", out by {plan.stockout_date.isoformat()}" if plan.stockout_date else ""
         alert = raise_alert(STOCK_RUNOUT, f"product:{product.id}:received:{received}",
-                            f"{product.sku} ({product.name}) runs out within its lead time{when}: reorder now",
+                            f"{product.sku} ({product.name}) runs out within its lead time{when}: "
+                            "reorder now",
                             "/replenishment")
         if alert is not None:
             raised.append(alert)
@@ -261,7 +263,8 @@ def alert_page(name: str = "open", *, before: int | None = None, limit: int = 50
 
     if name not in LISTS:
         raise ValidationError(f"Unknown list '{name}'.")
-    query = select(Alert).where(Alert.resolved_at.is_(None) if name == "open" else Alert.resolved_at.is_not(None))
+    resolved = Alert.resolved_at.is_(None) if name == "open" else Alert.resolved_at.is_not(None)
+    query = select(Alert).where(resolved)
     rows, next_before = keyset_rows(query, Alert.id, before=before, limit=limit)
     return AlertPage(alerts=rows, next_before=next_before)
 
@@ -348,10 +351,9 @@ def _send_digest(message) -> None:
     rows = list(db.session.scalars(select(Alert).where(Alert.id > digest.first_alert_id,
                                                        Alert.id <= digest.last_alert_id)
                                    .order_by(Alert.id).limit(DIGEST_MAX_LINES + 1)))
-    more = max(digest.last_alert_id - digest.first_alert_id - DIGEST_MAX_LINES, 0) if len(rows) > DIGEST_MAX_LINES else 0
-    subject = f"[{runtime.setting('SHOP_NAME')}] Alerts of {digest.day.isoformat()}: {min(len(rows), DIGEST_MAX_LINES)}"
+    shown = rows[:DIGEST_MAX_LINES]
+    more = digest.last_alert_id - digest.first_alert_id - len(shown) if len(rows) > len(shown) else 0
+    subject = f"[{runtime.setting('SHOP_NAME')}] Alerts of {digest.day.isoformat()}: {len(shown)}"
     notifications.send(_email(user, " ".join(subject.split()), "digest", _message_id(message),
-                              alerts=rows[:DIGEST_MAX_LINES], more=more, day=digest.day,
+                              alerts=shown, more=more, day=digest.day,
                               list_url=admin_url("/alerts")))
-
-

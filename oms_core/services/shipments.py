@@ -26,7 +26,8 @@ from ..limits import EARLIEST_EVENT
 from ..models import Order, Shipment, ShipmentEvent, ShipmentLine
 from ..models._base import utcnow
 from ..protocols import TRACKING_STATUSES, CarrierResult, CarrierService, TrackingUpdate
-from . import alerts, documents, inbox, labels, outbox, parcels, payment_ops, shipping_emails as emails, stock, timeline
+from . import alerts, documents, inbox, labels, outbox, parcels, payment_ops, stock, timeline
+from . import shipping_emails as emails
 from .common import lock_order, optional_text
 from .status import change
 

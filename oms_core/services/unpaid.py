@@ -62,9 +62,10 @@ def terms_for(method: str) -> Terms | None:
     if not isinstance(entry, dict) or set(entry) - {"deadline_hours", "remind_hours_before"}:
         raise ValueError(f"{name} must be a mapping with deadline_hours and remind_hours_before.")
     hours, remind = entry.get("deadline_hours"), entry.get("remind_hours_before", 0)
-    for label, value, high in (("deadline_hours", hours, MAX_HOURS), ("remind_hours_before", remind, MAX_HOURS)):
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high:
-            raise ValueError(f"{name}[{label!r}] must be a whole number from 0 to {high}, not {value!r}.")
+    for label, value in (("deadline_hours", hours), ("remind_hours_before", remind)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_HOURS:
+            raise ValueError(f"{name}[{label!r}] must be a whole number from 0 to {MAX_HOURS}, "
+                             f"not {value!r}.")
     if hours < 1:
         raise ValueError(f"{name}['deadline_hours'] must be at least 1.")
     return Terms(deadline_hours=hours, remind_hours_before=min(remind, hours))
@@ -163,8 +164,9 @@ def remind(order_id: int, *, now: datetime | None = None) -> bool:
     now = now or utcnow()
     with write_transaction():
         order = lock_order(order_id)
-        if (order.status not in WAITING or order.payment_reminded_at is not None or order.payment_due_at is None
-                or order.payment_due_at <= now or money_on_it(order, now=now)):
+        waiting = order.status in WAITING and order.payment_reminded_at is None
+        due = order.payment_due_at
+        if not waiting or due is None or due <= now or money_on_it(order, now=now):
             return False
         order.payment_reminded_at = now
         notifications.queue_status_email(order, REMINDER)

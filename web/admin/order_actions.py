@@ -62,7 +62,8 @@ def order_payment(order_id: int):
 @blueprint.route("/orders/<int:order_id>/deadline", methods=["POST"])
 def order_extend_deadline(order_id: int):
     def extend():
-        hours = forms.whole_number(request.form.get("hours"), "Hours", minimum=1, maximum=unpaid.MAX_EXTEND_HOURS)
+        hours = forms.whole_number(request.form.get("hours"), "Hours", minimum=1,
+                                   maximum=unpaid.MAX_EXTEND_HOURS)
         order = unpaid.extend(order_id, hours, actor=actor())
         return f"Payment deadline of order {order.number} extended by {hours} h."
     return _run(order_id, extend)
