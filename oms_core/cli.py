@@ -146,14 +146,15 @@ def build_cli(registry: PluginRegistry) -> AppGroup:
         """Send outbox messages (emails, carrier bookings) with retries, re-forecast
         demand every FORECAST_EVERY_HOURS, match waiting webhook events again, ask the
         gateways about payments whose webhook is late, render the PDFs of documents
-        issued since its last pass, and poll carriers without webhooks for tracking
-        events."""
+        issued since its last pass, poll carriers without webhooks for tracking
+        events, remind and expire unpaid orders, and raise and send staff alerts."""
         from .services import outbox
         from .services.tracking_poll import poll_schedule
         from .services.documents import render_schedule
         from .services.forecast_schedule import forecast_schedule
         from .services.payment_sync import sync_schedule
         from .services.webhooks import rematch_schedule
+        from .services import alerts, unpaid
 
         _require_schema()
         if once:
@@ -164,9 +165,11 @@ def build_cli(registry: PluginRegistry) -> AppGroup:
         signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
         forecast, rematch, render = forecast_schedule(echo=click.echo), rematch_schedule(), render_schedule()
         track, sync = poll_schedule(), sync_schedule()
+        expire, sweep = unpaid.schedule(), alerts.schedule()
         try:
             outbox.run_worker(poll_seconds=poll, stop=lambda: bool(stopping), echo=click.echo,
-                              each_round=lambda: (forecast(), rematch(), sync(), render(), track()))
+                              each_round=lambda: (forecast(), rematch(), sync(), expire(), render(), track(),
+                                                  sweep()))
         except KeyboardInterrupt:
             pass
         click.echo("worker stopped")
@@ -298,6 +301,35 @@ def build_cli(registry: PluginRegistry) -> AppGroup:
             click.echo(f"failed\t{line}")
         click.echo(f"{report.asked} asked, {len(report.changed)} changed, {len(report.failed)} failed, "
                    f"{report.postponed} postponed (gateway down).")
+
+    @oms.command("expire-unpaid")
+    def expire_unpaid():
+        """Remind customers whose payment deadline is near, and cancel the orders not
+        paid by their deadline (never one with money on it); print what was done."""
+        from .services import unpaid
+
+        _require_schema()
+        report = unpaid.run()
+        for number in report.reminded:
+            click.echo(f"reminded\t{number}")
+        for number in report.expired:
+            click.echo(f"expired\t{number}")
+        for line in report.kept:
+            click.echo(f"kept\t{line}")
+        click.echo(f"{len(report.reminded)} reminded, {len(report.expired)} expired, "
+                   f"{len(report.kept)} kept (money on them).")
+
+    @oms.command("sweep-alerts")
+    def sweep_alerts():
+        """Raise the time-based staff alerts (orders not shipped in time, stock running
+        out) and queue the daily digests that are due."""
+        from .services import alerts
+
+        _require_schema()
+        report = alerts.sweep()
+        for title in report.raised:
+            click.echo(f"raised\t{title}")
+        click.echo(f"{len(report.raised)} alerts raised, {report.digests} digests queued.")
 
     registry.hook.register_commands(cli=oms)
     return oms

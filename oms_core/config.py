@@ -61,6 +61,14 @@ DEFAULTS = {
     "STOREFRONT_PREFIX": "/oms/storefront",
     # Dashboard: paid or COD orders not shipped after this many days need attention.
     "UNSHIPPED_AFTER_DAYS": 2,
+    # Unpaid orders (services/unpaid.py): per payment method, hours from placing to the
+    # payment deadline (then the order expires) and hours before it to remind the
+    # customer; methods not listed, and cash on delivery, never expire.
+    "PAYMENT_DEADLINES": {"bank_transfer": {"deadline_hours": 168, "remind_hours_before": 48}},
+    # Staff alerts (services/alerts.py): orders ready but not shipped after this many
+    # days, and the hour (shop time, OMS_SHOP["time_zone"]) daily digests go out.
+    "ALERT_UNSHIPPED_DAYS": 3,
+    "DIGEST_HOUR": 8,
     "PAGE_SIZE": 50,
     # Public tracking page: guesses per client address (flask-limiter syntax).
     "TRACKING_RATE_LIMIT": "30 per minute;300 per hour",

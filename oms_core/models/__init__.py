@@ -1,4 +1,5 @@
 """All tables of the OMS. Import from here."""
+from .alerts import Alert, AlertDigest
 from .assembly import AssemblyJob
 from .catalog import Product, StockMove
 from .documents import Document, DocumentCounter
@@ -10,10 +11,10 @@ from .outbox import OutboxMessage
 from .payments import Payment, PaymentEvent, Refund
 from .returns import ReturnLine, ReturnRequest
 from .shipments import Shipment, ShipmentEvent, ShipmentLine
-from .staff import ROLES, StaffAuditEvent, StaffToken, StaffUser
+from .staff import ALERT_DELIVERIES, ROLES, StaffAuditEvent, StaffToken, StaffUser
 
 __all__ = [
-    "AssemblyJob", "Customer", "Document", "DocumentCounter",
+    "ALERT_DELIVERIES", "Alert", "AlertDigest", "AssemblyJob", "Customer", "Document", "DocumentCounter",
     "ForecastRun", "ForecastSeries", "InboundEvent", "Order", "OrderLine", "OutboxMessage",
     "Payment", "PaymentEvent", "Product", "ROLES", "Refund", "ReturnLine", "ReturnRequest",
     "Shipment", "ShipmentEvent", "ShipmentLine", "StaffAuditEvent", "StaffToken", "StaffUser", "StockMove",

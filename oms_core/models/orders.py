@@ -33,6 +33,7 @@ class Order(db.Model):
         Index("ix_oms_order_customer_id_id", "customer_id", "id"),
         # An order from another channel comes in once (services/csv_import.py).
         UniqueConstraint("channel", "external_id", name="uq_oms_order_channel_external_id"),
+        Index("ix_oms_order_payment_due_at", "payment_due_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -83,6 +84,10 @@ class Order(db.Model):
     # Raised by every edit (services.order_edits): an edit made from an older version
     # is refused, so two staff editing at once never overwrite each other.
     version: Mapped[int] = mapped_column(Integer, default=0, server_default="0", nullable=False)
+    # Unpaid by then, it expires (services/unpaid.py); stored when placed, so a change
+    # of OMS_PAYMENT_DEADLINES does not move it. None: it never expires.
+    payment_due_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    payment_reminded_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime(), default=utcnow, onupdate=utcnow, nullable=False

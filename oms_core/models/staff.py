@@ -13,6 +13,8 @@ from ..db import db
 from ._base import UTCDateTime, created_at_column
 
 ROLES = ("owner", "staff")
+# How a staff member hears of alerts (services/alerts.py).
+ALERT_DELIVERIES = ("immediate", "digest", "none")
 
 
 class StaffUser(db.Model):
@@ -27,6 +29,8 @@ class StaffUser(db.Model):
     # Part of the id kept in the session cookie: raising it (log-out, deactivation, a
     # new password) ends every session of the user, copies of the cookie included.
     session_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1", nullable=False)
+    alert_delivery: Mapped[str] = mapped_column(String(10), default="digest", server_default="digest",
+                                                nullable=False)
     created_at: Mapped[datetime] = created_at_column()
 
     # flask-login's user protocol

@@ -12,7 +12,7 @@ from .. import limits, order_states
 from ..db import db
 from ..errors import NotFound
 from ..models import AssemblyJob, Document, Order, Payment, Product, Refund, Shipment, StockMove, TimelineEvent
-from . import assembly, carrier_ops, catalog, documents, order_edits, parcels, refunds, returns, stock
+from . import assembly, carrier_ops, catalog, documents, order_edits, parcels, refunds, returns, stock, unpaid
 from . import payments as payment_rules
 from . import shipments as shipment_rules
 from .payments import PAYABLE_STATES
@@ -76,6 +76,8 @@ def order_actions(order: Order, shipments: list[Shipment]) -> frozenset[str]:
     if order_states.CANCELLED in targets or (
             order_states.CANCELLED in order_states.TRANSITIONS[order.status] and order.kept_minor > 0):
         actions.add("cancel")
+    if order.payment_due_at is not None and order.status in unpaid.WAITING:
+        actions.add("extend_deadline")  # services/unpaid.py
     if order.kept_minor > 0:
         actions.add("refund")
     if order_states.CLOSED in targets:

@@ -49,12 +49,7 @@ def attention_clause(kind: str):
     if kind == "unpaid":
         return (Order.status == order_states.CONFIRMED) & Order.pays_on_delivery.is_(False)
     if kind == "late":
-        cutoff = utcnow() - timedelta(days=runtime.setting("UNSHIPPED_AFTER_DAYS"))
-        # Paid, being fulfilled (some parcels gone, maybe), or cash on delivery (which ships unpaid).
-        ready_to_ship = Order.status.in_(
-            [order_states.PAID, order_states.FULFILLING, order_states.PARTIALLY_SHIPPED, order_states.CONFIRMED]
-        ) & ((Order.status != order_states.CONFIRMED) | Order.pays_on_delivery.is_(True))
-        return ready_to_ship & (Order.status_changed_at < cutoff)
+        return late_clause(runtime.setting("UNSHIPPED_AFTER_DAYS"))
     if kind == "shipment_problems":
         # Two indexed lookups instead of one OR that would scan every shipment.
         problems = union(
@@ -69,6 +64,17 @@ def attention_clause(kind: str):
                          select(Refund.order_id).where(Refund.state == REFUND_FAILED))
         return Order.id.in_(select(problems.subquery().c.order_id))
     raise ValueError(f"unknown attention list {kind!r}")
+
+
+def late_clause(days: int, *, now=None):
+    """Orders ready to ship for more than `days` days: paid, being fulfilled (some
+    parcels gone, maybe), or cash on delivery (which ships unpaid). Also the staff
+    alert's condition (services/alerts.py, OMS_ALERT_UNSHIPPED_DAYS)."""
+    cutoff = (now or utcnow()) - timedelta(days=days)
+    ready_to_ship = Order.status.in_(
+        [order_states.PAID, order_states.FULFILLING, order_states.PARTIALLY_SHIPPED, order_states.CONFIRMED]
+    ) & ((Order.status != order_states.CONFIRMED) | Order.pays_on_delivery.is_(True))
+    return ready_to_ship & (Order.status_changed_at < cutoff)
 
 
 def _count(kind: str) -> int:

@@ -26,7 +26,7 @@ from .. import runtime, shop, tracking_codes
 from ..db import db
 from ..models import Order
 from ..money import format_amount
-from . import assembly_calendar, customer_proof, documents, outbox, payment_ops
+from . import assembly_calendar, customer_proof, documents, outbox, payment_ops, unpaid
 
 EMAIL_KIND = "email.send"
 SUBJECTS = {
@@ -52,6 +52,8 @@ SUBJECTS = {
     "return_received": "We have received your return for order {number}",
     "return_refunded": "Your return for order {number} is refunded",
     "return_exchanged": "Your exchange for order {number} is on its way",
+    # Before the payment deadline (services.unpaid).
+    "payment_reminder": "Reminder: order {number} is waiting for your payment",
 }
 PDF = ("application", "pdf")
 _TEMPLATES = Environment(loader=PackageLoader("oms_core", "email_templates"),
@@ -153,10 +155,11 @@ def compose(message) -> dict:
         "tracking_url": tracking_url(order.tracking_code),
         "refund_amount": format_amount(message.payload.get("amount_minor", 0), order.currency),
         # The pay-now link while the balance can be paid online (read when the email is sent).
-        "pay_url": pay_url(order.tracking_code) if status in ("confirmed", "balance_due")
-        and payment_ops.can_start(order) else "",
+        "pay_url": pay_url(order.tracking_code)
+        if status in ("confirmed", "balance_due", "payment_reminder") and payment_ops.can_start(order) else "",
         "bank": _bank_details() if status == "balance_due" else None,
         "order_total": format_amount(order.total_minor, order.currency),
+        "payment_due": unpaid.due_text(order),
         "documents_url": documents_url(order.id) if attachments else "",
         # The parcel an email is about, or every booked parcel for the order's "shipped".
         "parcels": _parcels(order, message.payload.get("shipment_id"), status),
@@ -217,7 +220,8 @@ def _send_email(message) -> None:
 
 
 def send(email: EmailMessage) -> None:
-    """Hand one email to the shop's SMTP server (outbox handlers only), or SendError."""
+    """Hand one email to the shop's SMTP server (an outbox handler's work; staff
+    alerts use it too), or raise outbox.SendError to be retried."""
     db.session.commit()  # end the read before talking to the mail server
     try:
         with smtplib.SMTP(runtime.setting("SMTP_HOST"), int(runtime.setting("SMTP_PORT")),

@@ -12,7 +12,7 @@ from ..db import db, write_transaction
 from ..errors import ValidationError
 from ..models import Customer, Order, OrderLine, Product
 from ..models._base import utcnow
-from . import assembly, outbound_webhooks, payment_ops, payments, refunds, stock, timeline
+from . import assembly, outbound_webhooks, payment_ops, payments, refunds, stock, timeline, unpaid
 from .common import clean_email, fetch, lock_order, optional_text, required_text
 from .status import change
 
@@ -167,6 +167,7 @@ def place_order(new: NewOrder, *, actor: str, confirm: bool | None = None) -> Or
             payment_status="unpaid", ship_name=name, ship_line1=address["line1"],
             ship_line2=address["line2"], ship_postal_code=address["postal_code"],
             ship_city=address["city"], ship_country=address["country"], note=note,
+            payment_due_at=unpaid.deadline_for(gateway.id, pays_on_delivery=bool(gateway.pays_on_delivery)),
             **{f"bill_{key}": value for key, value in billing.items()},
         )
         order.lines = [OrderLine(product_id=products[s].id, sku=s, name=products[s].name,
@@ -300,18 +301,24 @@ def cancel_order(order_id: int, *, actor: str, reason: str, refund_reference: st
     reason = required_text(reason, "A reason for cancelling", 500)
     with write_transaction() as tx:
         order = lock_order(order_id)
-        holds_stock = order.status in (order_states.CONFIRMED, order_states.PAID)
-        if order_states.CANCELLED not in order_states.TRANSITIONS[order.status]:
-            order_states.check(order, order_states.CANCELLED)  # raises the clear error
-        refunds.refund_everything(order, reason=f"Order cancelled: {reason}", reference=refund_reference,
-                                  actor=actor, tx=tx)
-        payment_ops.void_held(order)
-        payments.refresh_paid(order, actor=actor, tx=tx)
-        change(order, order_states.CANCELLED, actor=actor, reason=reason, tx=tx)
-        if holds_stock:
-            for line in order.goods_lines:
-                stock.release(line.product_id, line.quantity, order_id=order.id, actor=actor)
+        cancel_locked(order, actor=actor, reason=reason, refund_reference=refund_reference, tx=tx)
     return order
+
+
+def cancel_locked(order: Order, *, actor: str, reason: str, tx, refund_reference: str = "") -> None:
+    """`cancel_order` in the caller's transaction, the order locked by the caller (who
+    may check something else under the same lock first: services/unpaid.py)."""
+    holds_stock = order.status in (order_states.CONFIRMED, order_states.PAID)
+    if order_states.CANCELLED not in order_states.TRANSITIONS[order.status]:
+        order_states.check(order, order_states.CANCELLED)  # raises the clear error
+    refunds.refund_everything(order, reason=f"Order cancelled: {reason}", reference=refund_reference,
+                              actor=actor, tx=tx)
+    payment_ops.void_held(order)
+    payments.refresh_paid(order, actor=actor, tx=tx)
+    change(order, order_states.CANCELLED, actor=actor, reason=reason, tx=tx)
+    if holds_stock:
+        for line in order.goods_lines:
+            stock.release(line.product_id, line.quantity, order_id=order.id, actor=actor)
 
 
 def reopen(order: Order, *, actor: str, reason: str, tx) -> None:

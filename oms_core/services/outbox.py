@@ -115,6 +115,9 @@ def _finish(message_id: int, error: str | None, *, final: bool = False) -> None:
         message.last_error = error[:2000]
         if final or message.attempts >= message.max_attempts:
             message.status = "dead"
+            from . import alerts  # here: alerts sends its emails through this module
+
+            alerts.message_dead(message)
         else:
             message.next_attempt_at = utcnow() + backoff(message.attempts)
 

@@ -42,7 +42,7 @@ from ..protocols import (
     PaymentRequest,
     supports,
 )
-from . import documents, inbox, orders, outbound_webhooks, payment_ops, refunds, timeline
+from . import alerts, documents, inbox, orders, outbound_webhooks, payment_ops, refunds, timeline
 from .common import fetch_with_order_locked, lock_order, optional_text
 from .status import change
 
@@ -338,6 +338,8 @@ def _late_success(order: Order, payment: Payment, *, actor: str, tx) -> None:
     payment.attention = (f"Paid after the order was cancelled, and it could not be reopened ({short}); "
                          f"{done}.")
     timeline.record(order, timeline.PAYMENT_LATE, actor, payment.attention)
+    db.session.flush()  # a payment new with this event gets its id, the alert's subject
+    alerts.late_payment_given_back(order, payment, payment.attention)
 
 
 def apply_gateway_event(gateway_id: str, event: GatewayEvent, *, attention: str = "") -> Payment | None:
@@ -378,6 +380,7 @@ def apply_gateway_event(gateway_id: str, event: GatewayEvent, *, attention: str 
         refunds.upsert_from_gateway(order, payment, event.refunds, actor=actor, tx=tx)
         db.session.add(PaymentEvent(gateway_id=gateway_id, event_id=event.event_id, payment_id=payment.id,
                                     state=event.state))
+        alerts.payment_problem(order, payment)  # flagged or disputed: once per payment
         tx.after_commit(lambda: runtime.registry().hook.on_payment_recorded(order=order, payment=payment))
     return payment
 

@@ -26,7 +26,8 @@ from ..limits import EARLIEST_EVENT
 from ..models import Order, Shipment, ShipmentEvent, ShipmentLine
 from ..models._base import utcnow
 from ..protocols import TRACKING_STATUSES, CarrierResult, CarrierService, TrackingUpdate
-from . import documents, inbox, labels, outbox, parcels, payment_ops, shipping_emails as emails, stock, timeline
+from . import alerts, documents, inbox, labels, outbox, parcels, payment_ops, stock, timeline
+from . import shipping_emails as emails
 from .common import lock_order, optional_text
 from .status import change
 
@@ -318,6 +319,8 @@ def add_tracking_update(shipment_id: int, update: TrackingUpdate, *, source: str
         delivered_now = _deliver_if_all_delivered(order, actor=source, tx=tx)
         if shipment.status != old_status:
             emails.tracking_changed(order, shipment, shipment.status, order_email_sent=delivered_now)
+            if shipment.status in emails.PROBLEM_STATUSES:
+                alerts.delivery_problem(order, shipment, STATUS_LABELS[shipment.status])
         tx.after_commit(lambda: runtime.registry().hook.on_shipment_updated(
             order=order, shipment=shipment, event=event))
     return event

@@ -32,6 +32,7 @@ WEBHOOK_RESENT = "webhook_resent"
 ASSEMBLY = "assembly"  # an assembly job changed (services.assembly)
 ORDER_EDITED = "order_edited"
 RETURN = "return"  # a return or exchange moved in its own state machine (services.returns)
+PAYMENT_DEADLINE = "payment_deadline"  # reminded, extended, or kept past it (services/unpaid.py)
 
 # Reasons of the status changes the services make themselves.
 STOCK_RESERVED = "Stock reserved."

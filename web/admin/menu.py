@@ -5,6 +5,7 @@ from flask import url_for
 from flask_login import current_user
 
 from oms_core import runtime
+from oms_core.services import alerts
 from oms_core.protocols import MenuItem
 
 from . import blueprint
@@ -33,4 +34,4 @@ def menu_items() -> list[MenuItem]:
 
 @blueprint.context_processor
 def _menu():
-    return {"oms_admin_menu": menu_items}
+    return {"oms_admin_menu": menu_items, "oms_open_alert_count": alerts.open_count}

@@ -10,7 +10,7 @@ from flask import render_template, request
 
 from oms_core import limits, money, runtime
 from oms_core.errors import DomainError
-from oms_core.services import carrier_ops, orders as order_service, payments, refunds, shipments
+from oms_core.services import carrier_ops, orders as order_service, payments, refunds, shipments, unpaid
 
 from . import blueprint, forms
 from .access import actor
@@ -62,6 +62,16 @@ def order_payment(order_id: int):
             currency=order.currency, reference=forms.text(form, "reference"), actor=actor())
         return f"Payment of {money.format_amount(payment.amount_minor, payment.currency)} recorded."
     return _run(order_id, record)
+
+
+@blueprint.route("/orders/<int:order_id>/deadline", methods=["POST"])
+def order_extend_deadline(order_id: int):
+    def extend():
+        hours = forms.whole_number(request.form.get("hours"), "Hours", minimum=1,
+                                   maximum=unpaid.MAX_EXTEND_HOURS)
+        order = unpaid.extend(order_id, hours, actor=actor())
+        return f"Payment deadline of order {order.number} extended by {hours} h."
+    return _run(order_id, extend)
 
 
 @blueprint.route("/orders/<int:order_id>/refunds", methods=["POST"])
