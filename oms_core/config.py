@@ -31,9 +31,6 @@ DEFAULTS = {
     "SHIP_FROM": [],
     "PACKAGING": [],
     "SHIPPING_RULES": [],
-    # The shop's time zone (an IANA name such as "Europe/Amsterdam"): assembly
-    # appointments are set and sent in calendar files in it.
-    "TIMEZONE": "UTC",
     # Returns (services/returns.py): days after delivery a customer may ask for one,
     # per product category where it differs ({"furniture": 14}), the reasons offered
     # ({code: label}), whether the shop pays returns (a return label bought from the

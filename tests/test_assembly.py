@@ -25,7 +25,7 @@ ZONE = "Europe/Amsterdam"
 
 @pytest.fixture
 def app_config(smtp):
-    return {"OMS_SMTP_HOST": "127.0.0.1", "OMS_SMTP_PORT": smtp.port, "OMS_TIMEZONE": ZONE,
+    return {"OMS_SMTP_HOST": "127.0.0.1", "OMS_SMTP_PORT": smtp.port, "OMS_SHOP": {"time_zone": ZONE},
             "OMS_PUBLIC_BASE_URL": "https://shop.example", "OMS_SHOP_NAME": "Corner Shop",
             "OMS_TAX_CLASSES": {"standard": {"NL": 2100, "*": 2000}}, "OMS_TRACKING_RATE_LIMIT": "8 per minute"}
 
@@ -524,7 +524,7 @@ def test_customer_assembly_posts_are_rate_limited(app, job):
 # ------------------------------------------------------------------ fuzzing the new forms
 
 
-@pytest.mark.parametrize("app_config", [{"OMS_TRACKING_RATE_LIMIT": "100000 per minute", "OMS_TIMEZONE": ZONE}])
+@pytest.mark.parametrize("app_config", [{"OMS_TRACKING_RATE_LIMIT": "100000 per minute", "OMS_SHOP": {"time_zone": ZONE}}])
 def test_assembly_forms_survive_fuzzing_and_refusals_change_nothing(app, job, fitter, owner_client):
     import test_fuzz
 

@@ -26,7 +26,7 @@ def shop(database_url):
     from oms_core.services.orders import NewOrder, place_order
     from oms_core.testing import make_app
 
-    app = make_app(database_url, OMS_TIMEZONE="Europe/Amsterdam", OMS_PUBLIC_BASE_URL="https://shop.example")
+    app = make_app(database_url, OMS_SHOP={"time_zone": "Europe/Amsterdam"}, OMS_PUBLIC_BASE_URL="https://shop.example")
     with app.app_context():
         catalog.create_product(sku="WARDROBE", name="Oak wardrobe", price_minor=40000, currency="EUR", on_hand=3,
                                assembly="required", assembly_price_minor=6000, actor="test")

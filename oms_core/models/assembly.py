@@ -42,7 +42,7 @@ class AssemblyJob(db.Model):
     customer_note: Mapped[str] = mapped_column(Text, default="", nullable=False)
     # The customer asked to move the appointment; cleared when staff schedule it again.
     move_requested: Mapped[bool] = mapped_column(default=False, nullable=False)
-    # The appointment, in the shop's time zone (OMS_TIMEZONE).
+    # The appointment, in the shop's time zone (OMS_SHOP["time_zone"]).
     scheduled_date: Mapped[Optional[date]] = mapped_column(Date)
     window_start: Mapped[Optional[time]] = mapped_column(Time)
     window_end: Mapped[Optional[time]] = mapped_column(Time)

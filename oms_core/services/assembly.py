@@ -4,7 +4,7 @@ A product may offer or require assembly at a price per unit. An order holding su
 a product gets a service line (taxed like the product, reserving no stock) and,
 once confirmed, one job: where (the order's address, which staff may correct), the
 customer's preferred slots, the appointment staff set (a date and a time window in
-the shop's time zone, OMS_TIMEZONE) and who goes. Its own state machine:
+the shop's time zone, OMS_SHOP["time_zone"]) and who goes. Its own state machine:
 
     to_schedule -> scheduled -> done
                    scheduled -> scheduled (moved: the calendar SEQUENCE grows)
@@ -23,12 +23,12 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from .. import limits, runtime
+from .. import limits, shop
 from ..db import db, write_transaction
 from ..errors import IllegalTransition, NotFound, ValidationError
 from ..models import AssemblyJob, Order, OrderLine, Product, StaffUser
@@ -153,11 +153,8 @@ def order_cancelled(order: Order, *, actor: str) -> None:
 
 
 def zone() -> ZoneInfo:
-    name = runtime.setting("TIMEZONE")
-    try:
-        return ZoneInfo(str(name))
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValidationError(f"OMS_TIMEZONE '{str(name)[:60]}' is not a time zone name.") from None
+    # The shop's own zone (OMS_SHOP["time_zone"], checked at start-up by shop.check_settings).
+    return ZoneInfo(shop.details().time_zone)
 
 
 def today() -> date:

@@ -3,7 +3,7 @@ for the customer's email and the proven-customer page.
 
 One VEVENT per job with a stable UID (the job's random key), SEQUENCE raised by
 every move and by the cancellation, DTSTART/DTEND in the shop's time zone
-(OMS_TIMEZONE) with its VTIMEZONE, METHOD REQUEST for an appointment and CANCEL
+(OMS_SHOP["time_zone"]) with its VTIMEZONE, METHOD REQUEST for an appointment and CANCEL
 for its cancellation, so calendar apps update the one event they hold.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from datetime import date, datetime, time
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from .. import runtime
+from .. import runtime, shop
 from ..db import db
 from ..models import AssemblyJob
 from ..models._base import utcnow
@@ -40,7 +40,7 @@ def ics(job: AssemblyJob, appointment: dict) -> bytes:
     """The calendar file of `appointment` (a `snapshot`)."""
     import icalendar  # used by emails and one download only, not when serving pages
 
-    tz = ZoneInfo(str(runtime.setting("TIMEZONE")))
+    tz = ZoneInfo(shop.details().time_zone)
     day = date.fromisoformat(appointment["date"])
     start = datetime.combine(day, time.fromisoformat(appointment["start"]), tzinfo=tz)
     end = datetime.combine(day, time.fromisoformat(appointment["end"]), tzinfo=tz)
@@ -87,4 +87,4 @@ def describe(payload: dict) -> dict | None:
         return None
     return {"day": date.fromisoformat(appointment["date"]).strftime("%A %d %B %Y"),
             "start": appointment["start"], "end": appointment["end"],
-            "time_zone": str(runtime.setting("TIMEZONE"))}
+            "time_zone": shop.details().time_zone}
