@@ -34,7 +34,7 @@ def init_core(app: Flask, *, extra_plugins=()) -> OMSState:
     app.extensions[EXTENSION_KEY] = state
 
     from . import cli, shop
-    from .services import carrier_ops, notifications, shipments  # noqa: F401  (outbox handlers)
+    from .services import carrier_ops, complaint_emails, notifications, shipments  # noqa: F401  (outbox handlers)
 
     with app.app_context():
         shop.check_settings()

@@ -20,6 +20,7 @@ TONES = {
     "stock": {storefront.IN_STOCK: "ok", storefront.LOW: "warn", storefront.OUT: "bad"},
     "inbound": {"received": "warn", "unmatched": "warn", "refused": "bad", "error": "bad", "applied": "ok"},
     "setup": {"configured": "ok", "not configured": "bad"},
+    "complaint": {"waiting_on_us": "warn", "open": "warn", "resolved": "ok"},
 }
 
 

@@ -11,8 +11,8 @@ from sqlalchemy.orm import joinedload, selectinload
 from .. import limits, order_states
 from ..db import db
 from ..errors import NotFound
-from ..models import Document, Order, Payment, Product, Refund, Shipment, StockMove, TimelineEvent
-from . import carrier_ops, catalog, documents, parcels, refunds, stock
+from ..models import Complaint, Document, Order, Payment, Product, Refund, Shipment, StockMove, TimelineEvent
+from . import carrier_ops, catalog, complaints, documents, parcels, refunds, stock
 from . import payments as payment_rules
 from . import shipments as shipment_rules
 from .payments import PAYABLE_STATES
@@ -38,6 +38,7 @@ class OrderDetail:
     remaining_units: dict[int, int] = field(default_factory=dict)
     default_carrier: str = ""
     default_service: str = ""
+    complaints: list[Complaint] = field(default_factory=list)  # newest first
 
     @property
     def trackable_shipments(self) -> list[Shipment]:
@@ -102,7 +103,8 @@ def order_detail(order_id: int) -> OrderDetail:
                        refundable_minor=refunds.refundable_total(order) if order.kept_minor > 0 else 0,
                        refunds_by_hand=refunds.by_hand(order), events=events,
                        actions=order_actions(order, shipments), documents=documents.documents_for(order_id),
-                       remaining_units=remaining, default_carrier=default_carrier, default_service=default_service)
+                       remaining_units=remaining, default_carrier=default_carrier, default_service=default_service,
+                       complaints=complaints.for_order(order_id))
 
 
 # --------------------------------------------------------------- product page

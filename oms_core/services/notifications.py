@@ -156,7 +156,11 @@ def build_message(payload: dict) -> EmailMessage:
 
 @outbox.handler(EMAIL_KIND)
 def _send_email(message) -> None:
-    email = build_message(compose(message))
+    send(build_message(compose(message)))
+
+
+def send(email: EmailMessage) -> None:
+    """Hand one email to the shop's SMTP server (outbox handlers only)."""
     db.session.commit()  # end the read before talking to the mail server
     try:
         with smtplib.SMTP(runtime.setting("SMTP_HOST"), int(runtime.setting("SMTP_PORT")),

@@ -27,6 +27,7 @@ SHIPMENT_BOOKED = "shipment_booked"
 SHIPMENT_CANCELLED = "shipment_cancelled"
 TRACKING_UPDATE = "tracking_update"
 DOCUMENT_ISSUED = "document_issued"
+COMPLAINT = "complaint"  # a complaint opened, written in, moved (always private)
 
 # Reasons of the status changes the services make themselves.
 STOCK_RESERVED = "Stock reserved."

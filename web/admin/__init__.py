@@ -45,3 +45,4 @@ from . import forecasts, replenishment, replenishment_settings  # noqa: E402,F40
 from . import errors  # noqa: E402,F401
 from . import inbox  # noqa: E402,F401
 from . import documents, labels, reconciliation  # noqa: E402,F401
+from . import complaints  # noqa: E402,F401

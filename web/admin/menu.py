@@ -15,6 +15,7 @@ def menu_items() -> list[MenuItem]:
         MenuItem("Dashboard", url_for("oms_admin.dashboard")),
         MenuItem("Orders", url_for("oms_admin.orders")),
         MenuItem("New order", url_for("oms_admin.new_order")),
+        MenuItem("Complaints", url_for("oms_admin.complaints_list")),
         MenuItem("Products & stock", url_for("oms_admin.products")),
         MenuItem("Replenishment", url_for("oms_admin.replenishment_page")),
         MenuItem("Webhook inbox", url_for("oms_admin.inbox_list")),

@@ -8,7 +8,7 @@ from markupsafe import Markup
 from oms_core import order_states, payment_states, runtime, shipping_config
 from oms_core.plugins import CARRIER, GATEWAY
 from oms_core.protocols import TRACKING_STATUSES, supports
-from oms_core.services import backoffice, dashboard, queries
+from oms_core.services import backoffice, complaints, dashboard, queries
 
 from . import blueprint, forms
 from .responses import vary_on_htmx, wants_fragment
@@ -50,7 +50,7 @@ def order_body_context(order_id: int, values=None) -> dict:
                 carriers=registry.usable(CARRIER), tracking_statuses=TRACKING_STATUSES,
                 packaging_presets=shipping_config.packaging_presets().values(),
                 ship_from_addresses=shipping_config.ship_from_addresses(), supports=supports,
-                plugin_panels=panels, values=values or {})
+                plugin_panels=panels, complaint_labels=complaints.LABELS, values=values or {})
 
 
 @blueprint.route("/orders/<int:order_id>")
