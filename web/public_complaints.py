@@ -14,7 +14,7 @@ from flask import Blueprint, redirect, render_template, request, session, url_fo
 from oms_core.errors import ValidationError
 from oms_core.services import complaints, customer_proof, uploads
 
-from .uploads import image_response, incoming_files, limit_request_size
+from .uploads import accepts_uploads, image_response, incoming_files
 
 NEW = "oms/public/complaint_new.html"
 THREAD = "oms/public/complaint_thread.html"
@@ -26,12 +26,12 @@ def add_routes(blueprint: Blueprint, limiter, limit: str, proven_order: Callable
 
     @blueprint.route("/<int:order_id>/complaints", methods=["GET", "POST"])
     @limiter.limit(limit, methods=["POST"])
+    @accepts_uploads
     def complaint_new(order_id: int):
         proven_order(order_id)
         view = complaints.customer_view(order_id)
         if request.method == "GET":
             return render_template(NEW, view=view, values={}, error=None)
-        limit_request_size()
         form = request.form
         try:
             complaint = complaints.open_complaint(
@@ -43,12 +43,12 @@ def add_routes(blueprint: Blueprint, limiter, limit: str, proven_order: Callable
 
     @blueprint.route("/<int:order_id>/complaints/<int:complaint_id>", methods=["GET", "POST"])
     @limiter.limit(limit, methods=["POST"])
+    @accepts_uploads
     def complaint_thread(order_id: int, complaint_id: int):
         proven_order(order_id)
         if request.method == "GET":
             return render_template(THREAD, thread=complaints.customer_thread(order_id, complaint_id),
                                    view=complaints.customer_view(order_id), values={}, error=None)
-        limit_request_size()
         try:
             complaints.customer_reply(order_id, complaint_id, body=request.form.get("body", "")[:20_000],
                                       files=incoming_files())

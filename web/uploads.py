@@ -3,7 +3,7 @@ size limit (services.uploads decides what is kept), and a stored image served as
 an HTTP response that a browser can never take for a page."""
 from __future__ import annotations
 
-from flask import Response, request
+from flask import Flask, Response, request
 
 from oms_core.services import uploads
 
@@ -12,10 +12,20 @@ from oms_core.services import uploads
 IMAGE_CSP = "default-src 'none'; sandbox"
 
 
-def limit_request_size() -> None:
+def accepts_uploads(view):
+    """Mark a view whose form carries photos: its requests get the upload size limit."""
+    view.oms_accepts_uploads = True
+    return view
+
+
+def install_upload_limit(app: Flask) -> None:
     """Refuse (413) a body larger than a message's photos and text could be, before
-    werkzeug reads it (Flask 3.1: per request)."""
-    request.max_content_length = uploads.max_bytes() * max(uploads.max_per_message(), 1) + 256 * 1024
+    anything reads it. URL value preprocessors run before every before_request
+    function, CSRF's form parsing included; Flask 3.1 takes the limit per request."""
+    @app.url_value_preprocessor
+    def _upload_limit(endpoint, _values):
+        if getattr(app.view_functions.get(endpoint), "oms_accepts_uploads", False):
+            request.max_content_length = uploads.max_bytes() * max(uploads.max_per_message(), 1) + 256 * 1024
 
 
 def incoming_files(field: str = "photos") -> list[uploads.Incoming]:

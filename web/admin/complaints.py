@@ -12,7 +12,7 @@ from oms_core import limits
 from oms_core.errors import DomainError, ValidationError
 from oms_core.services import complaints, uploads
 
-from ..uploads import image_response, incoming_files, limit_request_size
+from ..uploads import accepts_uploads, image_response, incoming_files
 from . import blueprint, forms
 from .access import actor
 from .responses import action_result, vary_on_htmx, wants_fragment
@@ -63,8 +63,6 @@ def _run(complaint_id: int, action: Callable[[], str]):
 
 
 def _write(complaint_id: int, *, internal: bool):
-    limit_request_size()
-
     def write():
         complaints.staff_reply(complaint_id, body=forms.text(request.form, "body")[:20_000],
                                files=incoming_files(), user=current_user, internal=internal)
@@ -73,11 +71,13 @@ def _write(complaint_id: int, *, internal: bool):
 
 
 @blueprint.route("/complaints/<int:complaint_id>/reply", methods=["POST"])
+@accepts_uploads
 def complaint_reply(complaint_id: int):
     return _write(complaint_id, internal=False)
 
 
 @blueprint.route("/complaints/<int:complaint_id>/note", methods=["POST"])
+@accepts_uploads
 def complaint_note(complaint_id: int):
     return _write(complaint_id, internal=True)
 
