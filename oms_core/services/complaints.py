@@ -36,6 +36,9 @@ RESOLVED = "resolved"
 STATUSES = (OPEN, WAITING_ON_US, WAITING_ON_CUSTOMER, RESOLVED)
 LABELS = {OPEN: "Open", WAITING_ON_US: "Waiting on us", WAITING_ON_CUSTOMER: "Waiting on the customer",
           RESOLVED: "Resolved"}
+# The same, as the customer reads them.
+CUSTOMER_LABELS = {OPEN: "Open", WAITING_ON_US: "We are looking into it",
+                   WAITING_ON_CUSTOMER: "Waiting for your answer", RESOLVED: "Resolved"}
 # Where a complaint may go from each status. Resolved ones come back only by
 # reopening, or by the customer writing again.
 TRANSITIONS = {
@@ -259,7 +262,7 @@ class CustomerView:
 
 def customer_view(order_id: int) -> CustomerView:
     return CustomerView(order_id=order_id, threads=customer_threads(order_id), categories=categories(),
-                        max_photos=uploads.max_per_message(), labels=LABELS)
+                        max_photos=uploads.max_per_message(), labels=CUSTOMER_LABELS)
 
 
 def customer_thread(order_id: int, complaint_id: int) -> Thread:
