@@ -415,3 +415,13 @@ def test_service_refuses_ids_out_of_range(app, order):
     with pytest.raises(NotFound):
         complaints.open_complaint(2**40, subject="s", category="Other", body="b")
     assert count(Complaint) == 0
+
+
+@pytest.mark.parametrize("bad", [{"OMS_COMPLAINT_CATEGORIES": []}, {"OMS_COMPLAINT_CATEGORIES": "Other"},
+                                 {"OMS_UPLOAD_MAX_BYTES": 0}, {"OMS_UPLOAD_MAX_PER_MESSAGE": -1},
+                                 {"OMS_UPLOAD_MAX_PIXELS": "many"}])
+def test_bad_settings_are_refused_at_start(database_url, bad):
+    from oms_core.testing import make_app
+
+    with pytest.raises(ValueError):
+        make_app(database_url, upgrade=False, **bad)

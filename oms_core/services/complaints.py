@@ -65,6 +65,15 @@ def categories() -> list[str]:
     return list(value)
 
 
+def check_settings() -> None:
+    """Refuse, at start-up, complaint and upload settings that could only fail later."""
+    categories()
+    uploads.max_bytes(), uploads.max_per_message()
+    runtime.whole_setting("UPLOAD_MAX_PIXELS", 1, 200_000_000)
+    if not isinstance(runtime.setting("SUPPORT_EMAIL"), str):
+        raise ValueError("OMS_SUPPORT_EMAIL must be an email address, or empty.")
+
+
 def _category(value: str) -> str:
     value = (value or "").strip()
     if value not in categories():
