@@ -425,3 +425,45 @@ def test_bad_settings_are_refused_at_start(database_url, bad):
 
     with pytest.raises(ValueError):
         make_app(database_url, upgrade=False, **bad)
+
+
+# ------------------------------------------------------------------ concurrency
+
+
+def test_replies_at_once_all_land_and_the_status_follows_the_last(app, order, staff_user):
+    """The order's row lock serialises writers in a thread: whatever the interleaving,
+    every message is kept and the status says who wrote last."""
+    from oms_core.models import StaffUser
+    from test_concurrency import race
+
+    order_id = order.id
+    complaint_id = complaints.open_complaint(order_id, subject="s", category="Other", body="first").id
+    staff_id = staff_user.id
+    db.session.remove()
+
+    def work(i):
+        if i % 2:
+            return complaints.customer_reply(order_id, complaint_id, body=f"customer {i}").id
+        return complaints.staff_reply(complaint_id, body=f"staff {i}", user=db.session.get(StaffUser, staff_id)).id
+
+    results = race(app, 10, work)
+    assert all(kind == "ok" for kind, _ in results), results
+    db.session.expire_all()
+    messages = db.session.scalars(select(ComplaintMessage).order_by(ComplaintMessage.id)).all()
+    assert len(messages) == 11
+    last = messages[-1]
+    expected = complaints.WAITING_ON_US if last.author_kind == "customer" else complaints.WAITING_ON_CUSTOMER
+    assert db.session.get(Complaint, complaint_id).status == expected
+
+
+def test_resolving_at_once_resolves_once(app, order, staff_user):
+    from test_concurrency import race
+
+    complaint_id = complaints.open_complaint(order.id, subject="s", category="Other", body="b").id
+    db.session.remove()
+    results = race(app, 8, lambda i: complaints.set_status(complaint_id, complaints.RESOLVED, actor=f"staff:{i}").id)
+    assert [kind for kind, _ in results].count("ok") == 1
+    assert all(isinstance(err, ValidationError) for kind, err in results if kind == "error")
+    resolved = db.session.scalar(select(func.count()).select_from(TimelineEvent).where(
+        TimelineEvent.message.like("%→ Resolved%")))
+    assert resolved == 1
