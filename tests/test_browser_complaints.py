@@ -97,6 +97,8 @@ def test_customer_complaint_with_photo_staff_reply_and_answer(browser, shop, tmp
     staff.click('button[type="submit"]')
     staff.goto(f"{base}/oms/admin/")
     assert staff.inner_text("#count-complaints .count") == "1"
+    assert "< 1 h" in staff.inner_text("#complaints-waiting")
+    staff.screenshot(path=str(shots / "complaints-dashboard.png"), full_page=True)
     staff.click("#complaints-waiting a >> nth=0")
     staff.wait_for_selector("#complaint-body")
     assert loaded_images(staff, ".photos img") == [320]
