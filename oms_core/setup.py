@@ -34,8 +34,8 @@ def init_core(app: Flask, *, extra_plugins=()) -> OMSState:
     app.extensions[EXTENSION_KEY] = state
 
     from . import cli, shop
-    from .services import carrier_ops, complaint_emails, notifications, shipments  # noqa: F401  (outbox handlers)
-    from .services import complaints
+    from .services import carrier_ops, notifications, shipments  # noqa: F401  (outbox handlers)
+    from .services import complaint_emails, complaints  # noqa: F401  (outbox handler; settings check)
 
     with app.app_context():
         shop.check_settings()

@@ -32,7 +32,8 @@ def shop(database_url):
         order = place_order(NewOrder(email="cara@example.com", name="Cara Customer", lines=[("MUG-1", 2)],
                                      payment_method="bank_transfer",
                                      address={"line1": "Keizersgracht 1", "postal_code": "1015CJ",
-                                              "city": "Amsterdam", "country": "NL"}), actor="test", confirm=True)
+                                              "city": "Amsterdam", "country": "NL"}),
+                            actor="test", confirm=True)
         order_id, code = order.id, tracking_codes.display(order.tracking_code)
         db.session.remove()
     server = make_server("127.0.0.1", 0, app, threaded=True)

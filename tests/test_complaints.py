@@ -17,7 +17,7 @@ from oms_core import tracking_codes
 from oms_core.db import db
 from oms_core.errors import NotFound, ValidationError
 from oms_core.models import Complaint, ComplaintMessage, OutboxMessage, TimelineEvent, Upload
-from oms_core.services import complaint_emails, complaints, customer_proof, outbox, users
+from oms_core.services import complaint_emails, complaints, customer_proof, outbox
 from oms_core.services.uploads import Incoming
 import test_notifications
 
@@ -90,7 +90,8 @@ def sent_mail(smtp):
 # ------------------------------------------------------------------ the customer's side
 
 
-def test_customer_opens_a_complaint_with_a_photo_and_staff_are_emailed(app, order, staff_user, owner_user, smtp):
+def test_customer_opens_a_complaint_with_a_photo_and_staff_are_emailed(app, order, staff_user, owner_user,
+                                                                       smtp):
     client = proven_client(app, order)
     page = client.get(docs(order.id)).get_data(as_text=True)
     assert 'id="oms-complaints"' in page and "Damaged item" in page
@@ -132,7 +133,8 @@ def test_support_address_then_assignee_get_the_customers_messages(app, order, st
     assert [r for r, _ in sent_mail(smtp)][-1] == ["staff@example.com"]
 
 
-def test_staff_reply_is_emailed_with_a_link_back_to_the_thread_and_notes_are_not(app, order, staff_user, smtp):
+def test_staff_reply_is_emailed_with_a_link_back_to_the_thread_and_notes_are_not(app, order, staff_user,
+                                                                                 smtp):
     complaint = complaints.open_complaint(order.id, subject="Wrong colour", category="Wrong item",
                                           body="I ordered blue.")
     sent_mail(smtp)
@@ -180,7 +182,8 @@ def test_a_link_for_another_order_or_forged_proves_nothing(app, order, place):
 
 def test_nothing_of_another_order_is_reachable(app, order, place):
     other = place(confirm=True, email="bob@example.com", name="Bob Other")
-    theirs = complaints.open_complaint(other.id, subject="Bob's parcel", category="Other", body="Bob's secret",
+    theirs = complaints.open_complaint(other.id, subject="Bob's parcel", category="Other",
+                                       body="Bob's secret",
                                        files=[Incoming("b.jpg", photo((0, 0, 200)))])
     token = db.session.scalars(select(Upload)).one().token
     client = proven_client(app, order)
@@ -194,9 +197,10 @@ def test_nothing_of_another_order_is_reachable(app, order, place):
     page = client.get(docs(order.id)).get_data(as_text=True)
     assert "Bob" not in page
     # Writing into their thread through our proven order: refused, nothing written.
-    reply = client.post(docs(order.id, "complaints", theirs.id), data={"body": "hi", "csrf_token": csrf_of(page)})
+    hello = {"body": "hi", "csrf_token": csrf_of(page)}
+    reply = client.post(docs(order.id, "complaints", theirs.id), data=hello)
     assert reply.status_code == 404 and count(ComplaintMessage) == before
-    reply = client.post(docs(other.id, "complaints", theirs.id), data={"body": "hi", "csrf_token": csrf_of(page)})
+    reply = client.post(docs(other.id, "complaints", theirs.id), data=hello)
     assert reply.status_code == 404 and count(ComplaintMessage) == before
 
 
@@ -220,7 +224,8 @@ def test_an_unproven_visitor_sees_and_sends_nothing(app, client, order):
 
 def test_public_forms_need_csrf_and_are_rate_limited(app, order):
     client = proven_client(app, order)
-    response = client.post(docs(order.id, "complaints"), data={"subject": "s", "category": "Other", "body": "b"})
+    no_token = {"subject": "s", "category": "Other", "body": "b"}
+    response = client.post(docs(order.id, "complaints"), data=no_token)
     assert response.status_code == 400 and count(Complaint) == 0
     page = client.get(docs(order.id)).get_data(as_text=True)
     statuses = [client.post(docs(order.id, "complaints"), data={
@@ -237,7 +242,7 @@ def test_public_forms_need_csrf_and_are_rate_limited(app, order):
     ({"body": "x" * 5001}, [], "longer than 5000"),
     ({}, [("evil.svg", b"<svg onload=alert(1)></svg>")], "Only photos"),
     ({}, [("page.jpg", b"<html><script>alert(1)</script></html>")], "Only photos"),
-    ({}, [(f"{i}.jpg", b"") for i in range(1)] + [(f"{i}.jpg", photo()) for i in range(6)], "At most 5 photos"),
+    ({}, [("none.jpg", b"")] + [(f"{i}.jpg", photo()) for i in range(6)], "At most 5 photos"),
 ])
 def test_bad_input_is_refused_with_a_message_and_changes_nothing(app, order, fields, files, message):
     client = proven_client(app, order)
@@ -335,11 +340,12 @@ def test_several_complaints_per_order_and_dashboard_oldest_first(app, order, sta
     # The order page lists its two.
     order_page = staff_client.get(f"/oms/admin/orders/{order.id}").get_data(as_text=True)
     assert 'id="complaints-panel"' in order_page
-    assert f"/oms/admin/complaints/{first.id}" in order_page and f"/oms/admin/complaints/{second.id}" in order_page
+    assert f"/oms/admin/complaints/{first.id}" in order_page
+    assert f"/oms/admin/complaints/{second.id}" in order_page
     assert f"/oms/admin/complaints/{other.id}" not in order_page
 
 
-def test_staff_list_filters_and_thread_actions_over_htmx(app, order, staff_client, staff_user, owner_user, smtp):
+def test_staff_list_filters_and_thread_actions_over_htmx(app, order, staff_client, staff_user, owner_user):
     complaint = complaints.open_complaint(order.id, subject="Scratched <table>", category="Damaged item",
                                           body="Look", files=[Incoming("a.jpg", photo())])
     complaints.open_complaint(order.id, subject="Late parcel", category="Delivery", body="b")
@@ -354,18 +360,21 @@ def test_staff_list_filters_and_thread_actions_over_htmx(app, order, staff_clien
     assert f"/oms/admin/complaints/photos/{token}" in page and "Scratched &lt;table&gt;" in page
     assert staff_client.get(f"/oms/admin/complaints/photos/{token}").data == \
         db.session.scalars(select(Upload)).first().data
+
     # Assign, note, reply, recategorise, resolve: each swaps the thread's body.
-    body = staff_client.post(url + "/assign", {"assignee_id": str(owner_user.id)}, htmx=True).get_data(as_text=True)
-    assert body.lstrip().startswith("{#") is False and 'id="complaint-body"' in body and "Assigned to Olive" in body
-    assert "Pick an active staff user" in staff_client.post(url + "/assign", {"assignee_id": "999999"},
-                                                            htmx=True).get_data(as_text=True)
-    body = staff_client.post(url + "/note", {"body": "check <the> stock"}, htmx=True).get_data(as_text=True)
+    def act(action, data):
+        return staff_client.post(f"{url}/{action}", data, htmx=True).get_data(as_text=True)
+
+    body = act("assign", {"assignee_id": str(owner_user.id)})
+    assert body.lstrip().startswith('<div id="complaint-body">') and "Assigned to Olive" in body
+    assert "Pick an active staff user" in act("assign", {"assignee_id": "999999"})
+    body = act("note", {"body": "check <the> stock"})
     assert "Internal note added." in body and "check &lt;the&gt; stock" in body
-    body = staff_client.post(url + "/reply", {"body": "On its way"}, htmx=True).get_data(as_text=True)
+    body = act("reply", {"body": "On its way"})
     assert "Reply sent to the customer." in body and 'data-status="waiting_on_customer"' in body
-    body = staff_client.post(url + "/category", {"category": "Wrong item"}, htmx=True).get_data(as_text=True)
+    body = act("category", {"category": "Wrong item"})
     assert "Category: Wrong item." in body
-    body = staff_client.post(url + "/status", {"status": "resolved", "reason": "sent"}, htmx=True).get_data(as_text=True)
+    body = act("status", {"status": "resolved", "reason": "sent"})
     assert 'data-status="resolved"' in body
     done = db.session.get(Complaint, complaint.id)
     db.session.refresh(done)
@@ -444,7 +453,8 @@ def test_replies_at_once_all_land_and_the_status_follows_the_last(app, order, st
     def work(i):
         if i % 2:
             return complaints.customer_reply(order_id, complaint_id, body=f"customer {i}").id
-        return complaints.staff_reply(complaint_id, body=f"staff {i}", user=db.session.get(StaffUser, staff_id)).id
+        staff = db.session.get(StaffUser, staff_id)
+        return complaints.staff_reply(complaint_id, body=f"staff {i}", user=staff).id
 
     results = race(app, 10, work)
     assert all(kind == "ok" for kind, _ in results), results
@@ -461,7 +471,11 @@ def test_resolving_at_once_resolves_once(app, order, staff_user):
 
     complaint_id = complaints.open_complaint(order.id, subject="s", category="Other", body="b").id
     db.session.remove()
-    results = race(app, 8, lambda i: complaints.set_status(complaint_id, complaints.RESOLVED, actor=f"staff:{i}").id)
+
+    def resolve(i):
+        return complaints.set_status(complaint_id, complaints.RESOLVED, actor=f"staff:{i}").id
+
+    results = race(app, 8, resolve)
     assert [kind for kind, _ in results].count("ok") == 1
     assert all(isinstance(err, ValidationError) for kind, err in results if kind == "error")
     resolved = db.session.scalar(select(func.count()).select_from(TimelineEvent).where(

@@ -76,9 +76,11 @@ def test_transparency_stays_png_and_metadata_chunks_go(app):
     out = io.BytesIO()
     Image.new("RGBA", (10, 10), (1, 2, 3, 100)).save(out, format="PNG", pnginfo=info)
     clean = uploads.clean_image(Incoming("a.png", out.getvalue()))
-    assert clean.content_type == "image/png" and b"Ann Example" not in clean.data and b"tEXt" not in clean.data
+    assert clean.content_type == "image/png"
+    assert b"Ann Example" not in clean.data and b"tEXt" not in clean.data
     # An opaque PNG becomes a JPEG.
-    assert uploads.clean_image(Incoming("b.png", png(mode="RGB", color=(1, 2, 3)))).content_type == "image/jpeg"
+    opaque = png(mode="RGB", color=(1, 2, 3))
+    assert uploads.clean_image(Incoming("b.png", opaque)).content_type == "image/jpeg"
 
 
 def test_gif_and_webp_are_taken_as_their_first_frame(app):

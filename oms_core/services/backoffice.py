@@ -11,7 +11,8 @@ from sqlalchemy.orm import joinedload, selectinload
 from .. import limits, order_states
 from ..db import db
 from ..errors import NotFound
-from ..models import Complaint, Document, Order, Payment, Product, Refund, Shipment, StockMove, TimelineEvent
+from ..models import (Complaint, Document, Order, Payment, Product, Refund, Shipment, StockMove,
+                      TimelineEvent)
 from . import carrier_ops, catalog, complaints, documents, parcels, refunds, stock
 from . import payments as payment_rules
 from . import shipments as shipment_rules
@@ -103,8 +104,8 @@ def order_detail(order_id: int) -> OrderDetail:
                        refundable_minor=refunds.refundable_total(order) if order.kept_minor > 0 else 0,
                        refunds_by_hand=refunds.by_hand(order), events=events,
                        actions=order_actions(order, shipments), documents=documents.documents_for(order_id),
-                       remaining_units=remaining, default_carrier=default_carrier, default_service=default_service,
-                       complaints=complaints.for_order(order_id))
+                       remaining_units=remaining, default_carrier=default_carrier,
+                       default_service=default_service, complaints=complaints.for_order(order_id))
 
 
 # --------------------------------------------------------------- product page

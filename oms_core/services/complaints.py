@@ -137,7 +137,8 @@ def _add_message(complaint: Complaint, kind: str, body: str, images, *, actor: s
 def open_complaint(order_id: int, *, subject: str, category: str, body: str,
                    files: list[uploads.Incoming] = ()) -> Complaint:
     """A proven customer opens a complaint with its first message: it waits on us."""
-    subject = " ".join(required_text(subject, "The subject", MAX_SUBJECT).split())  # one line: it heads emails
+    # One line: it heads emails.
+    subject = " ".join(required_text(subject, "The subject", MAX_SUBJECT).split())
     category = _category(category)
     body = _body(body)
     images = uploads.clean_all(list(files))
@@ -309,7 +310,8 @@ def listing(*, status: str = "", assignee_id: int | None = None, unassigned: boo
 
 def staff_users() -> list[StaffUser]:
     """Who a complaint can be assigned to."""
-    return list(db.session.scalars(select(StaffUser).where(StaffUser.active.is_(True)).order_by(StaffUser.name)))
+    return list(db.session.scalars(select(StaffUser).where(StaffUser.active.is_(True))
+                                   .order_by(StaffUser.name)))
 
 
 @dataclass

@@ -123,7 +123,8 @@ def clean_all(files: list[Incoming]) -> list[CleanImage]:
 
 def store(order_id: int, image: CleanImage, *, actor: str) -> Upload:
     """Keep a cleaned image for an order (caller's transaction)."""
-    upload = Upload(token=new_token(), order_id=order_id, content_type=image.content_type, size_bytes=len(image.data),
+    upload = Upload(token=new_token(), order_id=order_id, content_type=image.content_type,
+                    size_bytes=len(image.data),
                     width=image.width, height=image.height, sha256=hashlib.sha256(image.data).hexdigest(),
                     data=image.data, actor=actor, filename="")
     upload.filename = f"photo-{upload.token[:8]}.{image.extension}"

@@ -106,7 +106,8 @@ def complaint_assign(complaint_id: int):
 @blueprint.route("/complaints/<int:complaint_id>/category", methods=["POST"])
 def complaint_category(complaint_id: int):
     def recategorise():
-        done = complaints.set_category(complaint_id, forms.text(request.form, "category")[:200], actor=actor())
+        category = forms.text(request.form, "category")[:200]
+        done = complaints.set_category(complaint_id, category, actor=actor())
         return f"Category: {done.category}."
     return _run(complaint_id, recategorise)
 
@@ -114,4 +115,3 @@ def complaint_category(complaint_id: int):
 @blueprint.route("/complaints/photos/<token>")
 def complaint_photo_staff(token: str):
     return image_response(*uploads.for_staff(token[:64]))
-

@@ -75,7 +75,8 @@ def upgrade():
         sa.PrimaryKeyConstraint('id'),
     )
     with op.batch_alter_table('oms_complaint_message', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_oms_complaint_message_complaint_id'), ['complaint_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_oms_complaint_message_complaint_id'), ['complaint_id'],
+                              unique=False)
     op.create_table(
         'oms_complaint_attachment',
         sa.Column('message_id', sa.Integer(), nullable=False),
