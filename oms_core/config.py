@@ -137,6 +137,16 @@ DEFAULTS = {
     "REPLENISH_LEAD_TIME_DAYS": 14,
     "REPLENISH_SERVICE_LEVEL": 0.95,
     "REPLENISH_REVIEW_DAYS": 14,
+    # Uploaded images (complaint photos; services/uploads.py): the largest file taken,
+    # the most pixels (against decompression bombs) and images per message.
+    "UPLOAD_MAX_BYTES": 5 * 1024 * 1024,
+    "UPLOAD_MAX_PIXELS": 40_000_000,
+    "UPLOAD_MAX_PER_MESSAGE": 5,
+    # Complaints (services/complaints.py): the categories customers and staff pick
+    # from, and where staff hear of a customer's message when nobody is assigned
+    # ("" = every active staff user).
+    "COMPLAINT_CATEGORIES": ["Damaged item", "Wrong item", "Missing item", "Delivery", "Other"],
+    "SUPPORT_EMAIL": "",
     # Refuse to serve when the database schema is not at the code's revision.
     "CHECK_SCHEMA": True,
 }

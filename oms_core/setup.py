@@ -35,9 +35,11 @@ def init_core(app: Flask, *, extra_plugins=()) -> OMSState:
 
     from . import cli, shop
     from .services import carrier_ops, notifications, shipments, staff  # noqa: F401  (outbox handlers)
+    from .services import complaint_emails, complaints  # noqa: F401  (outbox handler; settings check)
 
     with app.app_context():
         shop.check_settings()
+        complaints.check_settings()
 
     app.cli.add_command(cli.build_cli(registry))
     return state

@@ -15,7 +15,7 @@ import sys
 import time
 
 HEAVY = ("sklearn", "numpy", "scipy", "weasyprint", "pandas", "threadpoolctl", "stripe", "easypost", "icalendar",
-         "karrio")
+         "karrio", "PIL")
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 TRACKING_CODE = re.compile(r'id="tracking-code">([^<]+)<')
@@ -69,7 +69,8 @@ def serve(database_url: str, data_dir: str, run_forecast: bool) -> dict:
     token = CSRF_META.search(get(staff, "/oms/admin/")).group(1)  # log-in renews the session
     for url in ("/oms/admin/orders", f"/oms/admin/orders/{order_id}", "/oms/admin/products",
                 f"/oms/admin/products/{product_id}", f"/oms/admin/products/{product_id}/forecast",
-                "/oms/admin/replenishment", "/oms/admin/replenishment.csv", "/oms/admin/plugins"):
+                "/oms/admin/replenishment", "/oms/admin/replenishment.csv", "/oms/admin/plugins",
+                "/oms/admin/complaints"):
         get(staff, url)
     report["heavy_after_serving"] = heavy_imported()
     if run_forecast:

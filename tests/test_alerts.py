@@ -206,17 +206,32 @@ def test_stock_running_out_within_its_lead_time_alerts_once_by_the_sweep(app, te
 
 
 def test_immediate_alerts_email_only_those_who_chose_it_once(app, team, smtp):
-    alerts.raise_alert(alerts.COMPLAINT_MESSAGE, "complaint:1", "Ann <b>wrote</b> again", "/orders/1")
-    alerts.raise_alert(alerts.COMPLAINT_MESSAGE, "complaint:1", "Ann wrote again", "/orders/1")
+    alerts.raise_alert(alerts.UNSHIPPED, "order:1", "Ann <b>wrote</b> again", "/orders/1")
+    alerts.raise_alert(alerts.UNSHIPPED, "order:1", "Ann wrote again", "/orders/1")
     run_worker_once(app)
     run_worker_once(app)
     assert [rcpt for _, rcpt, _ in smtp.inbox.received] == [["immediate@example.com"]]
     message = smtp.inbox.received[0][2]
-    assert message["Subject"] == "[Corner Shop] New complaint message: Ann <b>wrote</b> again"
+    assert message["Subject"] == "[Corner Shop] Not shipped in time: Ann <b>wrote</b> again"
     html = message.get_body(preferencelist=("html",)).get_content()
     text = message.get_body(preferencelist=("plain",)).get_content()
     assert "Ann &lt;b&gt;wrote&lt;/b&gt; again" in html and "<b>wrote" not in html
     assert f"{BASE_URL}/oms/admin/orders/1" in text and f"{BASE_URL}/oms/admin/alerts/settings" in text
+
+
+def test_each_customer_complaint_message_alerts_once_without_a_second_email(app, team, smtp, place):
+    from oms_core.services import complaints
+
+    order = place(confirm=True)
+    complaint = complaints.open_complaint(order.id, subject="Chipped", category=complaints.categories()[0],
+                                          body="The mug arrived chipped.")
+    message = complaints.customer_reply(order.id, complaint.id, body="Any news?")
+    assert [kind for kind, _ in alert_kinds()] == [alerts.COMPLAINT_MESSAGE, alerts.COMPLAINT_MESSAGE]
+    assert alert_kinds()[1][1] == f"complaint-message:{message.id}"
+    alert = db.session.scalars(select(Alert).order_by(Alert.id.desc())).first()
+    assert alert.url == f"/complaints/{complaint.id}" and alert.order_id == order.id
+    # The complaint's own email told staff at once: no alert email on top, even for "immediate".
+    assert count(OutboxMessage, OutboxMessage.kind == alerts.EMAIL_KIND) == 0
 
 
 def test_the_digest_goes_once_a_shop_day_listing_what_is_new(app, team, smtp):

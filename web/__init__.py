@@ -18,6 +18,7 @@ from .hardening import default_session_cookie, install_security_headers
 from .input_guard import install_input_guard
 from .ratelimit import init_limiter
 from .schema_guard import install_schema_guard
+from .uploads import install_upload_limit
 
 
 class OMS:
@@ -60,6 +61,7 @@ class OMS:
         storefront.install_jinja_helpers(app)
         install_schema_guard(app)
         install_input_guard(app)
+        install_upload_limit(app)
         install_security_headers(app)
 
 

@@ -24,6 +24,7 @@ TONES = {
     "webhook": {"pending": "warn", "retrying": "warn", "delivered": "ok", "failed": "bad", "cancelled": ""},
     "bulk": {True: "ok", False: "bad"},
     "setup": {"configured": "ok", "not configured": "bad"},
+    "complaint": {"waiting_on_us": "warn", "open": "warn", "resolved": "ok"},
 }
 
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 from flask import Blueprint, abort, redirect, render_template, request, session, url_for
 
 from oms_core.errors import ValidationError
-from oms_core.services import customer_proof, documents
+from oms_core.services import complaints, customer_proof, documents
 
 from . import public_returns
 from .errors import answer_domain_errors_inline
 from .pdf_response import pdf_response
 from .public import private_pages
 from .public_assembly import install as install_assembly
+from .public_complaints import add_routes as add_complaint_routes
 
 NOT_PROVEN = "Prove the order is yours first: type its tracking code and email."
 
@@ -51,11 +52,14 @@ def make_blueprint(limiter, limit: str) -> Blueprint:
     @blueprint.route("/<int:order_id>")
     def order_documents(order_id: int):
         listing = documents.listing(proven_order(order_id))
-        return render_template("oms/public/documents.html", listing=listing)
+        return render_template("oms/public/documents.html", listing=listing,
+                               complaints=complaints.customer_view(order_id))
 
     @blueprint.route("/<int:order_id>/<int:document_id>")
     def document(order_id: int, document_id: int):
         return pdf_response(*documents.download(proven_order(order_id), document_id))
+
+    add_complaint_routes(blueprint, limiter, limit, proven_order)
 
     @blueprint.errorhandler(404)
     def not_proven(error):

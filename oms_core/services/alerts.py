@@ -60,6 +60,10 @@ KINDS = {
     COMPLAINT_MESSAGE: "New complaint message",
     LATE_PAYMENT_REFUNDED: "Late payment given back",
 }
+# Kinds whose event already emails staff at once with its own message (a customer's
+# complaint message goes to its assignee or the support address: services/complaint_emails.py):
+# no second email for them; they are on the alerts list and in digests.
+EMAILED_BY_THEIR_OWN = frozenset({COMPLAINT_MESSAGE})
 DELIVERY_LABELS = {"immediate": "An email for each alert, at once", "digest": "One email a day (digest)",
                    "none": "No email: I read them in the back-office"}
 EMAIL_KIND, DIGEST_KIND = "alert.email", "alert.digest"
@@ -96,8 +100,9 @@ def raise_alert(kind: str, key: str, title: str, url: str, *, order_id: int | No
         if alert_id is None:
             return None
         alert = db.session.get(Alert, alert_id)
-        for user_id in db.session.scalars(select(StaffUser.id).where(
-                StaffUser.active.is_(True), StaffUser.alert_delivery == "immediate").order_by(StaffUser.id)):
+        immediate = [] if kind in EMAILED_BY_THEIR_OWN else db.session.scalars(select(StaffUser.id).where(
+                StaffUser.active.is_(True), StaffUser.alert_delivery == "immediate").order_by(StaffUser.id))
+        for user_id in immediate:
             outbox.enqueue_once(EMAIL_KIND, {"alert_id": alert.id, "staff_user_id": user_id},
                                 key=f"alert-{alert.key}-{user_id}", order_id=order_id)
     log.info("alert %s %s: %s", kind, key, title)
@@ -106,6 +111,13 @@ def raise_alert(kind: str, key: str, title: str, url: str, *, order_id: int | No
 
 def order_path(order_id: int) -> str:
     return f"/orders/{order_id}"
+
+
+def complaint_message(complaint, message) -> None:
+    """A customer wrote in a complaint (the caller's transaction; once per message)."""
+    raise_alert(COMPLAINT_MESSAGE, f"complaint-message:{message.id}",
+                f"Order {order_number(complaint.order_id)}, complaint #{complaint.id}: {complaint.subject}",
+                f"/complaints/{complaint.id}", order_id=complaint.order_id)
 
 
 def payment_problem(order, payment) -> None:

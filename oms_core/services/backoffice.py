@@ -11,8 +11,10 @@ from sqlalchemy.orm import joinedload, selectinload
 from .. import limits, order_states
 from ..db import db
 from ..errors import NotFound
-from ..models import AssemblyJob, Document, Order, Payment, Product, Refund, Shipment, StockMove, TimelineEvent
-from . import assembly, carrier_ops, catalog, documents, order_edits, parcels, refunds, returns, stock, unpaid
+from ..models import (AssemblyJob, Complaint, Document, Order, Payment, Product, Refund, Shipment, StockMove,
+                      TimelineEvent)
+from . import (assembly, carrier_ops, catalog, complaints, documents, order_edits, parcels, refunds, returns, stock,
+               unpaid)
 from . import payments as payment_rules
 from . import shipments as shipment_rules
 from .payments import PAYABLE_STATES
@@ -41,6 +43,7 @@ class OrderDetail:
     default_service: str = ""
     assembly_job: AssemblyJob | None = None  # its assembly or installation job, if it has one
     returns: list = field(default_factory=list)  # its returns and exchanges (services.returns), oldest first
+    complaints: list[Complaint] = field(default_factory=list)  # newest first
 
     @property
     def trackable_shipments(self) -> list[Shipment]:
@@ -110,7 +113,8 @@ def order_detail(order_id: int) -> OrderDetail:
                        refunds_by_hand=refunds.by_hand(order), events=events,
                        actions=order_actions(order, shipments), documents=documents.documents_for(order_id),
                        remaining_units=remaining, default_carrier=default_carrier, default_service=default_service,
-                       assembly_job=assembly.job_for_order(order_id), returns=returns.for_order(order_id))
+                       assembly_job=assembly.job_for_order(order_id), returns=returns.for_order(order_id),
+                       complaints=complaints.for_order(order_id))
 
 
 # --------------------------------------------------------------- product page

@@ -16,7 +16,7 @@ from ..models import Order, OutboxMessage, Payment, Product, Refund, Shipment
 from ..models._base import utcnow
 from ..money import format_amount
 from ..protocols import REFUND_FAILED
-from . import inbox, outbox, payments, refunds, replenishment
+from . import complaints, inbox, outbox, payments, refunds, replenishment
 from .queries import OrderPage, keyset_page
 
 ATTENTION_SHIPMENT_STATUSES = ("exception", "delivery_attempted", "returned_to_sender")
@@ -112,12 +112,16 @@ class DashboardView:
     stockouts: list[replenishment.Row]  # expected to run out before a reorder could arrive
     inbox_waiting: int  # webhook deliveries with events unmatched for too long
     payment_problems: list[tuple[int, str]]  # (order id, what is wrong), newest first
+    complaints_waiting: int = 0  # complaints waiting on our answer
+    waiting_complaints: list = ()  # complaints.Waiting, the oldest wait first
 
 
 def dashboard_view() -> DashboardView:
+    waiting_count, waiting = complaints.waiting_on_us()
     return DashboardView(attention=attention(), outbox_problems=outbox.problems(),
                          stockouts=replenishment.expected_stockouts(), inbox_waiting=inbox.waiting_count(),
-                         payment_problems=payment_problems())
+                         payment_problems=payment_problems(), complaints_waiting=waiting_count,
+                         waiting_complaints=waiting)
 
 
 def payment_problems(limit: int = 50) -> list[tuple[int, str]]:

@@ -33,6 +33,7 @@ ASSEMBLY = "assembly"  # an assembly job changed (services.assembly)
 ORDER_EDITED = "order_edited"
 RETURN = "return"  # a return or exchange moved in its own state machine (services.returns)
 PAYMENT_DEADLINE = "payment_deadline"  # reminded, extended, or kept past it (services/unpaid.py)
+COMPLAINT = "complaint"  # a complaint opened, written in, moved (always private)
 
 # Reasons of the status changes the services make themselves.
 STOCK_RESERVED = "Stock reserved."

@@ -49,4 +49,4 @@ from . import forecasts, replenishment, replenishment_settings  # noqa: E402,F40
 from . import errors  # noqa: E402,F401
 from . import inbox  # noqa: E402,F401
 from . import documents, labels, reconciliation  # noqa: E402,F401
-from . import alerts, assembly, bulk, data_transfer, outbound_webhooks, returns, staff  # noqa: E402,F401
+from . import alerts, assembly, bulk, complaints, data_transfer, outbound_webhooks, returns, staff  # noqa: E402,F401

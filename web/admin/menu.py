@@ -17,6 +17,7 @@ def menu_items() -> list[MenuItem]:
         MenuItem("Orders", url_for("oms_admin.orders")),
         MenuItem("Returns", url_for("oms_admin.returns_list")),
         MenuItem("New order", url_for("oms_admin.new_order")),
+        MenuItem("Complaints", url_for("oms_admin.complaints_list")),
         MenuItem("Products & stock", url_for("oms_admin.products")),
         MenuItem("Assembly", url_for("oms_admin.assembly_week")),
         MenuItem("Replenishment", url_for("oms_admin.replenishment_page")),

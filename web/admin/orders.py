@@ -8,7 +8,7 @@ from markupsafe import Markup
 from oms_core import limits, order_states, payment_states, runtime, shipping_config
 from oms_core.plugins import CARRIER, GATEWAY
 from oms_core.protocols import TRACKING_STATUSES, supports
-from oms_core.services import assembly, backoffice, bulk, catalog, dashboard, queries
+from oms_core.services import assembly, backoffice, bulk, catalog, complaints, dashboard, queries
 from oms_core.services.orders import ADDRESS_FIELDS
 
 from . import blueprint, forms
@@ -52,6 +52,7 @@ def order_body_context(order_id: int, values=None) -> dict:
                 packaging_presets=shipping_config.packaging_presets().values(),
                 ship_from_addresses=shipping_config.ship_from_addresses(), supports=supports,
                 plugin_panels=panels, values=values or {}, address_labels=ADDRESS_FIELDS,
+                complaint_labels=complaints.LABELS,
                 assembly_assignees=assembly.assignees() if detail.assembly_job else [],
                 assembly_labels=assembly.LABELS, assembly_parts=assembly.PARTS_OF_DAY,
                 # What the edit form can add (only while the order can be edited).
