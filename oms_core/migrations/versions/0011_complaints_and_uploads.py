@@ -8,7 +8,7 @@
 - oms_complaint_attachment: the uploads a message carries.
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-11-30 03:00:00.000000
 """
 from alembic import op
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 
 revision = '0011'
-down_revision = '0009'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 
