@@ -118,7 +118,7 @@ def test_a_long_title_is_shortened_not_refused(app):
 def test_two_workers_raising_one_alert_at_once_make_one(app, team):
     from test_concurrency import race
 
-    results = race(app, 8, lambda i: alerts.raise_alert(alerts.COMPLAINT_MESSAGE, "complaint:9", f"t{i}", "/")
+    results = race(app, 8, lambda i: alerts.raise_alert(alerts.UNSHIPPED, "order:9", f"t{i}", "/")
                    is not None)
     assert sorted(value for _, value in results) == [False] * 7 + [True], results
     assert count(Alert) == 1 and count(OutboxMessage) == 1
@@ -235,14 +235,14 @@ def test_each_customer_complaint_message_alerts_once_without_a_second_email(app,
 
 
 def test_the_digest_goes_once_a_shop_day_listing_what_is_new(app, team, smtp):
-    alerts.raise_alert(alerts.COMPLAINT_MESSAGE, "complaint:1", "First", "/orders/1")
+    alerts.raise_alert(alerts.UNSHIPPED, "order:1", "First", "/orders/1")
     alerts.raise_alert(alerts.OUTBOX_DEAD, "outbox:1", "Second", "/")
     # 07:59 in Amsterdam (CET, UTC+1): not yet.
     day_one = datetime(2026, 12, 1, 6, 59, tzinfo=timezone.utc)
     assert alerts.send_digests(day_one) == 0
     assert alerts.send_digests(day_one + timedelta(minutes=1)) == 1
     assert alerts.send_digests(day_one + timedelta(hours=10)) == 0  # once that day
-    alerts.raise_alert(alerts.COMPLAINT_MESSAGE, "complaint:2", "Third", "/orders/2")
+    alerts.raise_alert(alerts.UNSHIPPED, "order:2", "Third", "/orders/2")
     assert alerts.send_digests(day_one + timedelta(hours=16)) == 0  # 23:59 local: still the same day
     day_two = day_one + timedelta(days=1, minutes=1)
     assert alerts.send_digests(day_two) == 1
@@ -259,7 +259,7 @@ def test_the_digest_goes_once_a_shop_day_listing_what_is_new(app, team, smtp):
 
 
 def test_no_email_for_none_and_for_deactivated_staff(app, team, smtp):
-    alerts.raise_alert(alerts.COMPLAINT_MESSAGE, "complaint:1", "First", "/orders/1")
+    alerts.raise_alert(alerts.UNSHIPPED, "order:1", "First", "/orders/1")
     alerts.send_digests(datetime(2026, 12, 1, 12, tzinfo=timezone.utc))
     run_worker_once(app)
     recipients = sorted(rcpt[0] for _, rcpt, _ in smtp.inbox.received)
@@ -283,7 +283,7 @@ def test_alert_pages_need_login(client):
 
 
 def test_the_list_the_count_and_resolving(app, staff_client):
-    alerts.raise_alert(alerts.COMPLAINT_MESSAGE, "complaint:1", "<script>alert(1)</script>", "/orders/1")
+    alerts.raise_alert(alerts.UNSHIPPED, "order:1", "<script>alert(1)</script>", "/orders/1")
     alert = alerts.raise_alert(alerts.OUTBOX_DEAD, "outbox:1", "Email failed", "/")
     page = staff_client.get("/oms/admin/alerts").get_data(as_text=True)
     assert 'aria-label="2 open"' in page and "<script>alert(1)" not in page and "&lt;script&gt;" in page
