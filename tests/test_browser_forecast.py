@@ -68,6 +68,7 @@ def test_forecast_chart_run_now_and_purchase_list(browser, live_shop, teapot):  
     assert "Seasonal naive" in page.locator("#method-label").inner_text()
 
     # --- the replenishment page: the owner re-runs the forecast in place
+    page.locator("nav.top summary", has_text="More").click()  # set-up pages are under "More"
     page.locator("nav.top").get_by_role("link", name="Replenishment").click()
     row = page.locator("#replenishment-table tr", has_text="TEAPOT-1")
     assert row.is_visible()

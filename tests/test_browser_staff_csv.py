@@ -60,6 +60,7 @@ def test_invite_accept_log_in_and_disable(browser, live_app):  # noqa: F811
     owner.set_default_timeout(15_000)
     blocked = csp_violations(owner)
     log_in(owner, base, *OWNER)
+    owner.click("nav.top summary >> text=More")  # set-up pages are under "More"
     owner.click("nav.top >> text=Staff")
     owner.fill("#invite-email", "nia@example.com")
     owner.select_option("#invite-role", "staff")
@@ -98,6 +99,7 @@ def test_upload_an_orders_file_and_read_the_report(browser, live_app, tmp_path):
     page = browser.new_context().new_page()
     page.set_default_timeout(15_000)
     log_in(page, base, *OWNER)
+    page.click("nav.top summary >> text=More")  # set-up pages are under "More"
     page.click("nav.top >> text=Import & export")
     path = tmp_path / "orders.csv"
     path.write_text("channel,external_order_id,email,name,country,sku,quantity,paid\n"
