@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from werkzeug.serving import make_server
@@ -41,6 +43,29 @@ def browser():
         browser.close()
 
 
+@contextmanager
+def serving(app):
+    """`app` on a free local port, in a thread: yields its base URL; afterwards the
+    server stops and the app's database connections are closed."""
+    from oms_core.testing import dispose
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        dispose(app)
+
+
+def shots_dir(tmp_path) -> Path:
+    """Where a browser test's screenshots go: OMS_SHOTS_DIR (for people to look at),
+    else the test's own tmp dir."""
+    folder = Path(os.environ.get("OMS_SHOTS_DIR") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 @pytest.fixture
 def live_shop(database_url, tmp_path):
     """The demo shop on a free port, in a thread, on the test's database."""
@@ -54,14 +79,8 @@ def live_shop(database_url, tmp_path):
                                on_hand=8, actor="test")
         users.create_user(email=OWNER[0], name="Olive Owner", password=OWNER[1], role="owner")
         db.session.remove()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    with serving(app) as base:
+        yield base
 
 
 def csp_violations(page) -> list[str]:

@@ -4,14 +4,10 @@ by htmx says 2 succeeded and 1 refused, with the reason. Then the owner adds an
 outbound webhook endpoint and reveals its secret. Screenshots go to OMS_SHOTS_DIR."""
 from __future__ import annotations
 
-import os
-import threading
-from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
-from test_browser import OWNER, browser, csp_violations  # noqa: F401  (the module's Chromium)
+from test_browser import OWNER, browser, csp_violations, serving, shots_dir  # noqa: F401  (the module's Chromium)
 
 
 @pytest.fixture
@@ -34,19 +30,9 @@ def live(database_url):
                                                   "country": "NL"}), actor="test", confirm=confirm)
             ids.append(order.id)
         db.session.remove()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield app, f"http://127.0.0.1:{server.server_port}", ids
-    server.shutdown()
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    with serving(app) as base:
+        yield app, base, ids
 
-
-def shots_dir(tmp_path) -> Path:
-    folder = Path(os.environ.get("OMS_SHOTS_DIR") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def test_bulk_confirm_reports_two_succeeded_and_one_refused(browser, live, tmp_path):

@@ -5,15 +5,11 @@ photo. Screenshots go to OMS_SHOTS_DIR (default: the test's tmp dir)."""
 from __future__ import annotations
 
 import io
-import os
-import threading
-from pathlib import Path
 
 import pytest
 from PIL import Image
-from werkzeug.serving import make_server
 
-from test_browser import OWNER, browser  # noqa: F401  (the module's Chromium)
+from test_browser import OWNER, browser, serving, shots_dir  # noqa: F401  (the module's Chromium)
 
 
 @pytest.fixture
@@ -36,19 +32,9 @@ def shop(database_url):
                             actor="test", confirm=True)
         order_id, code = order.id, tracking_codes.display(order.tracking_code)
         db.session.remove()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield app, f"http://127.0.0.1:{server.server_port}", order_id, code
-    server.shutdown()
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    with serving(app) as base:
+        yield app, base, order_id, code
 
-
-def shots_dir(tmp_path) -> Path:
-    folder = Path(os.environ.get("OMS_SHOTS_DIR") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def photo_file(tmp_path, name: str, color) -> str:

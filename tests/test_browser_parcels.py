@@ -6,15 +6,12 @@ both. Screenshots go to OMS_SHOTS_DIR (default: the test's tmp dir)."""
 from __future__ import annotations
 
 import json
-import os
 import sys
-import threading
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
-from test_browser import OWNER, browser  # noqa: F401  (the module's Chromium)
+from test_browser import OWNER, browser, serving, shots_dir  # noqa: F401  (the module's Chromium)
 
 pytest.importorskip("karrio.mappers.ups")
 pytest.importorskip("oms_easypost")
@@ -59,19 +56,9 @@ def shop(database_url, carriers, tmp_path):
                                               "city": "Amsterdam", "country": "NL"}), actor="test", confirm=True)
         order_id, code = order.id, order.tracking_code
         db.session.remove()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield app, f"http://127.0.0.1:{server.server_port}", order_id, code
-    server.shutdown()
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    with serving(app) as base:
+        yield app, base, order_id, code
 
-
-def shots_dir(tmp_path) -> Path:
-    folder = Path(os.environ.get("OMS_SHOTS_DIR") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def add_parcel(page, carrier_id: str, service: str, quantities: dict[str, str]) -> None:

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import io
 import os
-import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
-from werkzeug.serving import make_server
 
-from test_browser import OWNER, browser, csp_violations  # noqa: F401  (fixture)
+from test_browser import OWNER, browser, csp_violations, serving  # noqa: F401  (fixture)
 
 EMAIL = "dora@example.com"
 
@@ -47,14 +45,8 @@ def delivered_shop(database_url, tmp_path):
                                    occurred_at=datetime.now(timezone.utc), actor="test")
         facts = {"order_id": order.id, "code": order.tracking_code, "product_id": mug.id}
         db.session.remove()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield app, f"http://127.0.0.1:{server.server_port}", facts
-    server.shutdown()
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    with serving(app) as base:
+        yield app, base, facts
 
 
 def shot(page, name: str) -> None:

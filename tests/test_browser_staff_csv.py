@@ -5,12 +5,10 @@ to the log-in at the next click; staff upload an orders file and read the report
 from __future__ import annotations
 
 import os
-import threading
 
 import pytest
-from werkzeug.serving import make_server
 
-from test_browser import browser, csp_violations  # noqa: F401  (the module's Chromium fixture)
+from test_browser import browser, csp_violations, serving  # noqa: F401  (the module's Chromium fixture)
 
 OWNER = ("owner@example.com", "owner-password")
 SHOTS = os.environ.get("OMS_SHOTS_DIR", "")
@@ -26,7 +24,7 @@ def shot(page, name: str) -> None:
 def live_app(database_url):
     from oms_core.db import db
     from oms_core.services import catalog, users
-    from oms_core.testing import dispose, make_app
+    from oms_core.testing import make_app
 
     app = make_app(database_url, upgrade=False, OMS_SMTP_PORT=1)
     with app.app_context():
@@ -34,12 +32,8 @@ def live_app(database_url):
                                actor="test")
         users.create_user(email=OWNER[0], name="Olive Owner", password=OWNER[1], role="owner")
         db.session.remove()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield app, f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    dispose(app)
+    with serving(app) as base:
+        yield app, base
 
 
 def log_in(page, base: str, email: str, password: str) -> None:
