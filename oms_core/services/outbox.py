@@ -17,10 +17,10 @@ import time
 from datetime import timedelta
 from typing import Callable
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import insert, or_, select, update
 
 from .. import limits, runtime
-from ..db import db, is_postgres, write_transaction
+from ..db import db, execute_core, is_postgres, write_transaction
 from ..errors import NotFound
 from ..models import OutboxMessage
 from ..models._base import utcnow
@@ -58,6 +58,18 @@ def enqueue(kind: str, payload: dict, *, key: str, order_id: int | None = None) 
                             next_attempt_at=utcnow())
     db.session.add(message)
     return message
+
+
+_INSERT_MESSAGE = insert(OutboxMessage.__table__)
+
+
+def enqueue_new(kind: str, payload: dict, *, key: str, order_id: int | None = None) -> None:
+    """`enqueue` for a key no message can hold yet (made from a tracking code drawn in
+    this transaction): one Core INSERT, without the unit of work's bookkeeping, for
+    the checkout's hot path. Caller's write transaction."""
+    execute_core(_INSERT_MESSAGE, dict(kind=kind, payload=payload, idempotency_key=key, order_id=order_id,
+                                       max_attempts=runtime.setting("OUTBOX_MAX_ATTEMPTS"),
+                                       next_attempt_at=utcnow()))
 
 
 def enqueue_once(kind: str, payload: dict, *, key: str, order_id: int | None = None) -> OutboxMessage:
