@@ -201,7 +201,7 @@ def run(label: str, url: str, args) -> float:
             for _ in range(args.orders):
                 with_service()
             profiler.disable()
-            print(f"\n{label}: where place_order's time goes ({args.orders} orders, cumulative):")
+            print(f"\n{label}: where place_order's time goes ({args.orders} orders, by own time):")
             pstats.Stats(profiler).sort_stats("tottime").print_stats(18)
     dispose(app)
 
