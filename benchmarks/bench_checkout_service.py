@@ -36,7 +36,9 @@ from databases import temporary_postgres, temporary_sqlite  # noqa: E402
 
 from oms_core import order_states, runtime, taxes, tracking_codes  # noqa: E402
 from oms_core.db import db  # noqa: E402
-from oms_core.models import Customer, Order, OrderLine, OutboxMessage, Product, StockMove, TimelineEvent  # noqa: E402
+from oms_core.models import (  # noqa: E402
+    Customer, Order, OrderLine, OutboxMessage, Product, StockMove, TimelineEvent,
+)
 from oms_core.models._base import utcnow  # noqa: E402
 from oms_core.services import catalog, notifications, timeline  # noqa: E402
 from oms_core.services.orders import NewOrder, place_order  # noqa: E402
@@ -102,7 +104,8 @@ def with_core() -> None:
             quantity = wanted[product.sku]
             if connection.execute(RESERVE, {"product_id": product.id, "quantity": quantity}).rowcount != 1:
                 raise RuntimeError("out of stock")
-            part = taxes.split(product.price_minor * quantity, product.tax_rate_bp or 2100, includes_tax=includes_tax)
+            part = taxes.split(product.price_minor * quantity, product.tax_rate_bp or 2100,
+                               includes_tax=includes_tax)
             lines.append((product, quantity, part))
         subtotal = sum(part.gross for _p, _q, part in lines)
         code = tracking_codes.generate()
@@ -127,7 +130,8 @@ def with_core() -> None:
         event = dict(order_id=order_id, kind=timeline.STATUS_CHANGED, actor="customer", public=True,
                      created_at=now, occurred_at=None)
         connection.execute(INSERT_EVENTS, [
-            dict(event, message=timeline.placed_reason("web"), from_status=None, to_status=order_states.PLACED),
+            dict(event, message=timeline.placed_reason("web"), from_status=None,
+                 to_status=order_states.PLACED),
             dict(event, message=timeline.STOCK_RESERVED, from_status=order_states.PLACED,
                  to_status=order_states.CONFIRMED)])
         connection.execute(INSERT_MESSAGE, dict(
@@ -226,14 +230,16 @@ def run(label: str, url: str, args) -> float:
               f"{rounds})  CPU per checkout: "
               f"python {median(results, 'python_cpu') / args.orders * 1000:.2f} ms, database "
               f"{median(results, 'database_cpu') / args.orders * 1000:.2f} ms, total {cpu:.2f} ms")
-    print(f"  P1 place_order / Core = {ratio:.2f} checkouts/s (rounds {', '.join(f'{r:.2f}' for r in ratios)}), "
+    rounds = ", ".join(f"{r:.2f}" for r in ratios)
+    print(f"  P1 place_order / Core = {ratio:.2f} checkouts/s (rounds {rounds}), "
           f"{cpu_ratio:.2f} by CPU per checkout; goal >= {GOAL}: "
           f"{'PASS' if min(ratio, cpu_ratio) >= GOAL else 'MISS'}")
     return ratio
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--orders", type=int, default=300, help="checkouts per round")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--postgres-url", default="")

@@ -26,7 +26,9 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_http import Processes, _postgres_backends, _rate_limit_storage, _used, free_port, serve  # noqa: E402
+from bench_http import (  # noqa: E402
+    Processes, _postgres_backends, _rate_limit_storage, _used, free_port, serve,
+)
 from databases import temporary_postgres  # noqa: E402
 
 SKU = "FLASH-SALE"
@@ -92,7 +94,8 @@ class Buyer:
         try:
             status, location, page = self.request("POST", "/checkout", {
                 "name": "Flash Buyer", "email": f"flash{self.number}@example.com", "line1": "2 Sale St",
-                "postal_code": "1011", "city": "Amsterdam", "country": "NL", "payment_method": "bank_transfer"})
+                "postal_code": "1011", "city": "Amsterdam", "country": "NL",
+                "payment_method": "bank_transfer"})
         except OSError as exc:
             self.outcome = f"connection error {exc}"
             return
@@ -117,7 +120,8 @@ def check_database(url: str, units: int) -> list[str]:
                                      .where(Product.sku == SKU)).one()
         lines = connection.execute(select(func.count(), func.coalesce(func.sum(OrderLine.quantity), 0))
                                    .where(OrderLine.product_id == product.id)).one()
-        ledger = connection.execute(select(func.sum(StockMove.on_hand_delta), func.sum(StockMove.reserved_delta))
+        ledger = connection.execute(select(func.sum(StockMove.on_hand_delta),
+                                           func.sum(StockMove.reserved_delta))
                                     .where(StockMove.product_id == product.id)).one()
     engine.dispose()
     problems = []
@@ -136,7 +140,8 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--postgres-url", required=True)
     parser.add_argument("--buyers", type=int, default=200)
     parser.add_argument("--units", type=int, default=50)
@@ -169,13 +174,17 @@ def main() -> None:
     sold, refused = outcomes.count("sold"), outcomes.count("refused")
     other = sorted({o for o in outcomes if o not in ("sold", "refused")})
     latencies = [buyer.seconds * 1000 for buyer in buyers]
-    print(f"\nFlash sale on PostgreSQL: {args.buyers} buyers at once for the last {args.units} units, gunicorn "
+    print(f"\nFlash sale on PostgreSQL: {args.buyers} buyers at once for the last {args.units} units, "
+          f"gunicorn "
           f"{args.workers} sync workers, {os.cpu_count()} cores")
-    print(f"  sold {sold}, told sold out {refused}, anything else {len(outcomes) - sold - refused} {other or ''}")
-    print(f"  checkout latency p50 {percentile(latencies, 0.5):.0f} ms, p99 {percentile(latencies, 0.99):.0f} ms, "
+    print(f"  sold {sold}, told sold out {refused}, "
+          f"anything else {len(outcomes) - sold - refused} {other or ''}")
+    print(f"  checkout latency p50 {percentile(latencies, 0.5):.0f} ms, "
+          f"p99 {percentile(latencies, 0.99):.0f} ms, "
           f"max {max(latencies):.0f} ms | CPU s: server {cpu['server']:.1f}, db {cpu['database']:.1f}, "
           f"machine {cpu['machine_busy']:.0%} busy")
-    print(f"  exactly {args.units} sold (answers and database: {'; '.join(problems) or 'orders, counters, ledger agree'}):"
+    agreed = "; ".join(problems) or "orders, counters, ledger agree"
+    print(f"  exactly {args.units} sold (answers and database: {agreed}):"
           f" {'PASS' if sold == args.units and not problems else 'MISS'}")
     print(f"  every other buyer told clearly (409, sold out, nothing ordered): "
           f"{'PASS' if refused == args.buyers - args.units else 'MISS'}")

@@ -324,7 +324,8 @@ def run(label: str, url: str, args) -> dict:
           f"requests/s ({checkout['cpu_ratio']:.2f} per CPU second); p99 {checkout['op_p99_ms']:.1f} ms at "
           f"{connections} connections, {args.workers} workers (goal < {CHECKOUT_P99_MS} ms): "
           f"{'PASS' if checkout['op_p99_ms'] < CHECKOUT_P99_MS else 'MISS'}")
-    print(f"  tracking page: {tracking['ratio']:.2f} of hello-world's requests/s, {tracking['cpu_ratio']:.2f} per "
+    print(f"  tracking page: {tracking['ratio']:.2f} of hello-world's requests/s, "
+          f"{tracking['cpu_ratio']:.2f} per "
           f"CPU second (goal >= {TRACKING_GOAL}): {'PASS' if tracking['ratio'] >= TRACKING_GOAL else 'MISS'}")
     if "tracking, long" in results:
         long = results["tracking, long"]
@@ -346,8 +347,8 @@ def main() -> None:
                         help="wrk connections (checkout: as many threads, one shopper each)")
     parser.add_argument("--postgres-url", default="")
     parser.add_argument("--skip-sqlite", action="store_true")
-    parser.add_argument("--long", action="store_true", help=f"also the tracking page for {LONG_SECONDS} s "
-                                                             "at saturation, counting errors")
+    parser.add_argument("--long", action="store_true",
+                        help=f"also the tracking page for {LONG_SECONDS} s at saturation, counting errors")
     args = parser.parse_args()
     if not (1 <= args.workers <= 64 and 1 <= args.threads <= args.connections <= 256
             and 1 <= args.seconds <= 600):

@@ -111,7 +111,8 @@ def database_pids(url: str) -> list[int]:
 
     engine = create_engine(url)
     with engine.connect() as connection:
-        pids = list(connection.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+        pids = list(connection.execute(text("SELECT pid FROM pg_stat_activity "
+                                            "WHERE datname = current_database() "
                                             "AND pid <> pg_backend_pid()")).scalars())
     engine.dispose()
     return pids
@@ -121,7 +122,8 @@ def run(url: str, workers: int, messages: int, start: int, sink: Sink, port: int
     place_orders(url, messages, start)
     due_at = time.monotonic() + START_AFTER - 1  # placing took a moment after the due time was set
     env = {**os.environ, "BENCH_DATABASE_URL": url, "BENCH_SMTP_PORT": str(port), "PYTHONPATH": str(HERE)}
-    processes = [subprocess.Popen([sys.executable, "-m", "flask", "--app", "bench_outbox:create_app", "oms", "worker",
+    processes = [subprocess.Popen([sys.executable, "-m", "flask", "--app", "bench_outbox:create_app", "oms",
+                                   "worker",
                                    "--poll", "0.05"], cwd=HERE, env=env, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL) for _ in range(workers)]
     try:
@@ -150,7 +152,8 @@ def run(url: str, workers: int, messages: int, start: int, sink: Sink, port: int
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--postgres-url", required=True)
     parser.add_argument("--messages", type=int, default=600)
     parser.add_argument("--workers", default="1,2,4")
@@ -161,7 +164,6 @@ def main() -> None:
     from aiosmtpd.controller import Controller
 
     from oms_core import schema
-    from oms_core.db import db
     from oms_core.services import catalog
     from oms_core.testing import dispose, make_app
 
@@ -193,11 +195,13 @@ def main() -> None:
     one = results.get(1)
     for workers, result in results.items():
         speedup = f"{result['per_second'] / one['per_second']:.2f}x one worker" if one else ""
-        print(f"  {workers} worker(s): {result['per_second']:6.1f} messages/s  ({result['seconds']:.1f} s)  {speedup}"
+        print(f"  {workers} worker(s): {result['per_second']:6.1f} messages/s  ({result['seconds']:.1f} s)  "
+              f"{speedup}"
               f"  | {1000 * result['workers_cpu'] / args.messages:.1f} ms worker CPU per message"
               f"  | CPU s: workers {result['workers_cpu']:.1f}, db {result['database_cpu']:.1f}, "
               f"smtp sink {result['sink_cpu']:.1f}  | left unsent {result['left']}")
-    print(f"  each Message-ID accepted once ({len(sink.message_ids)} of {total}): {'PASS' if once else 'MISS'}")
+    print(f"  each Message-ID accepted once ({len(sink.message_ids)} of {total}): "
+          f"{'PASS' if once else 'MISS'}")
     if one and 2 in results:
         speedup = results[2]["per_second"] / one["per_second"]
         print(f"  2 workers / 1 = {speedup:.2f} (goal >= {GOAL_SPEEDUP}): "

@@ -155,7 +155,8 @@ def place_order(new: NewOrder, *, actor: str, confirm: bool | None = None) -> Or
             **{f"bill_{key}": value for key, value in billing.items()},
         )).scalar_one()
         if confirm:
-            stock.reserve_lines([(products[s].id, q) for s, q, _part in taxed], order_id=order_id, actor=actor)
+            stock.reserve_lines([(products[s].id, q) for s, q, _part in taxed], order_id=order_id,
+                                actor=actor)
         execute_core(_INSERT_LINES, [
             dict(order_id=order_id, product_id=products[s].id, sku=s, name=products[s].name,
                  unit_price_minor=products[s].price_minor, quantity=q, tax_rate_bp=part.rate_bp,
@@ -204,11 +205,12 @@ def _taxed_lines(products: dict, wanted: dict[str, int], country: str) -> list[t
 
 
 def _customer_for(email: str, name: str, phone: str) -> int:
-    """The id of the customer with this email. One customer per email, even when two first orders from it arrive at once: a
-    single INSERT ... ON CONFLICT ... RETURNING hands back the row, new or existing.
-    An existing customer is left as it is (the conflict "updates" the email to
-    itself): whoever types an email at checkout has not proven it is theirs, so the
-    name and phone typed stay on the order only."""
+    """The id of the customer with this email. One customer per email, even when
+    two first orders from it arrive at once: a single INSERT ... ON CONFLICT ...
+    RETURNING hands back the row, new or existing. An existing customer is left as
+    it is (the conflict "updates" the email to itself): whoever types an email at
+    checkout has not proven it is theirs, so the name and phone typed stay on the
+    order only."""
     return execute_core(_UPSERT_CUSTOMER[db.engine.dialect.name],
                         {"email": email, "name": name, "phone": phone, "created_at": utcnow()}).scalar_one()
 
@@ -220,7 +222,8 @@ def _upsert_customer(insert_for_dialect):
 
 
 # The checkout's statements, built once.
-_UPSERT_CUSTOMER = {"postgresql": _upsert_customer(postgres_insert), "sqlite": _upsert_customer(sqlite_insert)}
+_UPSERT_CUSTOMER = {"postgresql": _upsert_customer(postgres_insert),
+                    "sqlite": _upsert_customer(sqlite_insert)}
 _INSERT_ORDER = insert(Order.__table__).returning(Order.__table__.c.id)
 _INSERT_LINES = insert(OrderLine.__table__)
 
