@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+from sqlalchemy.orm import joinedload
+
 from .. import order_states, runtime
 from ..db import Transaction, db
 from ..models import Order
@@ -67,7 +69,9 @@ def record_new_order(order_id: int, *, channel: str, actor: str, confirmed: bool
         events.append(dict(kind=timeline.STATUS_CHANGED, actor=actor, message=timeline.STOCK_RESERVED,
                            public=True, from_status=order_states.PLACED, to_status=order_states.CONFIRMED))
     timeline.record_rows(order_id, events)
-    order = db.session.get(Order, order_id)
+    # With its lines in the same round trip: the assembly job, the webhooks, the
+    # invoice and the page after the checkout all read them.
+    order = db.session.get(Order, order_id, options=[joinedload(Order.lines)])
     outbound_webhooks.placed(order)
     if confirmed:
         _arrived(order, order_states.PLACED, order_states.CONFIRMED, actor=actor, tx=tx, new=True)
