@@ -352,7 +352,8 @@ def _move_stock(order: Order, plan: _Plan, *, actor: str) -> None:
     # Products in id order, like confirming, so two transactions never deadlock.
     for product_id, delta in sorted(plan.stock_deltas.items()):
         if delta > 0:
-            stock.reserve_lines([(product_id, delta)], order_id=order.id, actor=actor, reason=stock.ORDER_EDIT)
+            stock.reserve_lines([(product_id, delta)], order_id=order.id, actor=actor,
+                                reason=stock.ORDER_EDIT)
         else:
             stock.release(product_id, -delta, order_id=order.id, actor=actor, reason=stock.ORDER_EDIT)
 

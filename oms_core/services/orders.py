@@ -12,7 +12,7 @@ from ..db import db, execute_core, write_transaction
 from ..errors import ValidationError
 from ..models import Customer, Order, OrderLine, Product
 from ..models._base import utcnow
-from . import assembly, outbound_webhooks, payment_ops, payments, refunds, stock, timeline, unpaid
+from . import assembly, payment_ops, payments, refunds, stock, timeline, unpaid
 from .common import clean_email, fetch, lock_order, optional_text, required_text
 from .status import change, record_new_order
 
@@ -181,7 +181,8 @@ def place_order(new: NewOrder, *, actor: str, confirm: bool | None = None) -> Or
         if confirm:  # goods only: a service line holds no stock
             stock.reserve_lines([(products[s].id, q) for s, q, _part in taxed], order_id=order_id,
                                 actor=actor)
-        execute_core(_INSERT_LINES, _line_rows(order_id, products, taxed, price=lambda product: prices[product.sku])
+        execute_core(_INSERT_LINES,
+                     _line_rows(order_id, products, taxed, price=lambda product: prices[product.sku])
                      + _line_rows(order_id, products, serviced, price=assembly.unit_price,
                                   name=assembly.line_name, service=assembly.SERVICE))
         order = record_new_order(order_id, channel=new.channel, actor=actor, confirmed=confirm, tx=tx)

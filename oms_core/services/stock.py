@@ -36,7 +36,8 @@ _RESERVE = (update(Product.__table__)
 _INSERT_MOVES = insert(StockMove.__table__)
 
 
-def reserve_lines(lines: list[tuple[int, int]], *, order_id: int, actor: str, reason: str = RESERVATION) -> None:
+def reserve_lines(lines: list[tuple[int, int]], *, order_id: int, actor: str,
+                  reason: str = RESERVATION) -> None:
     """Hold (product id, quantity) of each line for a confirmed order (or units an
     edit adds), or raise OutOfStock and hold nothing (the caller's transaction rolls
     back). One conditional UPDATE per product, in id order so two orders never
