@@ -1,7 +1,9 @@
 """The checkout service against SQLAlchemy Core writing the same rows (issue 12, P1).
 
 `orders.place_order` (web order, confirmed at once: customer upsert, stock reserved
-with the never-below-zero guard, tracking code, lines, ledger, timeline, outbox email)
+with the never-below-zero guard, tracking code, payment deadline, lines, ledger,
+timeline, outbox email, and the webhook deliveries of the endpoints that want
+order.placed / order.status_changed: the Core writer reads the active endpoints too)
 side by side with a plain SQLAlchemy Core writer of exactly the same rows in one
 transaction. Rounds alternate (service, Core, service, Core ...) in one process on
 one database, so a machine shared with other work disturbs both alike; each prints
@@ -24,6 +26,7 @@ import pstats
 import statistics
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -37,7 +40,7 @@ from databases import temporary_postgres, temporary_sqlite  # noqa: E402
 from oms_core import order_states, runtime, taxes, tracking_codes  # noqa: E402
 from oms_core.db import db  # noqa: E402
 from oms_core.models import (  # noqa: E402
-    Customer, Order, OrderLine, OutboxMessage, Product, StockMove, TimelineEvent,
+    Customer, Order, OrderLine, OutboxMessage, Product, StockMove, TimelineEvent, WebhookEndpoint,
 )
 from oms_core.models._base import utcnow  # noqa: E402
 from oms_core.services import catalog, notifications, timeline  # noqa: E402
@@ -77,6 +80,10 @@ RESERVE = (update(PRODUCT).where(PRODUCT.c.id == bindparam("product_id"),
 INSERT_ORDER = insert(ORDER).returning(ORDER.c.id)
 INSERT_LINES, INSERT_MOVES = insert(LINE), insert(StockMove.__table__)
 INSERT_EVENTS, INSERT_MESSAGE = insert(TimelineEvent.__table__), insert(OutboxMessage.__table__)
+# Which webhook endpoints hear of a new order (none in this benchmark: no delivery rows,
+# but a writer must look, as place_order does).
+READ_ENDPOINTS = select(WebhookEndpoint.__table__.c.id, WebhookEndpoint.__table__.c.events).where(
+    WebhookEndpoint.__table__.c.active.is_(True))
 
 
 def _upsert_customer(dialect: str):
@@ -111,8 +118,10 @@ def with_core() -> None:
         code = tracking_codes.generate()
         address = {f"{kind}_{key}": ADDRESS.get(key, "") for kind in ("ship", "bill")
                    for key in ("line1", "line2", "postal_code", "city", "country")}
+        deadline = runtime.setting("PAYMENT_DEADLINES")["bank_transfer"]["deadline_hours"]
         order_id = connection.execute(INSERT_ORDER, dict(
-            status=order_states.CONFIRMED, customer_id=customer_id, channel="web", currency="EUR",
+            status=order_states.CONFIRMED, customer_id=customer_id, channel="web", external_id=None,
+            currency="EUR", version=0, payment_due_at=now + timedelta(hours=deadline),
             subtotal_minor=subtotal, shipping_minor=0, total_minor=subtotal, paid_minor=0, refunded_minor=0,
             payment_method="bank_transfer", payment_status="unpaid", pays_on_delivery=False,
             customer_name=new.name, customer_phone="", tracking_code=code, ship_name=new.name,
@@ -123,7 +132,7 @@ def with_core() -> None:
         connection.execute(INSERT_LINES, [
             dict(order_id=order_id, product_id=p.id, sku=p.sku, name=p.name, unit_price_minor=p.price_minor,
                  quantity=q, tax_rate_bp=part.rate_bp, net_minor=part.net, tax_minor=part.tax,
-                 gross_minor=part.gross) for p, q, part in lines])
+                 gross_minor=part.gross, service="") for p, q, part in lines])
         connection.execute(INSERT_MOVES, [
             dict(product_id=p.id, on_hand_delta=0, reserved_delta=q, reason="reservation", note="",
                  actor="customer", order_id=order_id, created_at=now) for p, q, _part in lines])
@@ -139,6 +148,9 @@ def with_core() -> None:
             idempotency_key=notifications.status_email_key(SimpleNamespace(tracking_code=code), "confirmed"),
             status="pending", attempts=0, max_attempts=8, next_attempt_at=now, last_error="",
             order_id=order_id, created_at=now, locked_until=None, sent_at=None))
+        if any({"order.placed", "order.status_changed"} & set(events or ())
+               for _id, events in connection.execute(READ_ENDPOINTS)):
+            raise RuntimeError("the benchmark writes no webhook deliveries: register no endpoint")
 
 
 def _cpu_of(pid: int) -> float:
@@ -171,7 +183,8 @@ def timed(fn, orders: int) -> dict:
 
 def check_rows(core_orders: int, service_orders: int) -> None:
     """Both writers left the same shape behind: every order confirmed with its lines,
-    two ledger rows, two timeline events and one email; stock and ledger agree."""
+    two ledger rows, two timeline events, one email and its payment deadline; stock
+    and ledger agree."""
     from oms_core.services import stock
 
     total = core_orders + service_orders
@@ -181,6 +194,10 @@ def check_rows(core_orders: int, service_orders: int) -> None:
                 "TimelineEvent": 2 * total, "OutboxMessage": total}
     if counts != expected:
         raise SystemExit(f"the writers left different rows: {counts}, expected {expected}")
+    undated = db.session.scalar(select(db.func.count()).select_from(Order)
+                                .where(Order.payment_due_at.is_(None)))
+    if undated:
+        raise SystemExit(f"{undated} orders have no payment deadline")
     if stock.ledger_mismatches():
         raise SystemExit(f"stock and ledger disagree: {stock.ledger_mismatches()}")
 
