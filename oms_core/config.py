@@ -116,7 +116,11 @@ DEFAULTS = {
     # Outbox worker: attempts before a message is dead, first retry delay (doubles).
     "OUTBOX_MAX_ATTEMPTS": 8,
     "OUTBOX_BACKOFF_SECONDS": 30,
-    "OUTBOX_LEASE_SECONDS": 120,
+    # A claimed message is leased to its worker this long, the lease renewed every
+    # HEARTBEAT seconds (at most half the lease) while it sends: a dead worker's
+    # messages go out again within one lease.
+    "OUTBOX_LEASE_SECONDS": 30,
+    "OUTBOX_HEARTBEAT_SECONDS": 10,
     # Outbound webhooks (services/outbound_webhooks.py): seconds to wait for a
     # receiver's answer, and whether URLs may point at loopback, private or
     # link-local addresses (off: the OMS must not be a way into the shop's own network).

@@ -165,5 +165,12 @@ def read_connection() -> Iterator:
         connection.close()
 
 
+def execute_core(statement, parameters=None):
+    """Run a Core statement (built once, at import) on the session's connection, in
+    its transaction, without the Session's ORM execution layer: for hot paths such as
+    the checkout. Nothing is autoflushed: pending ORM objects are not written first."""
+    return db.session.connection().execute(statement, parameters)
+
+
 def is_postgres() -> bool:
     return db.engine.dialect.name == "postgresql"

@@ -147,6 +147,23 @@ def test_the_job_is_created_once_when_the_order_is_confirmed(place, wardrobe):
     assert events(order.id) == ["Assembly job created: to schedule."]
 
 
+def test_an_order_confirmed_at_placing_gets_its_job_after_both_status_steps(place, wardrobe):
+    """place_order writes a confirmed order with Core; the job and its event come after
+    the placed and confirmed steps, in the same transaction, once."""
+    order = place([(wardrobe.sku, 2)], confirm=True)
+    db.session.expire_all()
+    steps = db.session.execute(select(TimelineEvent.kind, TimelineEvent.to_status, TimelineEvent.message)
+                               .where(TimelineEvent.order_id == order.id).order_by(TimelineEvent.id)).all()
+    assert [(kind, to) for kind, to, _message in steps] == [
+        ("status_changed", "placed"), ("status_changed", "confirmed"), ("assembly", None)]
+    assert steps[-1].message == "Assembly job created: to schedule."
+    jobs = db.session.scalars(select(AssemblyJob).where(AssemblyJob.order_id == order.id)).all()
+    assert len(jobs) == 1 and jobs[0].status == "to_schedule" and jobs[0].city == "Springfield"
+    service = [line for line in db.session.get(Order, order.id).lines if line.service]
+    assert [(line.name, line.quantity, line.unit_price_minor) for line in service] == [
+        ("Assembly: Oak wardrobe", 2, 6050)]
+
+
 def test_the_job_machine_edges_are_written_out():
     """A change to the table is a decision: this list changes with it."""
     edges = sorted((source, target) for source, targets in assembly.TRANSITIONS.items() for target in targets)

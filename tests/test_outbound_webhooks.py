@@ -87,6 +87,8 @@ def test_events_are_signed_sent_in_order_and_carry_no_personal_data(app, receive
         assert request["headers"]["User-Agent"] == hooks.USER_AGENT
     event = receiver.events()[0]
     assert event["data"]["order"]["number"] == order.number and event["data"]["order"]["total_minor"] > 0
+    # Written confirmed at once (place_order's Core path), it is still heard placed first.
+    assert [e["data"]["order"]["status"] for e in receiver.events()[:2]] == ["placed", "confirmed"]
     raw = b"".join(r["body"] for r in receiver.requests).decode()
     for personal in ("ann@example.com", "Ann Example", order.tracking_code):
         assert personal not in raw

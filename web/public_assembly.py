@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from oms_core.errors import DomainError
-from oms_core.services import assembly, documents
+from oms_core.services import assembly, complaints, documents
 
 FLASH = "assembly"
 # Date and part-of-day fields of the slots form: slot-0-date, slot-0-part, ...
@@ -34,7 +34,8 @@ def install(blueprint: Blueprint, limiter, limit: str, proven_order) -> None:
         except DomainError as exc:
             listing = documents.listing(order_id)
             return render_template("oms/public/documents.html", listing=listing, assembly_error=str(exc),
-                                   assembly_values=form), exc.status_code
+                                   assembly_values=form, complaints=complaints.customer_view(order_id)), \
+                exc.status_code
         flash(message, FLASH)
         page = url_for("oms_documents.order_documents", order_id=order_id)
         return redirect(page + "#oms-assembly", code=303)

@@ -31,7 +31,7 @@ from sqlalchemy.orm import joinedload
 from .. import limits, shop
 from ..db import db, write_transaction
 from ..errors import IllegalTransition, NotFound, ValidationError
-from ..models import AssemblyJob, Order, OrderLine, Product, StaffUser
+from ..models import AssemblyJob, Order, Product, StaffUser
 from . import assembly_calendar, notifications, outbox, timeline
 from .common import fetch, lock_order, optional_text, required_text
 
@@ -102,17 +102,9 @@ def unit_price(product: Product) -> int:
     return product.assembly_price_minor
 
 
-def line_name(product_name: str) -> str:
-    return f"Assembly: {product_name}"[:200]
-
-
-def service_lines(products: dict[str, Product], serviced) -> list[OrderLine]:
-    """The order's service lines from (sku, units, tax split) triples."""
-    return [OrderLine(product_id=products[sku].id, sku=sku, name=line_name(products[sku].name),
-                      unit_price_minor=products[sku].assembly_price_minor, quantity=quantity,
-                      tax_rate_bp=part.rate_bp, net_minor=part.net, tax_minor=part.tax,
-                      gross_minor=part.gross, service=SERVICE)
-            for sku, quantity, part in serviced]
+def line_name(product: Product) -> str:
+    """A service line's name (services.orders writes the line, SERVICE in its `service`)."""
+    return f"Assembly: {product.name}"[:200]
 
 
 # ------------------------------------------------------------------ the order's loop

@@ -96,6 +96,14 @@ def queue_status_email(order: Order, status: str) -> None:
     outbox.enqueue_once(EMAIL_KIND, payload, key=status_email_key(order, status), order_id=order.id)
 
 
+def queue_new_order_email(order: Order, status: str, document_ids: list[int]) -> None:
+    """`queue_status_email` for an order placed in this transaction, with the ids of
+    the documents it carries: its key, from a code just drawn, cannot exist yet, so
+    it is one INSERT with no lookup first (the checkout's hot path)."""
+    outbox.enqueue_new(EMAIL_KIND, {"status": status, "documents": document_ids},
+                       key=status_email_key(order, status), order_id=order.id)
+
+
 def queue_refund_email(order: Order, refund) -> None:
     """Tell the customer a refund went through, with its credit note (caller's
     transaction); one email per refund, keyed by the refund's random key."""

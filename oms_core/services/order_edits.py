@@ -349,11 +349,11 @@ def edit_order(order_id: int, edit: OrderEdit, *, actor: str) -> Effect:
 def _move_stock(order: Order, plan: _Plan, *, actor: str) -> None:
     if order.status not in HOLDS_STOCK:
         return  # a placed order holds nothing yet: confirming reserves its lines
-    products = {line.product.id: line.product for line in plan.lines}
     # Products in id order, like confirming, so two transactions never deadlock.
     for product_id, delta in sorted(plan.stock_deltas.items()):
         if delta > 0:
-            stock.reserve(products[product_id], delta, order=order, actor=actor, reason=stock.ORDER_EDIT)
+            stock.reserve_lines([(product_id, delta)], order_id=order.id, actor=actor,
+                                reason=stock.ORDER_EDIT)
         else:
             stock.release(product_id, -delta, order_id=order.id, actor=actor, reason=stock.ORDER_EDIT)
 

@@ -3,18 +3,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from .. import limits, order_states, runtime, shop, taxes, tracking_codes
-from ..db import db, write_transaction
+from ..db import db, execute_core, write_transaction
 from ..errors import ValidationError
 from ..models import Customer, Order, OrderLine, Product
 from ..models._base import utcnow
-from . import assembly, outbound_webhooks, payment_ops, payments, refunds, stock, timeline, unpaid
+from . import assembly, payment_ops, payments, refunds, stock, timeline, unpaid
 from .common import clean_email, fetch, lock_order, optional_text, required_text
-from .status import change
+from .status import change, record_new_order
 
 MAX_QUANTITY = limits.MAX_ORDER_QUANTITY
 
@@ -133,10 +133,11 @@ def place_order(new: NewOrder, *, actor: str, confirm: bool | None = None) -> Or
     if confirm is None:
         confirm = new.channel == "web" and runtime.setting("AUTO_CONFIRM")
 
-    with write_transaction(keep_loaded=True) as tx, db.session.no_autoflush:
-        # No autoflush: the order, its lines, timeline, ledger rows and emails are
-        # written together in one flush (a few batched INSERTs) after the stock is
-        # reserved, instead of an INSERT and UPDATEs of the order at each step.
+    with write_transaction(keep_loaded=True) as tx:
+        # The rows are written with Core INSERTs (lines, ledger and timeline each in
+        # one), not through the unit of work: a checkout is the hottest write and the
+        # ORM's bookkeeping cost it several times the database's work. The order is
+        # read back through the ORM once, for the invoice, the email and the hooks.
         products = {p.sku: p for p in db.session.scalars(
             select(Product).where(Product.sku.in_(list(wanted)), Product.active.is_(True)))}
         unknown = sorted(set(wanted) - set(products))
@@ -145,7 +146,7 @@ def place_order(new: NewOrder, *, actor: str, confirm: bool | None = None) -> Or
         currencies = {p.currency for p in products.values()}
         if len(currencies) != 1:
             raise ValidationError("All items of an order must be in one currency.")
-        customer = _customer_for(email, name, phone)
+        customer_id = _customer_for(email, name, phone)
         prices = {sku: new.unit_prices.get(sku, product.price_minor) for sku, product in products.items()}
         taxed = _taxed_lines(products, wanted, address["country"], price=lambda product: prices[product.sku])
         serviced = _taxed_lines(products, assembly.services_for(products, wanted, new.assembly),
@@ -155,8 +156,13 @@ def place_order(new: NewOrder, *, actor: str, confirm: bool | None = None) -> Or
         subtotal = sum(part.gross for _sku, _quantity, part in taxed + serviced)
         if subtotal + shipping.gross > limits.MAX_AMOUNT_MINOR:
             raise ValidationError("The order's total is more than one order can hold: split it.")
-        order = Order(
-            status=order_states.PLACED, customer=customer, channel=new.channel, external_id=external_id,
+        now = utcnow()
+        order_id = execute_core(_INSERT_ORDER, dict(
+            # Confirmed at once: written confirmed, with its tracking code; record_new_order
+            # records both steps on the timeline.
+            status=order_states.CONFIRMED if confirm else order_states.PLACED,
+            tracking_code=tracking_codes.generate() if confirm else None,
+            customer_id=customer_id, channel=new.channel, external_id=external_id,
             currency=currencies.pop(), subtotal_minor=subtotal, shipping_minor=shipping.gross,
             total_minor=subtotal + shipping.gross, paid_minor=0,
             prices_include_tax=runtime.setting("PRICES_INCLUDE_TAX"),
@@ -167,20 +173,19 @@ def place_order(new: NewOrder, *, actor: str, confirm: bool | None = None) -> Or
             payment_status="unpaid", ship_name=name, ship_line1=address["line1"],
             ship_line2=address["line2"], ship_postal_code=address["postal_code"],
             ship_city=address["city"], ship_country=address["country"], note=note,
-            payment_due_at=unpaid.deadline_for(gateway.id, pays_on_delivery=bool(gateway.pays_on_delivery)),
+            payment_due_at=unpaid.deadline_for(gateway.id, pays_on_delivery=bool(gateway.pays_on_delivery),
+                                               now=now),
+            created_at=now, updated_at=now, status_changed_at=now,
             **{f"bill_{key}": value for key, value in billing.items()},
-        )
-        order.lines = [OrderLine(product_id=products[s].id, sku=s, name=products[s].name,
-                                 unit_price_minor=prices[s], quantity=q,
-                                 tax_rate_bp=part.rate_bp, net_minor=part.net, tax_minor=part.tax,
-                                 gross_minor=part.gross)
-                       for s, q, part in taxed] + assembly.service_lines(products, serviced)
-        db.session.add(order)
-        timeline.record(order, timeline.STATUS_CHANGED, actor, timeline.placed_reason(new.channel),
-                        public=True, to_status=order_states.PLACED)
-        outbound_webhooks.emit(order, "order.placed")
-        if confirm:
-            _confirm(order, actor=actor, tx=tx)
+        )).scalar_one()
+        if confirm:  # goods only: a service line holds no stock
+            stock.reserve_lines([(products[s].id, q) for s, q, _part in taxed], order_id=order_id,
+                                actor=actor)
+        execute_core(_INSERT_LINES,
+                     _line_rows(order_id, products, taxed, price=lambda product: prices[product.sku])
+                     + _line_rows(order_id, products, serviced, price=assembly.unit_price,
+                                  name=assembly.line_name, service=assembly.SERVICE))
+        order = record_new_order(order_id, channel=new.channel, actor=actor, confirmed=confirm, tx=tx)
         tx.after_commit(lambda: runtime.registry().hook.on_order_placed(order=order))
     return order
 
@@ -224,28 +229,47 @@ def _taxed_lines(products: dict, wanted: dict[str, int], country: str,
             for sku, quantity in wanted.items()]
 
 
-def _customer_for(email: str, name: str, phone: str) -> Customer:
-    """One customer per email, even when two first orders from it arrive at once: a
-    single INSERT ... ON CONFLICT ... RETURNING hands back the row, new or existing.
-    An existing customer is left as it is (the conflict "updates" the email to
-    itself): whoever types an email at checkout has not proven it is theirs, so the
-    name and phone typed stay on the order only."""
-    insert = postgres_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
-    statement = insert(Customer).values(email=email, name=name, phone=phone, created_at=utcnow())
-    statement = statement.on_conflict_do_update(index_elements=[Customer.email],
-                                                set_={"email": statement.excluded.email})
-    return db.session.scalars(statement.returning(Customer),
-                              execution_options={"populate_existing": True}).one()
+def _line_rows(order_id: int, products: dict, lines, *, price, name=lambda product: product.name,
+               service: str = "") -> list[dict]:
+    """The columns of the order's lines from (sku, units, tax split) triples: goods, or
+    with `service` the lines of a service bought with each product (services.assembly).
+    Every row holds every column: one INSERT writes them all."""
+    return [dict(order_id=order_id, product_id=products[sku].id, sku=sku, name=name(products[sku]),
+                 unit_price_minor=price(products[sku]), quantity=quantity, tax_rate_bp=part.rate_bp,
+                 net_minor=part.net, tax_minor=part.tax, gross_minor=part.gross, service=service)
+            for sku, quantity, part in lines]
+
+
+def _customer_for(email: str, name: str, phone: str) -> int:
+    """The id of the customer with this email. One customer per email, even when
+    two first orders from it arrive at once: a single INSERT ... ON CONFLICT ...
+    RETURNING hands back the row, new or existing. An existing customer is left as
+    it is (the conflict "updates" the email to itself): whoever types an email at
+    checkout has not proven it is theirs, so the name and phone typed stay on the
+    order only."""
+    return execute_core(_UPSERT_CUSTOMER[db.engine.dialect.name],
+                        {"email": email, "name": name, "phone": phone, "created_at": utcnow()}).scalar_one()
+
+
+def _upsert_customer(insert_for_dialect):
+    statement = insert_for_dialect(Customer.__table__)
+    return statement.on_conflict_do_update(index_elements=[Customer.email],
+                                           set_={"email": statement.excluded.email}).returning(Customer.id)
+
+
+# The checkout's statements, built once.
+_UPSERT_CUSTOMER = {"postgresql": _upsert_customer(postgres_insert),
+                    "sqlite": _upsert_customer(sqlite_insert)}
+_INSERT_ORDER = insert(Order.__table__).returning(Order.__table__.c.id)
+_INSERT_LINES = insert(OrderLine.__table__)
 
 
 def _confirm(order: Order, *, actor: str, tx) -> None:
     """Reserve the stock and confirm (a reopened order is confirmed by `reopen`);
     the invoice, where it is due at confirmation, comes with the status change."""
     order_states.check(order, order_states.CONFIRMED)
-    # Lock products in id order so two confirmations never deadlock on PostgreSQL.
-    for line in sorted(order.goods_lines, key=lambda line: line.product_id):
-        product = db.session.get(Product, line.product_id)
-        stock.reserve(product, line.quantity, order=order, actor=actor)
+    stock.reserve_lines([(line.product_id, line.quantity) for line in order.goods_lines], order_id=order.id,
+                        actor=actor)
     order.tracking_code = tracking_codes.generate()
     change(order, order_states.CONFIRMED, actor=actor, reason=timeline.STOCK_RESERVED, tx=tx)
 
@@ -287,6 +311,7 @@ def place_replacement(original: Order, wanted: list[tuple[str, int]], *, note: s
     db.session.add(order)
     timeline.record(order, timeline.STATUS_CHANGED, actor, timeline.placed_reason("exchange"), public=True,
                     to_status=order_states.PLACED)
+    db.session.flush()  # its id: the ledger rows of its reservation are written by Core
     _confirm(order, actor=actor, tx=tx)
     payments.refresh_paid(order, actor=actor, tx=tx)  # nothing to pay: paid
     return order
@@ -326,8 +351,8 @@ def reopen(order: Order, *, actor: str, reason: str, tx) -> None:
     stock is reserved again, or OutOfStock. Caller's transaction, order locked;
     its tracking code stays the one the customer has."""
     order_states.check(order, order_states.CONFIRMED)
-    for line in sorted(order.goods_lines, key=lambda line: line.product_id):
-        stock.reserve(db.session.get(Product, line.product_id), line.quantity, order=order, actor=actor)
+    stock.reserve_lines([(line.product_id, line.quantity) for line in order.goods_lines], order_id=order.id,
+                        actor=actor)
     change(order, order_states.CONFIRMED, actor=actor, reason=reason, tx=tx)
 
 

@@ -25,7 +25,7 @@ from typing import Iterable
 
 from sqlalchemy import func, select
 
-from .. import limits, outbound_http, runtime
+from .. import limits, order_states, outbound_http, runtime
 from ..db import db, write_transaction
 from ..errors import NotFound, ValidationError
 from ..models import Order, OutboxMessage, WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -158,9 +158,9 @@ def rotate_secret(endpoint_id: int) -> WebhookEndpoint:
 # ------------------------------------------------------------------ events
 
 
-def _order_data(order: Order) -> dict:
+def _order_data(order: Order, status: str | None = None) -> dict:
     return {
-        "id": order.id, "number": order.number, "status": order.status,
+        "id": order.id, "number": order.number, "status": status or order.status,
         "payment_status": order.payment_status, "channel": order.channel, "currency": order.currency,
         "total_minor": order.total_minor, "paid_minor": order.paid_minor or 0,
         "refunded_minor": order.refunded_minor or 0, "ship_country": order.ship_country,
@@ -170,9 +170,10 @@ def _order_data(order: Order) -> dict:
     }
 
 
-def emit(order: Order, event_type: str, extra: dict | None = None) -> None:
+def emit(order: Order, event_type: str, extra: dict | None = None, *, status: str | None = None) -> None:
     """Queue `event_type` about `order` for every active endpoint that wants it, in
-    the caller's write transaction (nothing at all when none does)."""
+    the caller's write transaction (nothing at all when none does). `status`: the
+    order's status the event reports, when not the one it has now."""
     if event_type not in EVENTS:
         raise ValueError(f"Unknown webhook event {event_type!r}")
     wanted = [endpoint for endpoint in db.session.scalars(
@@ -185,7 +186,7 @@ def emit(order: Order, event_type: str, extra: dict | None = None) -> None:
     event_id = "evt_" + secrets.token_hex(16)
     body = json.dumps({"id": event_id, "type": event_type, "api_version": API_VERSION,
                        "created": int(time.time()),
-                       "data": {"order": _order_data(order), **(extra or {})}},
+                       "data": {"order": _order_data(order, status), **(extra or {})}},
                       separators=(",", ":"), ensure_ascii=False, default=str)
     for endpoint in wanted:
         # The event's random id makes the key unique across installations and resets.
@@ -194,6 +195,13 @@ def emit(order: Order, event_type: str, extra: dict | None = None) -> None:
                                        order_id=order.id, body=body, status="pending", outbox_key=key))
         outbox.enqueue(DELIVER_KIND, {"endpoint_id": endpoint.id, "event_id": event_id}, key=key,
                        order_id=order.id)
+
+
+def placed(order: Order) -> None:
+    """services.status.record_new_order: a new order, reported placed even when it
+    was written confirmed at once (its confirmation is the order.status_changed
+    that follows)."""
+    emit(order, "order.placed", status=order_states.PLACED)
 
 
 def status_changed(order: Order, old_status: str, new_status: str) -> None:

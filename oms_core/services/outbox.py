@@ -6,21 +6,28 @@ UPDATE SKIP LOCKED, so several workers share the queue; SQLite: BEGIN IMMEDIATE)
 send them outside any transaction, then mark them sent. A failure is retried with
 exponential backoff; after the last attempt the message is dead and shown to staff.
 A worker that dies mid-send leaves a lease that expires, and another worker
-retries with the same idempotency key.
+retries with the same idempotency key. The lease is short (OMS_OUTBOX_LEASE_SECONDS)
+and a heartbeat thread renews it every OMS_OUTBOX_HEARTBEAT_SECONDS while its
+worker still holds the batch, so a slow SMTP server or carrier keeps its messages
+with their worker while a dead worker's messages go out again within one lease.
 """
 from __future__ import annotations
 
 import logging
 import os
 import socket
+import threading
 import time
+from contextlib import contextmanager
 from datetime import timedelta
-from typing import Callable
+from typing import Callable, Iterator
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import insert, or_, select, update
+
+from flask import current_app
 
 from .. import limits, runtime
-from ..db import db, is_postgres, write_transaction
+from ..db import db, execute_core, is_postgres, write_transaction
 from ..errors import NotFound
 from ..models import OutboxMessage
 from ..models._base import utcnow
@@ -60,6 +67,18 @@ def enqueue(kind: str, payload: dict, *, key: str, order_id: int | None = None) 
     return message
 
 
+_INSERT_MESSAGE = insert(OutboxMessage.__table__)
+
+
+def enqueue_new(kind: str, payload: dict, *, key: str, order_id: int | None = None) -> None:
+    """`enqueue` for a key no message can hold yet (made from a tracking code drawn in
+    this transaction): one Core INSERT, without the unit of work's bookkeeping, for
+    the checkout's hot path. Caller's write transaction."""
+    execute_core(_INSERT_MESSAGE, dict(kind=kind, payload=payload, idempotency_key=key, order_id=order_id,
+                                       max_attempts=runtime.setting("OUTBOX_MAX_ATTEMPTS"),
+                                       next_attempt_at=utcnow()))
+
+
 def enqueue_once(kind: str, payload: dict, *, key: str, order_id: int | None = None) -> OutboxMessage:
     """`enqueue`, unless a message with this key exists already (a capture decided
     twice, an email for a status the order reaches again): that one stands."""
@@ -85,8 +104,18 @@ def backoff(attempts: int) -> timedelta:
 
 def claim(limit: int = 20) -> list[int]:
     """Lease up to `limit` due messages to this worker; returns their ids."""
+    return _claim(limit)[0]
+
+
+def _lease() -> timedelta:
+    return timedelta(seconds=runtime.whole_setting("OUTBOX_LEASE_SECONDS", 1, 24 * 3600))
+
+
+def _claim(limit: int):
+    """(ids, the lease's end written on them): that exact time is the worker's token
+    for renewing the lease, so it never renews one another worker has taken since."""
     now = utcnow()
-    lease = timedelta(seconds=runtime.setting("OUTBOX_LEASE_SECONDS"))
+    lease = _lease()
     with write_transaction():
         query = (select(OutboxMessage.id)
                  .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now,
@@ -99,7 +128,52 @@ def claim(limit: int = 20) -> list[int]:
             db.session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids))
                                .values(locked_until=now + lease)
                                .execution_options(synchronize_session=False))
-    return ids
+    return ids, now + lease
+
+
+def renew(ids, until):
+    """Extend the lease on those of `ids` still pending and still leased until
+    `until` (this worker's), to a lease from now; returns the new end."""
+    renewed = utcnow() + _lease()
+    with write_transaction():
+        db.session.execute(update(OutboxMessage)
+                           .where(OutboxMessage.id.in_(list(ids)), OutboxMessage.status == "pending",
+                                  OutboxMessage.locked_until == until)
+                           .values(locked_until=renewed)
+                           .execution_options(synchronize_session=False))
+    return renewed
+
+
+@contextmanager
+def _heartbeat(ids: list[int], until) -> Iterator[set[int]]:
+    """Renew the lease on the messages this worker still holds (the set yielded:
+    discard an id once it is finished) every OMS_OUTBOX_HEARTBEAT_SECONDS, at most
+    half the lease, from a thread with its own session, until the block ends."""
+    held = set(ids)
+    every = min(runtime.whole_setting("OUTBOX_HEARTBEAT_SECONDS", 1, 3600), _lease().total_seconds() / 2)
+    app = current_app._get_current_object()
+    stop = threading.Event()
+
+    def beat():
+        lease_end = until
+        while not stop.wait(every):
+            with app.app_context():
+                try:
+                    still = set(held)
+                    if still:
+                        lease_end = renew(still, lease_end)
+                except Exception:  # a missed beat costs at most a resend; keep beating
+                    log.exception("outbox: renewing leases failed")
+                finally:
+                    db.session.remove()
+
+    thread = threading.Thread(target=beat, name="outbox-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield held
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _finish(message_id: int, error: str | None, *, final: bool = False) -> None:
@@ -155,12 +229,17 @@ def send_one(message_id: int) -> bool | None:
 def run_once(limit: int = 20) -> tuple[int, int]:
     """Claim and send one batch. Returns (sent, failed)."""
     sent = failed = 0
-    for message_id in claim(limit):
-        outcome = send_one(message_id)
-        if outcome is True:
-            sent += 1
-        elif outcome is False:
-            failed += 1
+    ids, until = _claim(limit)
+    if not ids:
+        return 0, 0
+    with _heartbeat(ids, until) as held:
+        for message_id in ids:
+            outcome = send_one(message_id)
+            held.discard(message_id)
+            if outcome is True:
+                sent += 1
+            elif outcome is False:
+                failed += 1
     return sent, failed
 
 

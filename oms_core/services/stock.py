@@ -2,10 +2,10 @@
 (atomic on SQLite and PostgreSQL, no read-then-write race) plus a ledger row."""
 from __future__ import annotations
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import bindparam, case, func, insert, select, update
 
 from .. import limits
-from ..db import db, write_transaction
+from ..db import db, execute_core, write_transaction
 from ..errors import OutOfStock, ValidationError
 from ..limits import MAX_STOCK
 from ..models import Product, StockMove
@@ -23,28 +23,43 @@ ADJUST_REASONS = {RECEIPT: "Goods received", ADJUSTMENT: "Count adjustment"}
 
 
 def _move(product_id: int, *, on_hand: int = 0, reserved: int = 0, reason: str, actor: str,
-          note: str = "", order_id: int | None = None, order=None) -> None:
-    move = StockMove(product_id=product_id, on_hand_delta=on_hand, reserved_delta=reserved,
-                     reason=reason, actor=actor, note=note, order_id=order_id)
-    if order is not None:
-        move.order = order  # an order not yet flushed has no id to copy
-    db.session.add(move)
+          note: str = "", order_id: int | None = None) -> None:
+    db.session.add(StockMove(product_id=product_id, on_hand_delta=on_hand, reserved_delta=reserved,
+                             reason=reason, actor=actor, note=note, order_id=order_id))
 
 
-def reserve(product: Product, quantity: int, *, order, actor: str, reason: str = RESERVATION) -> None:
-    """Hold `quantity` for a confirmed order, or raise OutOfStock. Caller's transaction.
-    `order` may be new (not yet flushed): the ledger row is linked to it."""
-    result = db.session.execute(
-        update(Product)
-        .where(Product.id == product.id, Product.on_hand - Product.reserved >= quantity)
-        .values(reserved=Product.reserved + quantity)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        db.session.refresh(product)
-        raise OutOfStock(product.sku, quantity, product.available)
-    db.session.expire(product, ["reserved"])  # changed in the database, not on the object
-    _move(product.id, reserved=quantity, reason=reason, actor=actor, order=order)
+# Hold stock only while it is there: the never-below-zero guard in the UPDATE itself.
+_RESERVE = (update(Product.__table__)
+            .where(Product.id == bindparam("product_id"),
+                   Product.on_hand - Product.reserved >= bindparam("quantity"))
+            .values(reserved=Product.reserved + bindparam("quantity")))
+_INSERT_MOVES = insert(StockMove.__table__)
+
+
+def reserve_lines(lines: list[tuple[int, int]], *, order_id: int, actor: str,
+                  reason: str = RESERVATION) -> None:
+    """Hold (product id, quantity) of each line for a confirmed order (or units an
+    edit adds), or raise OutOfStock and hold nothing (the caller's transaction rolls
+    back). One conditional UPDATE per product, in id order so two orders never
+    deadlock on PostgreSQL, and the ledger rows in one INSERT. Caller's transaction;
+    the order must have its id (flushed)."""
+    for product_id, quantity in sorted(lines):
+        if execute_core(_RESERVE, {"product_id": product_id, "quantity": quantity}).rowcount != 1:
+            sku, available = db.session.execute(select(Product.sku, Product.on_hand - Product.reserved)
+                                                .where(Product.id == product_id)).one()
+            raise OutOfStock(sku, quantity, available)
+        _expire_reserved(product_id)
+    execute_core(_INSERT_MOVES, [
+        {"product_id": product_id, "on_hand_delta": 0, "reserved_delta": quantity, "reason": reason,
+         "actor": actor, "note": "", "order_id": order_id} for product_id, quantity in lines])
+
+
+def _expire_reserved(product_id: int) -> None:
+    """A Product loaded in the session reads its counter again: it changed in the
+    database, not on the object."""
+    loaded = db.session.identity_map.get(db.session.identity_key(Product, product_id))
+    if loaded is not None:
+        db.session.expire(loaded, ["reserved"])
 
 
 def release(product_id: int, quantity: int, *, order_id: int, actor: str, reason: str = RELEASE) -> None:

@@ -1,0 +1,277 @@
+"""The checkout service against SQLAlchemy Core writing the same rows (issue 12, P1).
+
+`orders.place_order` (web order, confirmed at once: customer upsert, stock reserved
+with the never-below-zero guard, tracking code, payment deadline, lines, ledger,
+timeline, outbox email, and the webhook deliveries of the endpoints that want
+order.placed / order.status_changed: the Core writer reads the active endpoints too)
+side by side with a plain SQLAlchemy Core writer of exactly the same rows in one
+transaction. Rounds alternate (service, Core, service, Core ...) in one process on
+one database, so a machine shared with other work disturbs both alike; each prints
+checkouts per second, the CPU seconds of this process (Python: ORM, Core, driver)
+and of the database (PostgreSQL backend; SQLite runs in this process), and the
+ratio. Goal: place_order >= 0.40 of the Core writer's checkouts per second.
+
+    python benchmarks/bench_checkout_service.py [--orders 300] [--rounds 5]
+                                                [--postgres-url URL] [--skip-sqlite] [--profile]
+
+--profile prints where place_order's time goes (cProfile, top functions).
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import itertools
+import os
+import pstats
+import statistics
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+from types import SimpleNamespace
+
+from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy.dialects.postgresql import insert as postgres_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+sys.path.insert(0, str(Path(__file__).parent))
+from databases import temporary_postgres, temporary_sqlite  # noqa: E402
+
+from oms_core import order_states, runtime, taxes, tracking_codes  # noqa: E402
+from oms_core.db import db  # noqa: E402
+from oms_core.models import (  # noqa: E402
+    Customer, Order, OrderLine, OutboxMessage, Product, StockMove, TimelineEvent, WebhookEndpoint,
+)
+from oms_core.models._base import utcnow  # noqa: E402
+from oms_core.services import catalog, notifications, timeline  # noqa: E402
+from oms_core.services.orders import NewOrder, place_order  # noqa: E402
+from oms_core.testing import dispose, make_app  # noqa: E402
+
+GOAL = 0.40
+SKUS = ("BENCH-A", "BENCH-B")  # two lines per order: the common small-shop basket
+ADDRESS = {"line1": "2 Load Lane", "postal_code": "1011", "city": "Amsterdam", "country": "NL"}
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+_serial = itertools.count()
+
+
+def new_order() -> NewOrder:
+    n = next(_serial)
+    # Every fourth order from a returning customer: the upsert's both branches.
+    email = f"buyer{n if n % 4 else 0}@example.com"
+    return NewOrder(email=email, name="Load Tester", lines=[(SKUS[0], 1), (SKUS[1], 2)],
+                    payment_method="bank_transfer", address=ADDRESS)
+
+
+def with_service() -> None:
+    place_order(new_order(), actor="customer", confirm=True)
+    db.session.remove()  # as at the end of a request
+
+
+# The Core writer's statements, built once (as a hand-tuned writer would), executed
+# with parameters: no ORM, no statement construction per checkout.
+ORDER, LINE, PRODUCT, CUSTOMER = (Order.__table__, OrderLine.__table__, Product.__table__,
+                                  Customer.__table__)
+READ_PRODUCTS = select(PRODUCT.c.id, PRODUCT.c.sku, PRODUCT.c.name, PRODUCT.c.price_minor, PRODUCT.c.currency,
+                       PRODUCT.c.tax_rate_bp).where(PRODUCT.c.sku.in_(bindparam("skus", expanding=True)),
+                                                    PRODUCT.c.active.is_(True))
+RESERVE = (update(PRODUCT).where(PRODUCT.c.id == bindparam("product_id"),
+                                 PRODUCT.c.on_hand - PRODUCT.c.reserved >= bindparam("quantity"))
+           .values(reserved=PRODUCT.c.reserved + bindparam("quantity")))
+INSERT_ORDER = insert(ORDER).returning(ORDER.c.id)
+INSERT_LINES, INSERT_MOVES = insert(LINE), insert(StockMove.__table__)
+INSERT_EVENTS, INSERT_MESSAGE = insert(TimelineEvent.__table__), insert(OutboxMessage.__table__)
+# Which webhook endpoints hear of a new order (none in this benchmark: no delivery rows,
+# but a writer must look, as place_order does).
+READ_ENDPOINTS = select(WebhookEndpoint.__table__.c.id, WebhookEndpoint.__table__.c.events).where(
+    WebhookEndpoint.__table__.c.active.is_(True))
+
+
+def _upsert_customer(dialect: str):
+    upsert = postgres_insert if dialect == "postgresql" else sqlite_insert
+    statement = upsert(CUSTOMER)
+    return statement.on_conflict_do_update(index_elements=[CUSTOMER.c.email],
+                                           set_={"email": statement.excluded.email}).returning(CUSTOMER.c.id)
+
+
+def with_core() -> None:
+    """The same rows place_order writes, by hand with Core, one transaction."""
+    new = new_order()
+    wanted = dict(new.lines)
+    includes_tax = runtime.setting("PRICES_INCLUDE_TAX")
+    with db.engine.begin() as connection:
+        if connection.dialect.name == "sqlite":  # a writer's transaction, as write_transaction starts it
+            connection.exec_driver_sql("COMMIT")
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        products = connection.execute(READ_PRODUCTS, {"skus": list(wanted)}).all()
+        now = utcnow()
+        customer_id = connection.execute(_upsert_customer(connection.dialect.name), {
+            "email": new.email, "name": new.name, "phone": "", "created_at": now}).scalar_one()
+        lines = []
+        for product in sorted(products, key=lambda p: p.id):
+            quantity = wanted[product.sku]
+            if connection.execute(RESERVE, {"product_id": product.id, "quantity": quantity}).rowcount != 1:
+                raise RuntimeError("out of stock")
+            part = taxes.split(product.price_minor * quantity, product.tax_rate_bp or 2100,
+                               includes_tax=includes_tax)
+            lines.append((product, quantity, part))
+        subtotal = sum(part.gross for _p, _q, part in lines)
+        code = tracking_codes.generate()
+        address = {f"{kind}_{key}": ADDRESS.get(key, "") for kind in ("ship", "bill")
+                   for key in ("line1", "line2", "postal_code", "city", "country")}
+        deadline = runtime.setting("PAYMENT_DEADLINES")["bank_transfer"]["deadline_hours"]
+        order_id = connection.execute(INSERT_ORDER, dict(
+            status=order_states.CONFIRMED, customer_id=customer_id, channel="web", external_id=None,
+            currency="EUR", version=0, payment_due_at=now + timedelta(hours=deadline),
+            subtotal_minor=subtotal, shipping_minor=0, total_minor=subtotal, paid_minor=0, refunded_minor=0,
+            payment_method="bank_transfer", payment_status="unpaid", pays_on_delivery=False,
+            customer_name=new.name, customer_phone="", tracking_code=code, ship_name=new.name,
+            bill_name=new.name, prices_include_tax=includes_tax,
+            tax_minor=sum(part.tax for _p, _q, part in lines), shipping_tax_rate_bp=2100,
+            shipping_tax_minor=0, note="", created_at=now, updated_at=now, status_changed_at=now,
+            **address)).scalar_one()
+        connection.execute(INSERT_LINES, [
+            dict(order_id=order_id, product_id=p.id, sku=p.sku, name=p.name, unit_price_minor=p.price_minor,
+                 quantity=q, tax_rate_bp=part.rate_bp, net_minor=part.net, tax_minor=part.tax,
+                 gross_minor=part.gross, service="") for p, q, part in lines])
+        connection.execute(INSERT_MOVES, [
+            dict(product_id=p.id, on_hand_delta=0, reserved_delta=q, reason="reservation", note="",
+                 actor="customer", order_id=order_id, created_at=now) for p, q, _part in lines])
+        event = dict(order_id=order_id, kind=timeline.STATUS_CHANGED, actor="customer", public=True,
+                     created_at=now, occurred_at=None)
+        connection.execute(INSERT_EVENTS, [
+            dict(event, message=timeline.placed_reason("web"), from_status=None,
+                 to_status=order_states.PLACED),
+            dict(event, message=timeline.STOCK_RESERVED, from_status=order_states.PLACED,
+                 to_status=order_states.CONFIRMED)])
+        connection.execute(INSERT_MESSAGE, dict(
+            kind=notifications.EMAIL_KIND, payload={"status": "confirmed", "documents": []},
+            idempotency_key=notifications.status_email_key(SimpleNamespace(tracking_code=code), "confirmed"),
+            status="pending", attempts=0, max_attempts=8, next_attempt_at=now, last_error="",
+            order_id=order_id, created_at=now, locked_until=None, sent_at=None))
+        if any({"order.placed", "order.status_changed"} & set(events or ())
+               for _id, events in connection.execute(READ_ENDPOINTS)):
+            raise RuntimeError("the benchmark writes no webhook deliveries: register no endpoint")
+
+
+def _cpu_of(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def _database_pids() -> list[int]:
+    """The PostgreSQL backends of this database (every pooled connection's)."""
+    if db.engine.dialect.name != "postgresql":
+        return []
+    with db.engine.connect() as connection:
+        return list(connection.execute(text(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()")).scalars())
+
+
+def timed(fn, orders: int) -> dict:
+    pids = _database_pids()
+    database_before = sum(_cpu_of(pid) for pid in pids)
+    cpu_before, started = time.process_time(), time.perf_counter()
+    for _ in range(orders):
+        fn()
+    elapsed = time.perf_counter() - started
+    return {"per_second": orders / elapsed, "python_cpu": time.process_time() - cpu_before,
+            "database_cpu": sum(_cpu_of(pid) for pid in pids) - database_before, "seconds": elapsed}
+
+
+def check_rows(core_orders: int, service_orders: int) -> None:
+    """Both writers left the same shape behind: every order confirmed with its lines,
+    two ledger rows, two timeline events, one email and its payment deadline; stock
+    and ledger agree."""
+    from oms_core.services import stock
+
+    total = core_orders + service_orders
+    counts = {model.__name__: db.session.scalar(select(db.func.count()).select_from(model))
+              for model in (Order, OrderLine, StockMove, TimelineEvent, OutboxMessage)}
+    expected = {"Order": total, "OrderLine": 2 * total, "StockMove": 2 * total + len(SKUS),
+                "TimelineEvent": 2 * total, "OutboxMessage": total}
+    if counts != expected:
+        raise SystemExit(f"the writers left different rows: {counts}, expected {expected}")
+    undated = db.session.scalar(select(db.func.count()).select_from(Order)
+                                .where(Order.payment_due_at.is_(None)))
+    if undated:
+        raise SystemExit(f"{undated} orders have no payment deadline")
+    if stock.ledger_mismatches():
+        raise SystemExit(f"stock and ledger disagree: {stock.ledger_mismatches()}")
+
+
+def run(label: str, url: str, args) -> float:
+    app = make_app(url, OMS_AUTO_CONFIRM=True)
+    with app.app_context():
+        for sku in SKUS:
+            catalog.create_product(sku=sku, name=f"Benchmark {sku}", price_minor=1500, currency="EUR",
+                                   on_hand=10_000_000, actor="bench")
+        db.session.remove()
+        for fn in (with_service, with_core):  # warm-up: caches, pool, statement cache
+            timed(fn, 30)
+        service, core = [], []
+        for _ in range(args.rounds):
+            service.append(timed(with_service, args.orders))
+            core.append(timed(with_core, args.orders))
+        check_rows((args.rounds * args.orders + 30), (args.rounds * args.orders + 30))
+        if args.profile:
+            profiler = cProfile.Profile()
+            profiler.enable()
+            for _ in range(args.orders):
+                with_service()
+            profiler.disable()
+            print(f"\n{label}: where place_order's time goes ({args.orders} orders, by own time):")
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(18)
+    dispose(app)
+
+    def median(results, key):
+        return statistics.median(r[key] for r in results)
+
+    ratio = median(service, "per_second") / median(core, "per_second")
+
+    def cpu_per_checkout(results):
+        return (median(results, "python_cpu") + median(results, "database_cpu")) / args.orders
+
+    # On a shared machine the wall clock also counts other work's time: the ratio of
+    # CPU per checkout (Python + database) is the steadier figure; both must pass.
+    cpu_ratio = cpu_per_checkout(core) / cpu_per_checkout(service)
+    ratios = [s["per_second"] / c["per_second"] for s, c in zip(service, core)]
+    print(f"\n{label}: {args.rounds} rounds of {args.orders} checkouts each (2 lines, new and returning "
+          f"customers), alternating")
+    for name, results in (("place_order", service), ("Core writer", core)):
+        rounds = ", ".join(f"{r['per_second']:.0f}" for r in results)
+        cpu = (median(results, "python_cpu") + median(results, "database_cpu")) / args.orders * 1000
+        print(f"  {name:12} {median(results, 'per_second'):7.0f} checkouts/s (median; rounds "
+              f"{rounds})  CPU per checkout: "
+              f"python {median(results, 'python_cpu') / args.orders * 1000:.2f} ms, database "
+              f"{median(results, 'database_cpu') / args.orders * 1000:.2f} ms, total {cpu:.2f} ms")
+    rounds = ", ".join(f"{r:.2f}" for r in ratios)
+    print(f"  P1 place_order / Core = {ratio:.2f} checkouts/s (rounds {rounds}), "
+          f"{cpu_ratio:.2f} by CPU per checkout; goal >= {GOAL}: "
+          f"{'PASS' if min(ratio, cpu_ratio) >= GOAL else 'MISS'}")
+    return ratio
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--orders", type=int, default=300, help="checkouts per round")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--postgres-url", default="")
+    parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args()
+    if not (10 <= args.orders <= 100_000 and 1 <= args.rounds <= 50):
+        parser.error("need 10 <= orders <= 100000 and 1 <= rounds <= 50")
+    if not args.skip_sqlite:
+        with temporary_sqlite() as url:
+            run("SQLite", url, args)
+    if args.postgres_url:
+        with temporary_postgres(args.postgres_url) as url:
+            run("PostgreSQL", url, args)
+
+
+if __name__ == "__main__":
+    main()
