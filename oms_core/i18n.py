@@ -66,7 +66,9 @@ def best_match(accept_language: str | None, *, default: str | None = None) -> st
 
     header = (accept_language or "")[:500]  # bounded: a header is not a place for essays
     offered = parse_accept_header(header, LanguageAccept)
-    for value, _quality in sorted(offered, key=lambda item: -item[1]):
+    for value, quality in sorted(offered, key=lambda item: -item[1]):
+        if quality <= 0:  # q=0: "not this one"
+            continue
         code = value.replace("-", "_").split("_")[0].lower()
         if code in LOCALES:
             return order_locale(code)
