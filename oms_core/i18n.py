@@ -53,7 +53,8 @@ def order_locale(choice: str | None) -> str:
         raise ValidationError("Unknown language.")
     code = choice.replace("-", "_").split("_")[0].lower()
     if code not in LOCALES:
-        raise ValidationError(f"Unknown language '{choice[:MAX_LOCALE_LENGTH]}': one of {', '.join(LOCALES)}.")
+        raise ValidationError(
+            f"Unknown language '{choice[:MAX_LOCALE_LENGTH]}': one of {', '.join(LOCALES)}.")
     own = shop_locale()
     return own if language(own) == code else code
 

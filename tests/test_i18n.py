@@ -17,7 +17,7 @@ from pypdf import PdfReader
 
 from oms_core import i18n, tracking_codes
 from oms_core.errors import ValidationError
-from oms_core.services import documents, notifications, orders, outbox, payments
+from oms_core.services import documents, orders, outbox, payments
 from test_notifications import BASE_URL, SMTPServer, parts
 
 REPO = i18n.TRANSLATIONS_DIR.parents[1]

@@ -20,7 +20,6 @@ from ..money import exponent
 from ..taxes import format_rate
 
 
-
 @lru_cache(maxsize=None)
 def _templates(language: str) -> Environment:
     """The document templates in one shipped language (gettext from its catalog)."""
