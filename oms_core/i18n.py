@@ -125,14 +125,14 @@ def format_datetime(value: datetime | None, locale: str, *, with_zone: bool = Fa
     return f"{text} {local.tzname()}" if with_zone else text
 
 
-def format_date(value, locale: str) -> str:
+def format_date(value, locale: str, form: str = "medium") -> str:
     if value is None:
         return ""
     from babel.dates import format_date as babel_format
 
     if isinstance(value, datetime):
         value = local_time(value).date()
-    return babel_format(value, "medium", locale=locale)
+    return babel_format(value, form, locale=locale)
 
 
 def locale_of(order) -> str:

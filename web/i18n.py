@@ -55,3 +55,4 @@ def init_babel(app: Flask) -> None:
     app.jinja_env.filters["oms_money"] = money_filter
     app.jinja_env.filters["oms_datetime"] = datetime_filter
     app.jinja_env.globals["oms_locale"] = lambda: i18n.language(page_locale())
+    app.jinja_env.globals["oms_full_date"] = lambda day: i18n.format_date(day, page_locale(), "full")
