@@ -486,7 +486,7 @@ def test_customer_gives_slots_sees_the_appointment_and_asks_to_move_it(app, job,
     assert client.get(docs_url(job.order_id, "assembly.ics")).status_code == 404
     assembly.schedule(job.id, day=in_days(4), start=time(9), end=time(12), assignee_id=fitter.id, actor="staff:a")
     page = client.get(docs_url(job.order_id)).get_data(as_text=True)
-    assert f"{format_date(in_days(4), "full", locale="en_GB")}, 09:00–12:00" in page and "Fay Fitter" not in page
+    assert f"{format_date(in_days(4), 'full', locale='en_GB')}, 09:00–12:00" in page and "Fay Fitter" not in page
     download = client.get(docs_url(job.order_id, "assembly.ics"))
     assert download.status_code == 200 and download.mimetype == "text/calendar"
     assert int(parse(download.data)[1]["SEQUENCE"]) == 0
