@@ -250,3 +250,13 @@ def test_any_language_header_or_parameter_gets_a_page(client, header, lang):
     safe_header = header.encode("latin-1", "ignore").decode("latin-1").replace("\r", "").replace("\n", "")
     response = client.get("/track", query_string={"lang": lang}, headers={"Accept-Language": safe_header})
     assert response.status_code in (200, 400, 429)  # 400: the input guard's answer to a NUL
+
+
+@pytest.mark.parametrize("language, in_stock, few_left", [("de", "Auf Lager", "Nur noch 2"),
+                                                          ("nl", "Op voorraad", "Nog 2"),
+                                                          ("en", "In stock", "2 left")])
+def test_the_stock_badge_speaks_the_shoppers_language(client, make_product, language, in_stock, few_left):
+    plenty, few = make_product(on_hand=50), make_product(on_hand=2, low_stock_threshold=5)
+    headers = {"Accept-Language": language}
+    assert in_stock in client.get(f"/oms/storefront/stock/{plenty.sku}", headers=headers).get_data(as_text=True)
+    assert few_left in client.get(f"/oms/storefront/stock/{few.sku}", headers=headers).get_data(as_text=True)
