@@ -9,7 +9,7 @@ PLUGINS := plugins/sklearn_forecaster plugins/stripe plugins/easypost plugins/ka
 # It links files, so re-run `make install` after adding a new file.
 EDITABLE := --config-settings editable_mode=strict
 
-.PHONY: install install-test demo test clean
+.PHONY: install install-test demo test clean translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,14 @@ PYTEST_ARGS ?= -n auto
 
 test: install-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# After changing a customer-facing text: re-extract (babel.cfg), merge into each
+# language's .po (translate the new entries there), compile the .mo files; commit all.
+BABEL_KEYWORDS := --no-default-keywords -k _ -k gettext -k N_ -k ngettext:1,2
+translations:
+	$(BIN)/pybabel extract -F babel.cfg $(BABEL_KEYWORDS) --sort-by-file --project Flask-OMS -o oms_core/translations/messages.pot .
+	$(BIN)/pybabel update -i oms_core/translations/messages.pot -d oms_core/translations --width 100
+	$(BIN)/pybabel compile -d oms_core/translations --statistics
 
 clean:
 	rm -rf $(VENV) build *.egg-info demo-data

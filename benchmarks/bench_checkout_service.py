@@ -121,7 +121,7 @@ def with_core() -> None:
         deadline = runtime.setting("PAYMENT_DEADLINES")["bank_transfer"]["deadline_hours"]
         order_id = connection.execute(INSERT_ORDER, dict(
             status=order_states.CONFIRMED, customer_id=customer_id, channel="web", external_id=None,
-            currency="EUR", version=0, payment_due_at=now + timedelta(hours=deadline),
+            currency="EUR", version=0, locale="", payment_due_at=now + timedelta(hours=deadline),
             subtotal_minor=subtotal, shipping_minor=0, total_minor=subtotal, paid_minor=0, refunded_minor=0,
             payment_method="bank_transfer", payment_status="unpaid", pays_on_delivery=False,
             customer_name=new.name, customer_phone="", tracking_code=code, ship_name=new.name,

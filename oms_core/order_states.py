@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Callable
 
 from .errors import IllegalTransition
+from .i18n import N_
 
 PLACED = "placed"
 CONFIRMED = "confirmed"
@@ -93,15 +94,15 @@ GUARDS: dict[tuple[str, str], Callable] = {
 
 # Status changes the customer sees on the tracking page.
 PUBLIC_LABELS = {
-    PLACED: "Order received",
-    CONFIRMED: "Order confirmed",
-    PAID: "Payment received",
-    FULFILLING: "Being prepared",
-    PARTIALLY_SHIPPED: "Partly shipped",
-    SHIPPED: "Shipped",
-    DELIVERED: "Delivered",
-    CLOSED: "Completed",
-    CANCELLED: "Cancelled",
+    PLACED: N_("Order received"),
+    CONFIRMED: N_("Order confirmed"),
+    PAID: N_("Payment received"),
+    FULFILLING: N_("Being prepared"),
+    PARTIALLY_SHIPPED: N_("Partly shipped"),
+    SHIPPED: N_("Shipped"),
+    DELIVERED: N_("Delivered"),
+    CLOSED: N_("Completed"),
+    CANCELLED: N_("Cancelled"),
 }
 
 

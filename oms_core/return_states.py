@@ -10,6 +10,7 @@ here and writes it on the order's timeline with actor, time and reason.
 from __future__ import annotations
 
 from .errors import IllegalTransition
+from .i18n import N_
 
 REQUESTED = "requested"
 APPROVED = "approved"
@@ -42,14 +43,14 @@ OPEN = frozenset({REQUESTED, APPROVED, RECEIVED})
 
 # Refund or exchange: what the customer wants back.
 REFUND, EXCHANGE = "refund", "exchange"
-OUTCOMES = {REFUND: "A refund", EXCHANGE: "An exchange (the same items again)"}
+OUTCOMES = {REFUND: N_("A refund"), EXCHANGE: N_("An exchange (the same items again)")}
 # What staff do with a unit they received.
 RESTOCK, WRITE_OFF = "restock", "write_off"
 CONDITIONS = {RESTOCK: "Back to sellable stock", WRITE_OFF: "Write off"}
 
 LABELS = {
-    REQUESTED: "Requested", APPROVED: "Approved", REJECTED: "Rejected", CANCELLED: "Cancelled",
-    RECEIVED: "Received", REFUNDED: "Refunded", EXCHANGED: "Exchanged", CLOSED: "Closed",
+    REQUESTED: N_("Requested"), APPROVED: N_("Approved"), REJECTED: N_("Rejected"), CANCELLED: N_("Cancelled"),
+    RECEIVED: N_("Received"), REFUNDED: N_("Refunded"), EXCHANGED: N_("Exchanged"), CLOSED: N_("Closed"),
 }
 
 

@@ -27,7 +27,7 @@ def test_products_page_lists_stock(staff_client, make_product, place):
     pear = make_product(sku="PER", name="Pear", on_hand=4, low_stock_threshold=3)
     place([(pear.sku, 2)], confirm=True)
     page = staff_client.get(f"{ADMIN}/products").get_data(as_text=True)
-    assert "Apple" in page and "12.50 EUR" in page
+    assert "Apple" in page and "€12.50" in page  # the shop's locale (en_GB)
     row = page.split(f'id="product-{pear.id}"')[1].split("</tr>")[0]
     assert '<td class="num">4</td>' in row and '<td class="num">2</td>' in row  # on hand, reserved/available
     assert "badge-warn" in row

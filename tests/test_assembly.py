@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 import pytest
+from babel.dates import format_date
 from sqlalchemy import func, select
 
 from oms_core.db import db
@@ -345,13 +346,14 @@ def test_the_customer_gets_each_appointment_once_with_its_calendar_file(app, job
         methods.append(str(calendar["METHOD"]))
     assert sequences == [0, 1, 2] and methods == ["REQUEST", "REQUEST", "CANCEL"]
     text = mails[1].get_body(preferencelist=("plain",)).get_content()
-    assert f"{in_days(3):%A %d %B %Y}, between 09:00 and 12:00 ({ZONE} time)" in text
+    # The day as the customer's locale writes it (Babel, the shop's en_GB here).
+    assert f"{format_date(in_days(3), 'full', locale='en_GB')}, between 09:00 and 12:00 ({ZONE} time)" in text
     link = text.split("Ask to move it: ")[1].split()[0]
     assert link.startswith("https://shop.example/track/documents/link/")
     # The payload keeps what was announced: the first email told the first day, sent late or not.
     first = db.session.scalars(select(OutboxMessage).where(OutboxMessage.idempotency_key.like("email-assembly-%"))
                                .order_by(OutboxMessage.id)).first()
-    assert notifications.compose(first)["text"].count(f"{in_days(2):%A %d %B %Y}") == 1
+    assert notifications.compose(first)["text"].count(format_date(in_days(2), "full", locale="en_GB")) == 1
 
 
 # ------------------------------------------------------------------ back-office
@@ -501,7 +503,7 @@ def test_customer_gives_slots_sees_the_appointment_and_asks_to_move_it(app, job,
     assert client.get(docs_url(job.order_id, "assembly.ics")).status_code == 404
     assembly.schedule(job.id, day=in_days(4), start=time(9), end=time(12), assignee_id=fitter.id, actor="staff:a")
     page = client.get(docs_url(job.order_id)).get_data(as_text=True)
-    assert f"{in_days(4):%A %d %B %Y}, 09:00–12:00" in page and "Fay Fitter" not in page
+    assert f"{format_date(in_days(4), 'full', locale='en_GB')}, 09:00–12:00" in page and "Fay Fitter" not in page
     download = client.get(docs_url(job.order_id, "assembly.ics"))
     assert download.status_code == 200 and download.mimetype == "text/calendar"
     assert int(parse(download.data)[1]["SEQUENCE"]) == 0

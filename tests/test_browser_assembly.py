@@ -12,6 +12,7 @@ from pathlib import Path
 
 import icalendar
 import pytest
+from babel.dates import format_date
 
 from test_browser import OWNER, browser, serving, shots_dir  # noqa: F401  (the module's Chromium)
 
@@ -82,7 +83,7 @@ def test_an_assembly_job_booked_and_moved(browser, shop, tmp_path):  # noqa: F81
     customer.set_default_timeout(20_000)
     customer.goto(base + link)
     appointment = customer.locator("#oms-assembly-appointment").inner_text()
-    assert f"{first_day:%A %d %B %Y}, 09:00–12:00" in appointment
+    assert f"{format_date(first_day, 'full', locale='en_GB')}, 09:00–12:00" in appointment
     with customer.expect_download() as download:
         customer.click("text=Add to my calendar")
     first = calendar_event(download.value.path())
@@ -108,7 +109,7 @@ def test_an_assembly_job_booked_and_moved(browser, shop, tmp_path):  # noqa: F81
 
     # The customer sees the new appointment; its calendar file updates the same event.
     customer.reload()
-    assert f"{second_day:%A %d %B %Y}, 13:00–16:30" in customer.locator("#oms-assembly-appointment").inner_text()
+    assert f"{format_date(second_day, 'full', locale='en_GB')}, 13:00–16:30" in customer.locator("#oms-assembly-appointment").inner_text()
     assert customer.locator("#oms-assembly-move-requested").count() == 0
     with customer.expect_download() as download:
         customer.click("text=Add to my calendar")

@@ -70,7 +70,7 @@ def test_staff_edit_a_quantity_and_the_address(browser, live_shop, database_url)
     page.locator("#edit-save").click()
     page.wait_for_selector("#order-body .flash >> text=changed")
     body = page.locator("#order-body").inner_text()
-    assert "New total 14.50" in body.replace("\u00a0", " ")
+    assert "New total €14.50" in body.replace("\u00a0", " ")
     assert "22 New Street" in page.locator("#summary-panel").inner_text()
     timeline = page.locator("#timeline-panel").inner_text()
     assert "qty MUG-1 2 -> 1, address changed (Customer phoned)" in timeline

@@ -253,4 +253,4 @@ def test_the_confirmation_of_a_card_order_links_pay_now_and_a_refund_is_told(app
     text, _ = by_subject[f"Order {orders.get_order(transfer).number} confirmed"]
     assert "Pay now" not in text  # paid by the time it is sent, and a transfer has no online payment
     text, html = by_subject[f"Refund for order {orders.get_order(transfer).number}"]
-    assert "We have refunded 1.00 EUR" in text and "1.00 EUR" in html
+    assert "We have refunded €1.00" in text and "€1.00" in html  # the customer's locale (en_GB here)

@@ -334,9 +334,9 @@ def test_a_paid_order_made_dearer_asks_for_the_difference_with_bank_details(plac
     order = fresh(order.id)
     assert (order.status, order.payment_status, order.balance_minor) == (S.CONFIRMED, "partially_paid", 1000)
     email = notifications.compose(balance_email(order.id))
-    assert email["subject"] == f"Order {order.number} changed: 10.00 EUR to pay"
+    assert email["subject"] == f"Order {order.number} changed: €10.00 to pay"  # the customer's locale (en_GB here)
     assert "IBAN NL91 ABNA 0417 1643 00" in email["text"] and "Pay now" not in email["text"]
-    assert "20.00 EUR" in email["text"]  # the new total
+    assert "€20.00" in email["text"]  # the new total, as the customer's locale writes it
     # The customer pays the difference: paid again, with its receipt.
     pay_in_full(order.id)
     assert (fresh(order.id).status, fresh(order.id).payment_status) == (S.PAID, "paid")

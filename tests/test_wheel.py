@@ -41,6 +41,9 @@ def wheel_names(oms_wheel):
     "oms_core/migrations/env.py",
     "oms_core/migrations/script.py.mako",
     "oms_demo/__init__.py",
+    # the customer languages' catalogs (oms_core/i18n.py), compiled and as source
+    "oms_core/translations/de/LC_MESSAGES/messages.mo",
+    "oms_core/translations/nl/LC_MESSAGES/messages.po",
     # the templates `flask oms new-plugin` writes plugin distributions from
     "oms_core/scaffold/templates/common/pyproject.toml.tmpl",
     "oms_core/scaffold/templates/carrier/module.py.tmpl",

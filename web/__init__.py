@@ -15,6 +15,7 @@ from oms_core.setup import init_core
 
 from . import admin, assets, public, public_documents, storefront, webhooks
 from .hardening import default_session_cookie, install_security_headers
+from .i18n import init_babel
 from .input_guard import install_input_guard
 from .ratelimit import init_limiter
 from .schema_guard import install_schema_guard
@@ -32,6 +33,7 @@ class OMS:
         config = app.config
         default_session_cookie(config)
         HTMX(app)
+        init_babel(app)
         csrf = app.extensions.get("csrf") or CSRFProtect(app)
         if getattr(app, "login_manager", None) is not None:
             # Its user loader would replace the host's: staff and shop customers

@@ -14,10 +14,10 @@
 """
 from __future__ import annotations
 
-from flask import Blueprint, Flask, render_template, url_for
+from flask import Blueprint, Flask, has_request_context, render_template, request, url_for
 from markupsafe import Markup
 
-from oms_core import tracking_codes
+from oms_core import i18n, tracking_codes
 from oms_core.models import Order
 from oms_core.services import orders, payment_ops, storefront
 
@@ -35,16 +35,21 @@ ACTOR = "storefront"
 def place_checkout_order(*, email: str, name: str, lines: list[tuple[str, int]], payment_method: str,
                          address: dict | None = None, phone: str = "", note: str = "",
                          shipping_minor: int = 0, billing: dict | None = None,
-                         assembly: list[str] | tuple = ()) -> Order:
+                         assembly: list[str] | tuple = (), locale: str | None = None) -> Order:
     """Place a web order from a checkout. `lines` are (sku, quantity); `address` has
     line1, line2, postal_code, city, country (ISO 3166 alpha-2); `billing` the same
     keys and "name", when the invoice goes elsewhere (empty: the shipping address);
     `assembly` the SKUs whose offered assembly the customer ticked (products that
-    require it get it anyway; `catalog.items_on_sale` says which offer it, at what price)."""
+    require it get it anyway; `catalog.items_on_sale` says which offer it, at what price);
+    `locale` the customer's explicit choice of language (one of i18n.LOCALES), else the
+    best match of the browser's Accept-Language among the shipped ones: their emails
+    and documents are written in it."""
+    if locale is None and has_request_context():
+        locale = i18n.best_match(request.headers.get("Accept-Language"))
     return orders.place_order(orders.NewOrder(
         email=email, name=name, lines=list(lines), payment_method=payment_method, phone=phone,
         address=dict(address or {}), channel="web", note=note, shipping_minor=shipping_minor,
-        billing=dict(billing or {}), assembly=list(assembly),
+        billing=dict(billing or {}), assembly=list(assembly), locale=locale,
     ), actor=ACTOR)
 
 

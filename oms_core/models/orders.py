@@ -60,6 +60,9 @@ class Order(db.Model):
     # the first ones it was created with: anyone may type anyone's email at checkout.
     customer_name: Mapped[str] = mapped_column(String(200), nullable=False)
     customer_phone: Mapped[str] = mapped_column(String(50), default="", nullable=False)
+    # The customer's language (oms_core/i18n.py): their emails and documents. Set when
+    # placed; '' (orders from before languages) reads as the shop's locale.
+    locale: Mapped[str] = mapped_column(String(16), default="", server_default="", nullable=False)
     tracking_code: Mapped[Optional[str]] = mapped_column(String(20), unique=True)
     ship_name: Mapped[str] = mapped_column(String(200), nullable=False)
     ship_line1: Mapped[str] = mapped_column(String(200), default="", nullable=False)

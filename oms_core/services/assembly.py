@@ -31,6 +31,7 @@ from sqlalchemy.orm import joinedload
 from .. import limits, shop
 from ..db import db, write_transaction
 from ..errors import IllegalTransition, NotFound, ValidationError
+from ..i18n import N_
 from ..models import AssemblyJob, Order, Product, StaffUser
 from . import assembly_calendar, notifications, outbox, timeline
 from .common import fetch, lock_order, optional_text, required_text
@@ -40,8 +41,8 @@ NONE, OFFERED, REQUIRED = "none", "offered", "required"
 CHOICES = {NONE: "No assembly", OFFERED: "Assembly offered", REQUIRED: "Assembly required"}
 
 TO_SCHEDULE, SCHEDULED, DONE, FAILED, CANCELLED = "to_schedule", "scheduled", "done", "failed", "cancelled"
-LABELS = {TO_SCHEDULE: "To schedule", SCHEDULED: "Scheduled", DONE: "Done", FAILED: "Failed",
-          CANCELLED: "Cancelled"}
+LABELS = {TO_SCHEDULE: N_("To schedule"), SCHEDULED: N_("Scheduled"), DONE: N_("Done"), FAILED: N_("Failed"),
+          CANCELLED: N_("Cancelled")}
 TRANSITIONS = {
     TO_SCHEDULE: {SCHEDULED, CANCELLED},
     SCHEDULED: {SCHEDULED, DONE, FAILED, CANCELLED},
@@ -50,8 +51,8 @@ TRANSITIONS = {
     CANCELLED: {TO_SCHEDULE},
 }
 # Parts of the day a customer may prefer.
-PARTS_OF_DAY = {"morning": "Morning (8:00-12:00)", "afternoon": "Afternoon (12:00-17:00)",
-                "evening": "Evening (17:00-21:00)"}
+PARTS_OF_DAY = {"morning": N_("Morning (8:00-12:00)"), "afternoon": N_("Afternoon (12:00-17:00)"),
+                "evening": N_("Evening (17:00-21:00)")}
 MAX_SLOTS = 5
 # How far ahead an appointment or a preferred slot may be.
 MAX_DAYS_AHEAD = 366

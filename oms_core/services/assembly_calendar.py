@@ -80,11 +80,17 @@ def email_attachments(payload: dict) -> list[tuple[str, bytes, tuple[str, str], 
     return [(filename(job), ics(job, appointment), CONTENT_TYPE, {"method": appointment["method"]})]
 
 
-def describe(payload: dict) -> dict | None:
-    """The appointment an email states, for its text: day, start, end, time zone."""
+def describe(payload: dict, locale: str | None = None) -> dict | None:
+    """The appointment an email states, for its text: day (in `locale`'s words, the
+    shop's by default), start, end, time zone."""
+    from babel.dates import format_date
+
+    from .. import i18n
+
     appointment = payload.get("assembly")
     if not appointment:
         return None
-    return {"day": date.fromisoformat(appointment["date"]).strftime("%A %d %B %Y"),
+    return {"day": format_date(date.fromisoformat(appointment["date"]), "full",
+                               locale=locale or i18n.shop_locale()),
             "start": appointment["start"], "end": appointment["end"],
             "time_zone": shop.details().time_zone}

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from .. import limits, runtime, shop, taxes
 from ..errors import ValidationError
+from ..i18n import N_
 from ..models import Order, OrderLine
 from ..models._base import utcnow
 
@@ -48,7 +49,7 @@ def taxed(order: Order) -> dict:
     rows = [_line_row(line.name, line.sku, line.quantity, _line_split(line), line.unit_price_minor)
             for line in order.lines]
     if order.shipping_minor:
-        rows.append(_line_row("Shipping", "", None, _shipping_split(order)))
+        rows.append(_line_row(N_("Shipping"), "", None, _shipping_split(order)))
     return _summed(order.currency, rows)
 
 
@@ -60,7 +61,7 @@ def credited(order: Order, amount_minor: int, lines: list[tuple[int, int]], ship
         shipping = _shipping_split(order)
         part = shipping if shipping_minor == shipping.gross else taxes.split(
             shipping_minor, shipping.rate_bp, includes_tax=True)
-        rows.append(_line_row("Shipping", "", None, part))
+        rows.append(_line_row(N_("Shipping"), "", None, part))
     rest = amount_minor - sum(row["gross"] for row in rows)
     if rest < 0:
         raise ValidationError("The refunded amount is less than the refunded lines are worth.")

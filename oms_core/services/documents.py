@@ -27,9 +27,10 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import undefer
 from sqlalchemy.orm.attributes import set_committed_value
 
-from .. import limits, runtime, shop
+from .. import i18n, limits, runtime, shop
 from ..db import db, read_connection, write_transaction
 from ..errors import NotFound, ValidationError
+from ..i18n import N_
 from ..models import Document, Order, Shipment, order_number
 from ..models._base import utcnow
 from ..protocols import supports
@@ -38,7 +39,9 @@ from .common import fetch
 from .periodic import Periodic
 
 INVOICE, RECEIPT, CREDIT_NOTE, PACKING_SLIP = Document.KINDS
-TITLES = {INVOICE: "Invoice", RECEIPT: "Receipt", CREDIT_NOTE: "Credit note", PACKING_SLIP: "Packing slip"}
+# English, as stored and on the timeline; documents show them in their own locale.
+TITLES = {INVOICE: N_("Invoice"), RECEIPT: N_("Receipt"), CREDIT_NOTE: N_("Credit note"),
+          PACKING_SLIP: N_("Packing slip")}
 ACTOR = "oms:documents"
 log = logging.getLogger(__name__)
 
@@ -146,7 +149,7 @@ def _issue(order: Order, kind: str, source_kind: str, source_id: int, snapshot) 
     sequence = numbering.next_value(kind, year)
     number = numbering.formatted(kind, year, sequence)
     data.update(kind=kind, title=TITLES[kind], number=number, issued_at=issued_at.isoformat(),
-                shop=details.snapshot(),
+                shop=details.snapshot(), locale=i18n.locale_of(order),
                 order={"number": order.number, "placed_at": order.created_at.isoformat(),
                        "total_minor": order.total_minor})
     document = Document(order_id=order.id, kind=kind, series=kind, year=year, sequence=sequence,

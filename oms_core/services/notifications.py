@@ -20,50 +20,69 @@ from email.message import EmailMessage
 from email.utils import formataddr
 from urllib.parse import urlsplit
 
+from functools import lru_cache
+
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from .. import runtime, shop, tracking_codes
+from .. import i18n, runtime, shop, tracking_codes
 from ..db import db
 from ..models import Order
-from ..money import format_amount
+from ..i18n import N_
 from . import assembly_calendar, customer_proof, documents, outbox, payment_ops, unpaid
 
 EMAIL_KIND = "email.send"
 SUBJECTS = {
-    "confirmed": "Order {number} confirmed",
-    "paid": "Payment received for order {number}",
-    "shipped": "Order {number} is on its way",
-    "delivered": "Order {number} has been delivered",
-    "refunded": "Refund for order {number}",
+    "confirmed": N_("Order {number} confirmed"),
+    "paid": N_("Payment received for order {number}"),
+    "shipped": N_("Order {number} is on its way"),
+    "delivered": N_("Order {number} has been delivered"),
+    "refunded": N_("Refund for order {number}"),
     # An edit made the order cost more (services.order_edits): the difference is asked for.
-    "balance_due": "Order {number} changed: {amount} to pay",
+    "balance_due": N_("Order {number} changed: {amount} to pay"),
     # One parcel of an order (services.shipping_emails).
-    "parcel_shipped": "A parcel of order {number} is on its way",
-    "parcel_out_for_delivery": "A parcel of order {number} is out for delivery",
-    "parcel_delivered": "A parcel of order {number} has been delivered",
-    "parcel_problem": "A problem delivering a parcel of order {number}",
+    "parcel_shipped": N_("A parcel of order {number} is on its way"),
+    "parcel_out_for_delivery": N_("A parcel of order {number} is out for delivery"),
+    "parcel_delivered": N_("A parcel of order {number} has been delivered"),
+    "parcel_problem": N_("A problem delivering a parcel of order {number}"),
     # An assembly appointment (services.assembly), with its calendar file.
-    "assembly_scheduled": "Your assembly appointment for order {number}",
-    "assembly_cancelled": "Assembly appointment for order {number} cancelled",
+    "assembly_scheduled": N_("Your assembly appointment for order {number}"),
+    "assembly_cancelled": N_("Assembly appointment for order {number} cancelled"),
     # One return of an order (services.returns), at each step.
-    "return_requested": "We have your return request for order {number}",
-    "return_approved": "Your return for order {number} is approved",
-    "return_rejected": "About your return for order {number}",
-    "return_received": "We have received your return for order {number}",
-    "return_refunded": "Your return for order {number} is refunded",
-    "return_exchanged": "Your exchange for order {number} is on its way",
+    "return_requested": N_("We have your return request for order {number}"),
+    "return_approved": N_("Your return for order {number} is approved"),
+    "return_rejected": N_("About your return for order {number}"),
+    "return_received": N_("We have received your return for order {number}"),
+    "return_refunded": N_("Your return for order {number} is refunded"),
+    "return_exchanged": N_("Your exchange for order {number} is on its way"),
     # Before the payment deadline (services.unpaid).
-    "payment_reminder": "Reminder: order {number} is waiting for your payment",
+    "payment_reminder": N_("Reminder: order {number} is waiting for your payment"),
 }
 PDF = ("application", "pdf")
-_TEMPLATES = Environment(loader=PackageLoader("oms_core", "email_templates"),
-                         autoescape=select_autoescape(["html"], default_for_string=False),
-                         undefined=StrictUndefined, keep_trailing_newline=True)
 
 
-def render(name: str, **context) -> str:
-    """One of the core's email templates (status.txt, status.html), filled in."""
-    return _TEMPLATES.get_template(name).render(**context)
+@lru_cache(maxsize=None)
+def _environment(language: str) -> Environment:
+    """The core's email templates in one shipped language: their own Jinja loader
+    (there is no request, and no Flask-Babel, in the worker that renders them) with
+    that language's catalog installed as gettext; one environment per language, so
+    two emails in two languages never share a catalog."""
+    env = Environment(loader=PackageLoader("oms_core", "email_templates"),
+                      autoescape=select_autoescape(["html"], default_for_string=False),
+                      undefined=StrictUndefined, keep_trailing_newline=True, extensions=["jinja2.ext.i18n"])
+    env.install_gettext_translations(i18n.translations(language), newstyle=True)
+    return env
+
+
+def render(name: str, locale: str | None = None, **context) -> str:
+    """One of the core's email templates (status.txt, status.html), filled in, in
+    `locale`'s language (the shop's when None)."""
+    language = i18n.language(locale or i18n.shop_locale())
+    return _environment(language).get_template(name).render(lang=language, **context)
+
+
+def subject(status: str, locale: str, **variables) -> str:
+    """An email's subject in the customer's language."""
+    return i18n.gettext(locale, SUBJECTS[status]).format(**variables)
 
 
 def tracking_url(code: str) -> str:
@@ -155,23 +174,24 @@ def compose(message) -> dict:
     PDFs of the documents it names, an appointment's calendar file)."""
     order = db.session.get(Order, message.order_id)
     status = message.payload["status"]
+    locale = i18n.locale_of(order)
     attachments = [documents.download(order.id, document_id)
                    for document_id in message.payload.get("documents", ())]
     context = {
         "order": order, "status": status, "shop_name": runtime.setting("SHOP_NAME"),
         "tracking_code": tracking_codes.display(order.tracking_code),
         "tracking_url": tracking_url(order.tracking_code),
-        "refund_amount": format_amount(message.payload.get("amount_minor", 0), order.currency),
+        "refund_amount": i18n.format_money(message.payload.get("amount_minor", 0), order.currency, locale),
         # The pay-now link while the balance can be paid online (read when the email is sent).
         "pay_url": pay_url(order.tracking_code)
         if status in ("confirmed", "balance_due", "payment_reminder") and payment_ops.can_start(order) else "",
         "bank": _bank_details() if status == "balance_due" else None,
-        "order_total": format_amount(order.total_minor, order.currency),
-        "payment_due": unpaid.due_text(order),
+        "order_total": i18n.format_money(order.total_minor, order.currency, locale),
+        "payment_due": unpaid.due_text(order, locale),
         "documents_url": documents_url(order.id) if attachments else "",
         # The parcel an email is about, or every booked parcel for the order's "shipped".
         "parcels": _parcels(order, message.payload.get("shipment_id"), status),
-        "appointment": assembly_calendar.describe(message.payload),
+        "appointment": assembly_calendar.describe(message.payload, locale),
         # Where the customer asks to move it (a signed link that proves the order).
         "assembly_url": documents_url(order.id) if status == "assembly_scheduled" else "",
         **_return_context(message.payload.get("return_id")),
@@ -181,9 +201,9 @@ def compose(message) -> dict:
     return {
         "to": order.customer.email,
         "to_name": order.customer_name,
-        "subject": SUBJECTS[status].format(number=order.number, amount=context["refund_amount"]),
-        "text": render(f"{template}.txt", **context),
-        "html": render(f"{template}.html", **context),
+        "subject": subject(status, locale, number=order.number, amount=context["refund_amount"]),
+        "text": render(f"{template}.txt", locale, **context),
+        "html": render(f"{template}.html", locale, **context),
         "message_id": f"<{message.idempotency_key}@{host}>",
         "attachments": [(document.filename, pdf, PDF, {}) for document, pdf in attachments]
         + assembly_calendar.email_attachments(message.payload),

@@ -7,7 +7,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from .. import limits, order_states, runtime, shop, taxes, tracking_codes
+from .. import i18n, limits, order_states, runtime, shop, taxes, tracking_codes
 from ..db import db, execute_core, write_transaction
 from ..errors import ValidationError
 from ..models import Customer, Order, OrderLine, Product
@@ -82,6 +82,8 @@ class NewOrder:
     # prices it charged (sku -> minor units; a SKU left out costs the product's price).
     external_id: str | None = None
     unit_prices: dict = field(default_factory=dict)
+    # The customer's language (a shipped locale, i18n.LOCALES); None: the shop's.
+    locale: str | None = None
 
 
 def _merged_lines(lines) -> dict[str, int]:
@@ -122,6 +124,7 @@ def place_order(new: NewOrder, *, actor: str, confirm: bool | None = None) -> Or
         raise ValidationError("Shipping cannot be negative.")
     limits.check_whole(new.shipping_minor, "Shipping", maximum=limits.MAX_AMOUNT_MINOR)
     external_id = optional_text(new.external_id, "External order id", 64) or None
+    locale = i18n.order_locale(new.locale)
     if external_id and not CHANNELS[new.channel].imported:
         raise ValidationError(f"Orders of channel '{new.channel}' have no external order id.")
     for sku, price in new.unit_prices.items():
@@ -169,7 +172,7 @@ def place_order(new: NewOrder, *, actor: str, confirm: bool | None = None) -> Or
             tax_minor=sum(part.tax for _sku, _quantity, part in taxed + serviced) + shipping.tax,
             shipping_tax_rate_bp=shipping.rate_bp, shipping_tax_minor=shipping.tax,
             payment_method=gateway.id, pays_on_delivery=bool(gateway.pays_on_delivery),
-            customer_name=name, customer_phone=phone,
+            customer_name=name, customer_phone=phone, locale=locale,
             payment_status="unpaid", ship_name=name, ship_line1=address["line1"],
             ship_line2=address["line2"], ship_postal_code=address["postal_code"],
             ship_city=address["city"], ship_country=address["country"], note=note,

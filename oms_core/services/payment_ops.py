@@ -280,6 +280,9 @@ class PayNow:
     due: bool
     redirect_url: str | None = None
     problem: str = ""
+    # The amount again, for pages that write it for the visitor's locale.
+    amount_minor: int = 0
+    currency: str = ""
 
 
 def pay_now(code: str, back_url: Callable[[str], str]) -> PayNow:
@@ -290,7 +293,8 @@ def pay_now(code: str, back_url: Callable[[str], str]) -> PayNow:
     order = order_for_code(code)
     shown = tracking_codes.display(order.tracking_code)
     page = dict(number=order.number, code=shown, due=order.balance_minor > 0,
-                amount=format_amount(order.balance_minor, order.currency))
+                amount=format_amount(order.balance_minor, order.currency),
+                amount_minor=order.balance_minor, currency=order.currency)
     if can_start(order):
         back = back_url(shown)
         try:

@@ -22,6 +22,7 @@ from sqlalchemy import case, func, select
 from .. import limits, order_states, runtime, shipping_config
 from ..db import db, is_postgres, write_transaction
 from ..errors import NotFound, ValidationError
+from ..i18n import N_
 from ..limits import EARLIEST_EVENT
 from ..models import Order, Shipment, ShipmentEvent, ShipmentLine
 from ..models._base import utcnow
@@ -34,11 +35,11 @@ from .status import change
 BOOK_KIND = "carrier.book"
 CANCELLED, DELIVERED = "cancelled", "delivered"
 STATUS_LABELS = {
-    "unknown": "Status unknown", "pre_transit": "Label created", "in_transit": "In transit",
-    "out_for_delivery": "Out for delivery", "available_for_pickup": "Ready for pick-up",
-    "delivery_attempted": "Delivery attempted", "exception": "Delivery problem",
-    "returned_to_sender": "Returned to sender", "delivered": "Delivered",
-    "cancelled": "Shipment cancelled", "expired": "Tracking expired",
+    "unknown": N_("Status unknown"), "pre_transit": N_("Label created"), "in_transit": N_("In transit"),
+    "out_for_delivery": N_("Out for delivery"), "available_for_pickup": N_("Ready for pick-up"),
+    "delivery_attempted": N_("Delivery attempted"), "exception": N_("Delivery problem"),
+    "returned_to_sender": N_("Returned to sender"), "delivered": N_("Delivered"),
+    "cancelled": N_("Shipment cancelled"), "expired": N_("Tracking expired"),
 }
 # Of two events at the same carrier time the one further along wins: a parcel
 # reported in transit and delivered in the same second is delivered.

@@ -9,10 +9,13 @@ from sqlalchemy import select
 
 from .. import runtime
 from ..db import read_connection
+from ..i18n import N_
 from ..models import Product
 from ..plugins import GATEWAY
 
 IN_STOCK, LOW, OUT, UNAVAILABLE = "in_stock", "low", "out_of_stock", "unavailable"
+_BADGE_TEXTS = {IN_STOCK: N_("In stock"), LOW: N_("%(count)s left"), OUT: N_("Out of stock"),
+                UNAVAILABLE: N_("Unavailable")}
 
 
 @dataclass(frozen=True)
@@ -22,10 +25,13 @@ class StockBadge:
     available: int
 
     @property
+    def message(self) -> str:
+        """The label's catalog text (customer pages translate it), %(count)s for the number."""
+        return _BADGE_TEXTS.get(self.state, _BADGE_TEXTS[UNAVAILABLE])
+
+    @property
     def label(self) -> str:
-        if self.state == LOW:
-            return f"{self.available} left"
-        return {IN_STOCK: "In stock", OUT: "Out of stock"}.get(self.state, "Unavailable")
+        return self.message % {"count": self.available}
 
     @property
     def shown_available(self) -> int | None:

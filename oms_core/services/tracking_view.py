@@ -14,6 +14,7 @@ from sqlalchemy import Integer, bindparam, cast, func, literal_column, null, sel
 
 from .. import order_states, tracking_codes
 from ..db import read_connection
+from ..i18n import N_
 from ..links import web_link
 from ..models import Order, OrderLine, Shipment, ShipmentEvent, TimelineEvent, order_number
 from . import timeline
@@ -25,7 +26,7 @@ MISTYPED = "mistyped"    # the check symbol (or length/alphabet) says it is a ty
 UNKNOWN = "unknown"      # well formed, but no order has it
 FOUND = "found"
 
-BOOKING_LABEL = "Being booked with the carrier"
+BOOKING_LABEL = N_("Being booked with the carrier")
 
 
 @dataclass(frozen=True)
@@ -156,5 +157,5 @@ def _public_event(created_at, kind, to_status, message) -> PublicEvent:
         return PublicEvent(at=created_at, label=order_states.PUBLIC_LABELS.get(to_status, to_status),
                            message="")
     if kind == timeline.TRACKING_UPDATE:
-        return PublicEvent(at=created_at, label="Carrier update", message=message)
+        return PublicEvent(at=created_at, label=N_("Carrier update"), message=message)
     return PublicEvent(at=created_at, label=kind.replace("_", " ").capitalize(), message=message)

@@ -91,14 +91,15 @@ def money_on_it(order: Order, *, now: datetime | None = None) -> str | None:
     return None
 
 
-def due_text(order: Order) -> str:
-    """The deadline in the shop's time zone, for emails and pages."""
-    from zoneinfo import ZoneInfo
+def due_text(order: Order, locale: str | None = None) -> str:
+    """The deadline in the shop's time zone, written for `locale` (the shop's by
+    default), for emails and pages."""
+    from .. import i18n
 
     if order.payment_due_at is None:
         return ""
     zone = shop.details().time_zone
-    return f"{order.payment_due_at.astimezone(ZoneInfo(zone)):%d %b %Y %H:%M} ({zone})"
+    return f"{i18n.format_datetime(order.payment_due_at, locale or i18n.shop_locale())} ({zone})"
 
 
 # ------------------------------------------------------------------ the worker's pass

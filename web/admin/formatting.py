@@ -2,10 +2,10 @@
 processor, so they never clash with the host app's own filters)."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from types import SimpleNamespace
 
-from oms_core import links, money, taxes, tracking_codes
+from oms_core import i18n, links, money, taxes, tracking_codes
 from oms_core.models import order_number
 from oms_core.services import storefront
 from oms_core.services.shipments import STATUS_LABELS as TRACKING_LABELS
@@ -15,7 +15,8 @@ from . import blueprint
 
 
 def amount(minor: int, currency: str) -> str:
-    return money.format_amount(minor, currency)
+    """Written the shop's way (OMS_SHOP["locale"]): '€1,234.50' (en_GB), '1.234,50 €' (de)."""
+    return i18n.format_money(minor, currency, i18n.shop_locale())
 
 
 def amount_input(minor: int, currency: str) -> str:
@@ -24,9 +25,8 @@ def amount_input(minor: int, currency: str) -> str:
 
 
 def when(value: datetime | None) -> str:
-    if value is None:
-        return ""
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    """In the shop's time zone and locale, the zone named: '30 Nov 2026, 09:15:00 CET'."""
+    return i18n.format_datetime(value, i18n.shop_locale(), with_zone=True)
 
 
 def words(value: str | None) -> str:

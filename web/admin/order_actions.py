@@ -8,11 +8,11 @@ from typing import Callable
 
 from flask import render_template, request
 
-from oms_core import limits, money, runtime
+from oms_core import limits, runtime
 from oms_core.errors import DomainError
 from oms_core.services import carrier_ops, orders as order_service, payments, refunds, shipments, unpaid
 
-from . import blueprint, forms
+from . import blueprint, formatting, forms
 from .access import actor
 from .orders import order_body_context, order_url
 from .responses import action_result, wants_fragment
@@ -60,7 +60,7 @@ def order_payment(order_id: int):
         payment = payments.record_payment(
             order_id, gateway_id=forms.text(form, "gateway_id"), amount_minor=amount_minor,
             currency=order.currency, reference=forms.text(form, "reference"), actor=actor())
-        return f"Payment of {money.format_amount(payment.amount_minor, payment.currency)} recorded."
+        return f"Payment of {formatting.amount(payment.amount_minor, payment.currency)} recorded."
     return _run(order_id, record)
 
 
@@ -84,7 +84,7 @@ def order_refund(order_id: int):
             order_id, amount_minor=forms.amount(typed, order.currency) if typed else None,
             lines=None if typed else forms.refund_lines(form, [line.id for line in order.lines]),
             reason=forms.text(form, "reason"), reference=forms.text(form, "reference"), actor=actor())
-        total = money.format_amount(sum(r.amount_minor for r in made), order.currency)
+        total = formatting.amount(sum(r.amount_minor for r in made), order.currency)
         pending = any(r.state == "pending" for r in made)
         return f"Refund of {total} " + ("sent to the payment gateway." if pending else "recorded.")
     return _run(order_id, refund)
@@ -142,7 +142,7 @@ def order_cancel(order_id: int):
     def cancel():
         order = order_service.cancel_order(order_id, actor=actor(), reason=request.form.get("reason", ""),
                                            refund_reference=forms.text(request.form, "refund_reference"))
-        refunded = f" {money.format_amount(order.refunded_minor, order.currency)} refunded." \
+        refunded = f" {formatting.amount(order.refunded_minor, order.currency)} refunded." \
             if order.refunded_minor else ""
         return f"Order {order.number} cancelled.{refunded}"
     return _run(order_id, cancel)

@@ -11,7 +11,7 @@ from oms_core.services import order_edits
 from oms_core.services import orders as order_service
 from oms_core.services.order_edits import ADDRESS_KEYS, OrderEdit
 
-from . import blueprint, forms
+from . import blueprint, formatting, forms
 from .access import actor
 from .order_actions import run_action
 
@@ -51,11 +51,11 @@ def order_edit(order_id: int):
         effect = order_edits.edit_order(order_id, edit_request(request.form, order), actor=actor())
         money_part = ""
         if effect.refund_minor:
-            money_part = f" {money.format_amount(effect.refund_minor, effect.currency)} refunded."
+            money_part = f" {formatting.amount(effect.refund_minor, effect.currency)} refunded."
         elif effect.due_minor and effect.total_after > effect.total_before:
-            money_part = f" {money.format_amount(effect.due_minor, effect.currency)} asked of the customer."
+            money_part = f" {formatting.amount(effect.due_minor, effect.currency)} asked of the customer."
         return (f"Order {order.number} changed: {effect.summary}. New total "
-                f"{money.format_amount(effect.total_after, effect.currency)}.{money_part}")
+                f"{formatting.amount(effect.total_after, effect.currency)}.{money_part}")
     return run_action(order_id, save)
 
 
