@@ -62,9 +62,8 @@ DEFAULTS = {
     # payment deadline (then the order expires) and hours before it to remind the
     # customer; methods not listed, and cash on delivery, never expire.
     "PAYMENT_DEADLINES": {"bank_transfer": {"deadline_hours": 168, "remind_hours_before": 48}},
-    # Staff alerts (services/alerts.py): orders ready but not shipped after this many
-    # days, and the hour (shop time, OMS_SHOP["time_zone"]) daily digests go out.
-    "ALERT_UNSHIPPED_DAYS": 3,
+    # Staff alerts (services/alerts.py): the hour (shop time, OMS_SHOP["time_zone"])
+    # daily digests go out. Orders late to ship are those of OMS_UNSHIPPED_AFTER_DAYS.
     "DIGEST_HOUR": 8,
     "PAGE_SIZE": 50,
     # Public tracking page: guesses per client address (flask-limiter syntax).

@@ -41,7 +41,7 @@ def app_config(smtp):
             "OMS_PLUGINS": {"fakecard": {"webhook_secret": "whsec", "capture": "now"}},
             "OMS_SMTP_HOST": "127.0.0.1", "OMS_SMTP_PORT": smtp.port, "OMS_PUBLIC_BASE_URL": BASE_URL,
             "OMS_SHOP_NAME": "Corner Shop", "OMS_SHOP": {"time_zone": AMSTERDAM}, "OMS_DIGEST_HOUR": 8,
-            "OMS_ALERT_UNSHIPPED_DAYS": 3}
+            "OMS_UNSHIPPED_AFTER_DAYS": 3}
 
 
 @pytest.fixture(autouse=True)

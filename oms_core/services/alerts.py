@@ -7,8 +7,9 @@ one). Most are raised where their event happens, in that event's transaction:
 payments flagged or disputed and late payments given back (services.payments),
 delivery problems (services.shipments), outbox messages dead after their last
 attempt (services.outbox). The time-based ones, orders not shipped after
-OMS_ALERT_UNSHIPPED_DAYS and stock expected to run out within its lead time
-(services.replenishment), are found by the worker's sweep. Other areas raise their
+OMS_UNSHIPPED_AFTER_DAYS (the dashboard's list of late orders) and stock expected
+to run out within its lead time (services.replenishment), are found by the
+worker's sweep. Other areas raise their
 own with `raise_alert` (a new complaint message).
 
 Each staff member chooses how they hear of alerts (StaffUser.alert_delivery): an
@@ -176,7 +177,7 @@ def sweep(now: datetime | None = None) -> SweepReport:
 
 
 def _unshipped(now: datetime) -> list[Alert]:
-    days = runtime.whole_setting("ALERT_UNSHIPPED_DAYS", 1, 365)
+    days = runtime.whole_setting("UNSHIPPED_AFTER_DAYS", 1, 365)  # the dashboard's own
     from ..models import Order
 
     raised = []

@@ -69,7 +69,7 @@ def attention_clause(kind: str):
 def late_clause(days: int, *, now=None):
     """Orders ready to ship for more than `days` days: paid, being fulfilled (some
     parcels gone, maybe), or cash on delivery (which ships unpaid). Also the staff
-    alert's condition (services/alerts.py, OMS_ALERT_UNSHIPPED_DAYS)."""
+    alert's condition (services/alerts.py), with the same OMS_UNSHIPPED_AFTER_DAYS."""
     cutoff = (now or utcnow()) - timedelta(days=days)
     ready_to_ship = Order.status.in_(
         [order_states.PAID, order_states.FULFILLING, order_states.PARTIALLY_SHIPPED, order_states.CONFIRMED]
