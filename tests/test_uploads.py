@@ -119,6 +119,19 @@ def test_a_truncated_image_is_refused(app):
         uploads.clean_image(Incoming("cut.jpg", whole[: len(whole) // 2]))
 
 
+def test_a_truncated_image_is_refused_after_weasyprint_loosened_pillow(app, monkeypatch):
+    """WeasyPrint and karrio set Pillow's LOAD_TRUNCATED_IMAGES when imported (a worker
+    that rendered a PDF): uploads still refuse a cut-off image, and leave the flag as it was."""
+    from PIL import ImageFile
+
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    whole = jpeg(size=(200, 200))
+    with pytest.raises(ValidationError):
+        uploads.clean_image(Incoming("cut.jpg", whole[: len(whole) // 2]))
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is True
+    assert uploads.clean_image(Incoming("whole.jpg", whole)).content_type == "image/jpeg"
+
+
 @pytest.mark.parametrize("side", [8_000, 20_000], ids=["over-ours", "over-pillows"])
 def test_a_decompression_bomb_is_refused_before_it_is_decoded(app, side):
     bomb = png_bomb(side, side)

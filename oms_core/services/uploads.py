@@ -17,6 +17,8 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -69,6 +71,24 @@ def _label(filename: str) -> str:
     return f"'{filename[:60]}'" if filename else "The file"
 
 
+_PILLOW_FLAG = threading.Lock()
+
+
+@contextmanager
+def _truncated_images_refused():
+    """WeasyPrint and karrio set Pillow's process-wide LOAD_TRUNCATED_IMAGES on import,
+    which would let a cut-off upload decode (padded grey) in any process that has
+    rendered a PDF or loaded a carrier: refuse them here whatever the flag says."""
+    from PIL import ImageFile
+
+    with _PILLOW_FLAG:
+        before, ImageFile.LOAD_TRUNCATED_IMAGES = ImageFile.LOAD_TRUNCATED_IMAGES, False
+        try:
+            yield
+        finally:
+            ImageFile.LOAD_TRUNCATED_IMAGES = before
+
+
 def clean_image(incoming: Incoming) -> CleanImage:
     """The image re-encoded without metadata, or ValidationError (nothing kept)."""
     from PIL import Image, ImageOps, UnidentifiedImageError
@@ -80,12 +100,14 @@ def clean_image(incoming: Incoming) -> CleanImage:
         raise ValidationError(f"{label} is larger than {max_bytes() // (1024 * 1024) or 1} MB.")
     limit = _max_pixels()
     try:
-        with Image.open(io.BytesIO(incoming.data), formats=ACCEPTED_FORMATS) as probe:
+        with _truncated_images_refused(), \
+                Image.open(io.BytesIO(incoming.data), formats=ACCEPTED_FORMATS) as probe:
             width, height = probe.size
             if width * height > limit:  # checked before anything is decoded
                 raise ValidationError(f"{label} has too many pixels ({width}×{height}).")
             probe.verify()
-        with Image.open(io.BytesIO(incoming.data), formats=ACCEPTED_FORMATS) as image:
+        with _truncated_images_refused(), \
+                Image.open(io.BytesIO(incoming.data), formats=ACCEPTED_FORMATS) as image:
             image.seek(0)  # an animation keeps its first frame
             image.load()
             image = ImageOps.exif_transpose(image)  # keep how it was shot, then drop the EXIF
