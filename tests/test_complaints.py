@@ -481,3 +481,90 @@ def test_resolving_at_once_resolves_once(app, order, staff_user):
     resolved = db.session.scalar(select(func.count()).select_from(TimelineEvent).where(
         TimelineEvent.message.like("%→ Resolved%")))
     assert resolved == 1
+
+
+# ------------------------------------------------------------------ the customer's language
+
+
+def test_a_german_customer_gets_the_staff_reply_in_german_and_staff_read_english(app, place, staff_user,
+                                                                                 smtp):
+    order = place(confirm=True, locale="de", email="anna@example.com", name="Anna Beispiel")
+    outbox.run_once()  # its confirmation email: out of the way
+    smtp.inbox.received.clear()
+    complaint = complaints.open_complaint(order.id, subject="Falsche Farbe", category="Wrong item",
+                                          body="Ich wollte blau.", files=[Incoming("a.jpg", photo())])
+    staff_mail = sent_mail(smtp)
+    staff_text = staff_mail[0][1].get_body(preferencelist=("plain",)).get_content()
+    assert staff_mail[0][1]["Subject"] == f"Complaint #{complaint.id} on order {order.number}: Falsche Farbe"
+    assert "wrote on complaint" in staff_text and "1 photo attached in the thread" in staff_text
+    smtp.inbox.received.clear()
+    complaints.staff_reply(complaint.id, body="Eine blaue ist unterwegs.", user=staff_user,
+                           files=[Incoming("b.jpg", photo()), Incoming("c.jpg", photo((0, 0, 200)))])
+    (recipients, message), = sent_mail(smtp)
+    assert recipients == ["anna@example.com"]
+    assert message["Subject"] == f"Re: Falsche Farbe (Bestellung {order.number})"
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    html = message.get_body(preferencelist=("html",)).get_content()
+    assert text.startswith("Hallo Anna Beispiel,")
+    assert f"Wir haben auf Ihre Reklamation „Falsche Farbe“ zur Bestellung {order.number} geantwortet:" in text
+    assert "Fotos im Gesprächsverlauf: 2." in text
+    assert "Den ganzen Gesprächsverlauf lesen und antworten: https://shop.example" in text
+    assert 'lang="de"' in html and "<strong>Falsche Farbe</strong>" in html
+    assert "Den ganzen Gesprächsverlauf lesen und antworten</a>" in html
+    assert "We replied" not in text + html and "Hello" not in text + html
+
+
+def test_the_subject_the_customer_typed_stays_escaped_in_the_translated_email(app, place, staff_user, smtp):
+    order = place(confirm=True, locale="fr", email="zoe@example.com", name="Zoé <i>X</i>")
+    outbox.run_once()  # its confirmation email: out of the way
+    complaint = complaints.open_complaint(order.id, subject="<b>Cassé</b> {number} %(x)s", category="Other",
+                                          body="Voilà.")
+    sent_mail(smtp)
+    smtp.inbox.received.clear()
+    complaints.staff_reply(complaint.id, body="Désolés.", user=staff_user)
+    (_, message), = sent_mail(smtp)
+    assert message["Subject"] == f"Re : <b>Cassé</b> {{number}} %(x)s (commande {order.number})"
+    html = message.get_body(preferencelist=("html",)).get_content()
+    assert "<strong>&lt;b&gt;Cassé&lt;/b&gt; {number} %(x)s</strong>" in html and "Zoé &lt;i&gt;X&lt;/i&gt;" in html
+
+
+def fresh_page(app, client, url, **kw) -> str:
+    """A page in its own app context, as a served request has: the app fixture's
+    context would otherwise keep the first request's language (Flask-Babel caches
+    it on `g`)."""
+    with app.app_context():
+        return client.get(url, **kw).get_data(as_text=True)
+
+
+@pytest.mark.parametrize("how", [{"query": "?lang=nl"}, {"headers": {"Accept-Language": "nl-NL,nl;q=0.9"}}])
+def test_the_complaint_pages_speak_the_visitors_language(app, order, staff_user, how):
+    client = proven_client(app, order)
+    assert open_by_web(client, order, files=[("a.jpg", photo())]).status_code == 303
+    complaint = db.session.scalars(select(Complaint)).one()
+    complaints.staff_reply(complaint.id, body="Sorry!", user=staff_user)
+    query, headers = how.get("query", ""), how.get("headers", {})
+    thread = fresh_page(app, client, docs(order.id, "complaints", complaint.id) + query, headers=headers)
+    assert '<html lang="nl">' in thread
+    assert ">Wacht op uw antwoord</strong>" in thread and "geopend op" in thread
+    assert ">U\n" in thread and 'alt="Foto 1"' in thread and "Uw antwoord</label>" in thread
+    assert ">Versturen</button>" in thread and "Terug naar uw bestelling" in thread
+    assert "Your answer" not in thread, thread
+    documents = fresh_page(app, client, docs(order.id) + query, headers=headers)
+    assert "<h2>Vragen en klachten</h2>" in documents and "Berichten: 2" in documents
+    assert "Klopt er iets niet met uw bestelling? Laat het ons weten" in documents
+    assert "Foto's (maximaal" in documents
+    new = fresh_page(app, client, docs(order.id, "complaints") + query, headers=headers)
+    assert "<h1>Een klacht indienen</h1>" in new and ">Onderwerp</label>" in new
+    # A resolved complaint: the reply box says writing reopens it, in Dutch too.
+    complaints.set_status(complaint.id, complaints.RESOLVED, actor="staff:test", reason="done")
+    thread = fresh_page(app, client, docs(order.id, "complaints", complaint.id) + query, headers=headers)
+    assert ">Opgelost</strong>" in thread and "Opnieuw schrijven (hiermee wordt de klacht heropend)" in thread
+
+
+def test_the_email_link_refusal_speaks_the_visitors_language(app, order, place):
+    """A genuine link of another order, used on this one: the view's own refusal."""
+    complaint = complaints.open_complaint(order.id, subject="Mug", category="Other", body="Hm.")
+    other = customer_proof.link_token(place(confirm=True, email="bob@example.com").id)
+    page = fresh_page(app, app.test_client(), docs(order.id, "complaints", complaint.id, "link", other),
+                      query_string={"lang": "de"})
+    assert "Dieser Link ist ungültig." in page and "This link" not in page

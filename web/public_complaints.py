@@ -4,12 +4,14 @@ internal notes) and answer it, see the photos. Mounted on the documents blueprin
 (web/public_documents.py), so the same proof, session, rate limit, CSRF and
 private-page headers apply; everything is addressed through the proven order, so
 nothing of another order is reachable. Plain forms: the public pages run no
-script."""
+script. The pages and the view's own messages speak the visitor's language
+(web/i18n.py); texts the customer typed, and the shop's category names, stay as written."""
 from __future__ import annotations
 
 from typing import Callable
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask_babel import gettext
 
 from oms_core.errors import ValidationError
 from oms_core.services import complaints, customer_proof, uploads
@@ -63,7 +65,7 @@ def add_routes(blueprint: Blueprint, limiter, limit: str, proven_order: Callable
     def complaint_link(order_id: int, complaint_id: int, token: str):
         """The link in a reply's email: it proves the order, then opens the thread."""
         if customer_proof.order_from_link(token[:500]) != order_id:
-            raise ValidationError("This link is not valid.")
+            raise ValidationError(gettext("This link is not valid."))
         customer_proof.grant(session, order_id)
         return redirect(thread_url(order_id, complaint_id), code=303)
 
@@ -73,6 +75,6 @@ def add_routes(blueprint: Blueprint, limiter, limit: str, proven_order: Callable
 
     @blueprint.errorhandler(413)
     def too_large(_error):
-        message = (f"That is too much to send at once: at most {uploads.max_per_message()} photos "
-                   f"of {uploads.max_bytes() // (1024 * 1024) or 1} MB each.")
+        message = gettext("That is too much to send at once: at most %(count)s photos of %(size)s MB each.",
+                          count=uploads.max_per_message(), size=uploads.max_bytes() // (1024 * 1024) or 1)
         return render_template("oms/public/documents_proof.html", code="", error=message), 413

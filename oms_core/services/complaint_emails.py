@@ -5,7 +5,8 @@ staff reply (never an internal note) with a signed link back to the thread.
 
 The outbox row names the message and the recipient; the worker renders the email
 when it sends it (complaint.txt / complaint.html, HTML autoescaped), so it reads
-the thread as stored. Each row has a random key, its Message-ID.
+the thread as stored, the customer's in the order's language (Order.locale), the
+staff's in English. Each row has a random key, its Message-ID.
 """
 from __future__ import annotations
 
@@ -14,12 +15,15 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
-from .. import runtime
+from .. import i18n, runtime
 from ..db import db
+from ..i18n import N_
 from ..models import Complaint, ComplaintMessage, StaffUser
 from . import customer_proof, notifications, outbox
 
 EMAIL_KIND = "email.complaint"
+# The customer's subject (translated when composed, in the order's language).
+CUSTOMER_SUBJECT = N_("Re: {subject} (order {number})")
 
 
 def _queue(complaint: Complaint, message: ComplaintMessage, audience: str, to: str, to_name: str) -> None:
@@ -78,14 +82,17 @@ def compose(outbox_message) -> dict:
     context = {"audience": audience, "complaint": complaint, "message": message, "order": order,
                "shop_name": runtime.setting("SHOP_NAME"),
                "link": thread_link(complaint) if audience == "customer" else staff_link(complaint)}
-    if audience == "customer":
-        subject = f"Re: {one_line(complaint.subject)} (order {order.number})"
-    else:
+    if audience == "customer":  # in the order's language, like the customer's other emails
+        locale = i18n.locale_of(order)
+        subject = i18n.gettext(locale, CUSTOMER_SUBJECT).format(subject=one_line(complaint.subject),
+                                                                 number=order.number)
+    else:  # staff read English, as in every staff email
+        locale = "en"
         subject = f"Complaint #{complaint.id} on order {order.number}: {one_line(complaint.subject)}"
     host = urlsplit(runtime.setting("PUBLIC_BASE_URL")).hostname or "oms"
     return {"to": payload["to"], "to_name": payload.get("to_name", ""), "subject": subject[:250],
-            "text": notifications.render("complaint.txt", **context),
-            "html": notifications.render("complaint.html", **context),
+            "text": notifications.render("complaint.txt", locale, **context),
+            "html": notifications.render("complaint.html", locale, **context),
             "message_id": f"<{outbox_message.idempotency_key}@{host}>", "attachments": []}
 
 

@@ -24,6 +24,7 @@ from sqlalchemy.orm import selectinload
 from .. import limits, runtime
 from ..db import db, write_transaction
 from ..errors import NotFound, ValidationError
+from ..i18n import N_
 from ..models import Complaint, ComplaintAttachment, ComplaintMessage, Order, StaffUser
 from ..models._base import utcnow
 from . import alerts, complaint_emails, timeline, uploads
@@ -36,9 +37,9 @@ RESOLVED = "resolved"
 STATUSES = (OPEN, WAITING_ON_US, WAITING_ON_CUSTOMER, RESOLVED)
 LABELS = {OPEN: "Open", WAITING_ON_US: "Waiting on us", WAITING_ON_CUSTOMER: "Waiting on the customer",
           RESOLVED: "Resolved"}
-# The same, as the customer reads them.
-CUSTOMER_LABELS = {OPEN: "Open", WAITING_ON_US: "We are looking into it",
-                   WAITING_ON_CUSTOMER: "Waiting for your answer", RESOLVED: "Resolved"}
+# The same, as the customer reads them (marked for the catalogs; translated where shown).
+CUSTOMER_LABELS = {OPEN: N_("Open"), WAITING_ON_US: N_("We are looking into it"),
+                   WAITING_ON_CUSTOMER: N_("Waiting for your answer"), RESOLVED: N_("Resolved")}
 # Where a complaint may go from each status. Resolved ones come back only by
 # reopening, or by the customer writing again.
 TRANSITIONS = {
