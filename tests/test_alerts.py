@@ -20,19 +20,11 @@ from oms_core.services import alerts, forecast_runs, outbox, payments, shipments
 from oms_core.testing import run_worker_once
 from oms_core.testing.fakes import FakeCardGateway, plugin_registering
 from forecast_history import FORECAST_CONFIG, seasonal, sell_weekly
-from test_notifications import SMTPServer
+from test_notifications import smtp  # noqa: F401  (the smtp fixture)
 
 card = FakeCardGateway()
 BASE_URL = "https://shop.example"
 AMSTERDAM = "Europe/Amsterdam"
-
-
-@pytest.fixture
-def smtp():
-    server = SMTPServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from pypdf import PdfReader
 from oms_core import i18n, tracking_codes
 from oms_core.errors import ValidationError
 from oms_core.services import documents, orders, outbox, payments
-from test_notifications import BASE_URL, SMTPServer, parts
+from test_notifications import BASE_URL, parts, smtp  # noqa: F401  (the smtp fixture)
 
 REPO = i18n.TRANSLATIONS_DIR.parents[1]
 SHIPPED = [code for code in i18n.LOCALES if code != "en"]
@@ -31,14 +31,6 @@ SHOP = {"legal_name": "Kettle & Crumb B.V.", "address_lines": ["Oudegracht 12", 
 def nbsp(text: str) -> str:
     """Babel separates amount and symbol with no-break spaces: compare as typed."""
     return text.replace("\xa0", " ").replace("\u202f", " ")
-
-
-@pytest.fixture
-def smtp():
-    server = SMTPServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

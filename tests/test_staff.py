@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 from conftest import CSRF_META, LoggedInClient
-from test_notifications import SMTPServer, parts
+from test_notifications import parts, smtp  # noqa: F401  (the smtp fixture)
 from test_sessions import browser, can_read, copy_of_cookie
 
 from oms_core.db import db
@@ -21,14 +21,6 @@ from oms_core.services import outbox, staff, users
 ADMIN = "/oms/admin"
 BASE_URL = "https://shop.example"
 LINK = re.compile(r"https://shop\.example/oms/admin/(invite|reset-password)/(\S+)")
-
-
-@pytest.fixture
-def smtp():
-    server = SMTPServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
