@@ -174,13 +174,25 @@ def emit(order: Order, event_type: str, extra: dict | None = None, *, status: st
     """Queue `event_type` about `order` for every active endpoint that wants it, in
     the caller's write transaction (nothing at all when none does). `status`: the
     order's status the event reports, when not the one it has now."""
-    if event_type not in EVENTS:
-        raise ValueError(f"Unknown webhook event {event_type!r}")
-    wanted = [endpoint for endpoint in db.session.scalars(
-        select(WebhookEndpoint).where(WebhookEndpoint.active.is_(True)).order_by(WebhookEndpoint.id))
-        if event_type in (endpoint.events or ())]
-    if not wanted:
-        return
+    emit_all(order, [(event_type, extra, status)])
+
+
+def emit_all(order: Order, events: list[tuple[str, dict | None, str | None]]) -> None:
+    """`emit` for several (event type, extra, status) in this order, with one lookup
+    of the endpoints (a checkout and a shipment each raise two events)."""
+    for event_type, _extra, _status in events:
+        if event_type not in EVENTS:
+            raise ValueError(f"Unknown webhook event {event_type!r}")
+    endpoints = list(db.session.scalars(
+        select(WebhookEndpoint).where(WebhookEndpoint.active.is_(True)).order_by(WebhookEndpoint.id)))
+    for event_type, extra, status in events:
+        wanted = [endpoint for endpoint in endpoints if event_type in (endpoint.events or ())]
+        if wanted:
+            _queue(order, event_type, extra, status, wanted)
+
+
+def _queue(order: Order, event_type: str, extra: dict | None, status: str | None,
+           wanted: list[WebhookEndpoint]) -> None:
     if order.id is None or order.created_at is None:
         db.session.flush()  # a new order gets its id and number here
     event_id = "evt_" + secrets.token_hex(16)
@@ -197,18 +209,26 @@ def emit(order: Order, event_type: str, extra: dict | None = None, *, status: st
                        order_id=order.id)
 
 
-def placed(order: Order) -> None:
+def placed(order: Order, *, confirmed: bool) -> None:
     """services.status.record_new_order: a new order, reported placed even when it
-    was written confirmed at once (its confirmation is the order.status_changed
-    that follows)."""
-    emit(order, "order.placed", status=order_states.PLACED)
+    was written confirmed at once; its confirmation is the order.status_changed
+    that follows (one endpoint lookup for both)."""
+    events = [("order.placed", None, order_states.PLACED)]
+    if confirmed:
+        events += _status_events(order_states.PLACED, order_states.CONFIRMED)
+    emit_all(order, events)
 
 
 def status_changed(order: Order, old_status: str, new_status: str) -> None:
     """services.status.change: order.status_changed, and order.shipped / delivered."""
-    emit(order, "order.status_changed", {"from_status": old_status, "to_status": new_status})
+    emit_all(order, _status_events(old_status, new_status))
+
+
+def _status_events(old_status: str, new_status: str) -> list[tuple[str, dict | None, str | None]]:
+    events = [("order.status_changed", {"from_status": old_status, "to_status": new_status}, None)]
     if new_status in STATUS_EVENTS:
-        emit(order, STATUS_EVENTS[new_status])
+        events.append((STATUS_EVENTS[new_status], None, None))
+    return events
 
 
 def refunded(order: Order, refund) -> None:

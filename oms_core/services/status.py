@@ -39,7 +39,8 @@ def change(order: Order, target: str, *, actor: str, reason: str = "", tx: Trans
 def _arrived(order: Order, old: str, target: str, *, actor: str, tx: Transaction, new: bool = False) -> None:
     """What reaching `target` brings: the invoice, the assembly job, the customer's
     email, the webhooks, the plugin hook. `new`: an order written in this
-    transaction, whose email key cannot exist yet (one INSERT, no lookup)."""
+    transaction, whose email key cannot exist yet (one INSERT, no lookup) and whose
+    webhooks record_new_order queued."""
     invoice = None
     if target == order_states.CONFIRMED and documents.invoice_on_confirmation(order):
         invoice = documents.issue_invoice(order)  # before the email, which attaches it
@@ -52,7 +53,8 @@ def _arrived(order: Order, old: str, target: str, *, actor: str, tx: Transaction
             notifications.queue_new_order_email(order, target, [invoice.id] if invoice else [])
         else:
             notifications.queue_status_email(order, target)
-    outbound_webhooks.status_changed(order, old, target)
+    if not new:  # a new order's confirmation went out with its order.placed (record_new_order)
+        outbound_webhooks.status_changed(order, old, target)
     tx.after_commit(lambda: runtime.registry().hook.on_order_status_changed(
         order=order, old_status=old, new_status=target, actor=actor))
 
@@ -72,7 +74,7 @@ def record_new_order(order_id: int, *, channel: str, actor: str, confirmed: bool
     # With its lines in the same round trip: the assembly job, the webhooks, the
     # invoice and the page after the checkout all read them.
     order = db.session.get(Order, order_id, options=[joinedload(Order.lines)])
-    outbound_webhooks.placed(order)
+    outbound_webhooks.placed(order, confirmed=confirmed)
     if confirmed:
         _arrived(order, order_states.PLACED, order_states.CONFIRMED, actor=actor, tx=tx, new=True)
     return order
