@@ -21,7 +21,8 @@ from oms_web.storefront import place_checkout_order
 from test_rate_limit_storage import REDIS_URL, redis_prefix  # noqa: F401  (fixture)
 
 CUSTOMER = {"email": "cache.reader@example.org", "name": "Cache Reader",
-            "address": {"line1": "1 Cache Lane", "postal_code": "3511 AB", "city": "Utrecht", "country": "NL"}}
+            "address": {"line1": "1 Cache Lane", "postal_code": "3511 AB", "city": "Utrecht",
+                        "country": "NL"}}
 STAFF = "staff:olive.owner@example.com"
 STATUS = re.compile(r'data-status="([a-z_]+)"')
 
@@ -232,4 +233,3 @@ def test_a_bad_cache_setting_is_refused_at_start(database_url, seconds):
     with pytest.raises(ValueError, match="OMS_TRACKING_CACHE_SECONDS must be a whole number"):
         make_app(database_url, upgrade=False, OMS_RATELIMIT_STORAGE_URI=REDIS_URL,
                  OMS_TRACKING_CACHE_SECONDS=seconds)
-
