@@ -77,6 +77,10 @@ DEFAULTS = {
     "RATELIMIT_REQUIRE_SHARED": False,
     # Prefix of the counters' keys: shops sharing one Redis keep apart with their own.
     "RATELIMIT_KEY_PREFIX": "oms",
+    # Tracking pages are cached in that Redis (when it is one) until their order
+    # changes, each for at most this many seconds; 0 turns the cache off
+    # (oms_core/tracking_cache.py).
+    "TRACKING_CACHE_SECONDS": 120,
     # Plugin settings per gateway/carrier/forecaster id: {"stripe": {"api_key": ...}};
     # each one may come from the environment instead (oms_core.plugin_settings).
     "PLUGINS": {},

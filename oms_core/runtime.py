@@ -19,6 +19,7 @@ class OMSState:
     schema_checked: bool = False
     limiter: object = None  # flask-limiter instance of the web layer, if mounted
     rate_limit_storage: object = None  # oms_web.ratelimit.RateLimitStorage, if mounted
+    tracking_cache: object = None  # oms_core.tracking_cache.TrackingCache, when on
 
 
 def state() -> OMSState:

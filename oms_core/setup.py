@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from . import tracking_cache
 from .config import apply_defaults
 from .constants import CONFIG_PREFIX, EXTENSION_KEY
 from .db import configure_engine, db
@@ -30,7 +31,7 @@ def init_core(app: Flask, *, extra_plugins=()) -> OMSState:
     registry = load_plugins(disabled=app.config[CONFIG_PREFIX + "DISABLED_PLUGINS"],
                             extra_plugins=extra_plugins,
                             settings=PluginSettings(app.config[CONFIG_PREFIX + "PLUGINS"]))
-    state = OMSState(registry=registry)
+    state = OMSState(registry=registry, tracking_cache=tracking_cache.init_app(app))
     app.extensions[EXTENSION_KEY] = state
 
     from . import cli, shop

@@ -7,12 +7,13 @@ size: the page is meant to be about as cheap as a static one.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Integer, bindparam, cast, func, literal_column, null, select, union_all
 
-from .. import order_states, tracking_codes
+from .. import order_states, tracking_cache, tracking_codes
 from ..db import read_connection
 from ..i18n import N_
 from ..links import web_link
@@ -70,6 +71,7 @@ class TrackingLookup:
     outcome: str
     code: str = ""  # the normalised code in display form, to refill the form
     order: PublicOrder | None = None
+    order_id: int | None = None  # for the cache's keys only, never shown
 
 
 # Built once: a plain Core statement on the tables' columns skips the ORM's per-query
@@ -115,7 +117,39 @@ def lookup(typed: str | None) -> TrackingLookup:
         rows = connection.execute(_LOOKUP, {"code": code}).all()
     if not rows:
         return TrackingLookup(UNKNOWN, code=tracking_codes.display(code))
-    return TrackingLookup(FOUND, code=tracking_codes.display(code), order=_project(rows))
+    order_id = next(row.seq for row in rows if row.row_kind == "order")
+    return TrackingLookup(FOUND, code=tracking_codes.display(code), order=_project(rows),
+                          order_id=order_id)
+
+
+def cached_page(typed: str | None, variant: str, render: Callable[[TrackingLookup], str], *,
+                client: str, limits: tuple[tracking_cache.Limit, ...]) -> str | None:
+    """The tracking page for what `client` typed, counted against its `limits` in the
+    same round trip to Redis that reads the page cached while the order has not
+    changed (oms_core/tracking_cache.py); else `render`ed from `lookup` and stored.
+    `variant` names everything else the page depends on (templates, language).
+    None when the cache is off or Redis cannot be reached: the caller counts and
+    looks up without it. Raises tracking_cache.LookupLimited past a limit."""
+    cache = tracking_cache.current()
+    if cache is None:
+        return None
+    code = tracking_codes.normalise(typed or "")
+    if not code:  # the empty form: nothing to count or look up
+        return render(lookup(typed))
+    well_formed = tracking_codes.is_well_formed(code)
+    cached = cache.count_and_read(client, limits, code if well_formed else None, variant)
+    if cached is None:
+        return None
+    if cached.page is not None:
+        return cached.page
+    result = lookup(typed)
+    answer = render(result)
+    if result.order_id is not None:
+        if cached.order_id is None:  # first seen: learn its order, to read its version next time
+            cache.learn(code, result.order_id)
+        elif cached.order_id == result.order_id:  # under the version read before the lookup
+            cache.store(code, variant, cached.version, answer)
+    return answer
 
 
 def _project(rows) -> PublicOrder:
