@@ -166,3 +166,9 @@ def test_password_guessing_is_rate_limited(client, staff_user):
                                                      "csrf_token": token}).status_code for i in range(4)]
     assert guesses == [401, 401, 401, 429]
     assert client.get("/oms/admin/login").status_code == 200  # reading the form is not limited
+
+
+@pytest.mark.parametrize("app_config", [{"RATELIMIT_DEFAULT": "2 per minute"}])
+def test_a_host_apps_default_limit_still_counts_on_its_own_routes(client):
+    # flask-limiter's per-request check runs only when app-wide limits like this are set.
+    assert [client.get("/hello").status_code for _ in range(3)] == [200, 200, 429]

@@ -95,6 +95,7 @@ def init_limiter(app: Flask) -> tuple[Limiter, RateLimitStorage]:
     limiter = Limiter(get_remote_address, app=app, storage_uri=uri, default_limits=[],
                       key_prefix=config[CONFIG_PREFIX + "RATELIMIT_KEY_PREFIX"],
                       in_memory_fallback_enabled=True, headers_enabled=False)
+    _check_app_wide_limits_only_when_set(app, limiter)
 
     @app.before_request
     def _note_server_kind():  # observes only: no request of the host app behaves differently
@@ -109,6 +110,26 @@ def init_limiter(app: Flask) -> tuple[Limiter, RateLimitStorage]:
         return response
 
     return limiter, storage
+
+
+def _check_app_wide_limits_only_when_set(app: Flask, limiter: Limiter) -> None:
+    """flask-limiter's before_request hook looks up the limits of every request of the
+    app, though only app-wide ones (a host's RATELIMIT_DEFAULT or _APPLICATION, meta,
+    in-memory fallback or blueprint limits) are checked there: the OMS's limits
+    decorate their views, which count in the view itself. Without app-wide limits the
+    hook found nothing at ~0.1 ms of CPU per request (a fifth of hello-world's), so it
+    now runs only when there are some (issue 12, docs/architecture.md Performance)."""
+    hooks = app.before_request_funcs.get(None, [])
+    if limiter._check_request_limit not in hooks:  # RATELIMIT_ENABLED=False: no hook
+        return
+    manager = limiter.limit_manager
+
+    def _app_wide_limits():
+        if (manager._application_limits or manager._default_limits or manager._blueprint_limits
+                or limiter._meta_limits or limiter._in_memory_fallback):
+            limiter._check_request_limit()
+
+    hooks[hooks.index(limiter._check_request_limit)] = _app_wide_limits
 
 
 @dataclass(frozen=True)
