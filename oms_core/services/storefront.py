@@ -43,12 +43,11 @@ class StockBadge:
 
     def shortfall(self) -> str:
         """What to tell a shopper who asks for more of the product than can be sold."""
-        name = self.name
         if self.shown_available is None:
-            return f"Sorry, we do not have that many of {name} in stock."
+            return f"Sorry, we do not have that many of {self.name} in stock."
         if self.shown_available == 0:
-            return f"Sorry, {name} is out of stock."
-        return f"Sorry, only {self.shown_available} of {name} left."
+            return f"Sorry, {self.name} is out of stock."
+        return f"Sorry, only {self.shown_available} of {self.name} left."
 
 
 # Built once: polled by every product page and read by every add-to-cart, which
