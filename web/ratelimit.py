@@ -120,9 +120,10 @@ def _limiter_hooks_only_when_needed(app: Flask, limiter: Limiter) -> None:
     meta, in-memory fallback or blueprint limits) are checked there: the OMS's limits
     decorate their views, which count in the view itself. After it and at its
     teardown, to settle and reset what a check of this request noted. Without
-    app-wide limits, and on requests that checked none, they found nothing at ~0.04 ms
-    of CPU per request, a quarter of hello-world's (issue 12, docs/architecture.md
-    Performance), so they run only when needed."""
+    app-wide limits, and on requests that checked none, they found nothing at ~0.06 ms
+    of CPU per request, a third of hello-world's (issue 12, docs/architecture.md
+    Performance), so they run only when needed. They use flask-limiter's internals
+    (4.x): tests/test_security.py checks a host's limits still count."""
     before = app.before_request_funcs.get(None, [])
     if limiter._check_request_limit not in before:  # RATELIMIT_ENABLED=False: no hooks
         return
