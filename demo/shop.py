@@ -32,15 +32,14 @@ def products():
 def add_to_cart():
     sku = request.form.get("sku", "")
     wanted = cart.quantities().get(sku, 0) + max(1, cart.parse_quantity(request.form.get("quantity")))
-    badge = storefront.stock_badge(sku)
+    badge = storefront.stock_badge(sku)  # with the name: one query for the whole request
     if badge.state == storefront.UNAVAILABLE:
         abort(404)
-    name = catalog.name_by_sku(sku)
     if badge.available < wanted:
-        message, category = badge.shortfall(name), "error"
+        message, category = badge.shortfall(), "error"
     else:
         cart.set_quantity(sku, wanted)
-        message, category = f"Added {name} to your cart.", "info"
+        message, category = f"Added {badge.name} to your cart.", "info"
     if htmx:
         return render_template("_cart_added.html", message=message, category=category, count=cart.count())
     flash(message, category)

@@ -7,6 +7,7 @@ import re
 import pytest
 from flask import url_for
 
+from oms_core import runtime
 from oms_core.db import db
 from oms_core.models import Order, TimelineEvent
 from oms_core.services import orders, stock
@@ -166,3 +167,21 @@ def test_password_guessing_is_rate_limited(client, staff_user):
                                                      "csrf_token": token}).status_code for i in range(4)]
     assert guesses == [401, 401, 401, 429]
     assert client.get("/oms/admin/login").status_code == 200  # reading the form is not limited
+
+
+@pytest.mark.parametrize("app_config", [{"RATELIMIT_DEFAULT": "2 per minute"}])
+def test_a_host_apps_default_limit_still_counts_on_its_own_routes(client):
+    # flask-limiter's per-request check runs only when app-wide limits like this are set.
+    assert [client.get("/hello").status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_a_host_limit_counting_only_failed_answers_still_counts_them(app):
+    # flask-limiter deducts such a hit after the answer, in a hook the OMS runs only
+    # for requests that checked a limit.
+    @app.route("/flaky")
+    @runtime.state().limiter.limit("2 per minute", deduct_when=lambda response: response.status_code == 500)
+    def flaky():
+        return "failed", 500
+
+    client = app.test_client()
+    assert [client.get("/flaky").status_code for _ in range(3)] == [500, 500, 429]

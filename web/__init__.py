@@ -40,7 +40,8 @@ class OMS:
             # cannot share one flask-login setup yet.
             raise RuntimeError("This app already has a flask_login.LoginManager; the OMS back-office "
                                "needs its own. Mount the OMS before (or instead of) yours.")
-        admin.configure_login(LoginManager(app))
+        admin.configure_login(LoginManager(app, add_context_processor=False))
+        app.context_processor(admin.current_user_for_templates)
         limiter, state.rate_limit_storage = init_limiter(app)
         state.limiter = limiter
 

@@ -18,8 +18,10 @@ import math
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import partial
 
 from flask import Flask, request
+from flask.globals import request_ctx
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
@@ -95,6 +97,7 @@ def init_limiter(app: Flask) -> tuple[Limiter, RateLimitStorage]:
     limiter = Limiter(get_remote_address, app=app, storage_uri=uri, default_limits=[],
                       key_prefix=config[CONFIG_PREFIX + "RATELIMIT_KEY_PREFIX"],
                       in_memory_fallback_enabled=True, headers_enabled=False)
+    _limiter_hooks_only_when_needed(app, limiter)
 
     @app.before_request
     def _note_server_kind():  # observes only: no request of the host app behaves differently
@@ -109,6 +112,38 @@ def init_limiter(app: Flask) -> tuple[Limiter, RateLimitStorage]:
         return response
 
     return limiter, storage
+
+
+def _limiter_hooks_only_when_needed(app: Flask, limiter: Limiter) -> None:
+    """flask-limiter hooks into every request of the app. Before it, to look up its
+    limits, though only app-wide ones (a host's RATELIMIT_DEFAULT or _APPLICATION,
+    meta, in-memory fallback or blueprint limits) are checked there: the OMS's limits
+    decorate their views, which count in the view itself. After it and at its
+    teardown, to settle and reset what a check of this request noted. Without
+    app-wide limits, and on requests that checked none, they found nothing at ~0.06 ms
+    of CPU per request, a third of hello-world's (issue 12, docs/architecture.md
+    Performance), so they run only when needed. They use flask-limiter's internals
+    (4.x): tests/test_security.py checks a host's limits still count."""
+    before = app.before_request_funcs.get(None, [])
+    if limiter._check_request_limit not in before:  # RATELIMIT_ENABLED=False: no hooks
+        return
+    manager = limiter.limit_manager
+
+    def app_wide_limits():
+        if (manager._application_limits or manager._default_limits or manager._blueprint_limits
+                or limiter._meta_limits or limiter._in_memory_fallback):
+            limiter._check_request_limit()
+
+    def checked() -> bool:  # a check keeps what it noted on the request context
+        return hasattr(request_ctx._get_current_object(), "_limiter_request_context")
+
+    before[before.index(limiter._check_request_limit)] = app_wide_limits
+    after = app.after_request_funcs[None]
+    (settle,) = [hook for hook in after if isinstance(hook, partial) and hook.args == (limiter,)]
+    after[after.index(settle)] = lambda response: settle(response) if checked() else response
+    teardown = app.teardown_request_funcs[None]
+    (reset,) = [hook for hook in teardown if getattr(hook, "__self__", None) is limiter]
+    teardown[teardown.index(reset)] = lambda error=None: reset(error) if checked() else None
 
 
 @dataclass(frozen=True)

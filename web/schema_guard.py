@@ -12,9 +12,9 @@ from oms_core.errors import SchemaOutdated
 def install_schema_guard(app: Flask) -> None:
     @app.before_request
     def _check_schema():
-        state = runtime.state()
         if not (request.blueprint or "").startswith("oms_"):
             return None
+        state = runtime.state()
         if state.schema_checked or not app.config[CONFIG_PREFIX + "CHECK_SCHEMA"]:
             return None
         try:

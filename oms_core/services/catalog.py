@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass
 from typing import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from .. import limits, taxes
 from ..db import db, read_connection, write_transaction
@@ -165,17 +165,20 @@ class CatalogItem:
     assembly_price_minor: int = 0  # per unit
 
 
+# Built once (an expanding IN): a shop's cart reads it on every page and checkout.
+_ITEMS_ON_SALE = (select(Product.sku, Product.name, Product.price_minor, Product.currency, Product.assembly,
+                         Product.assembly_price_minor)
+                  .where(Product.sku.in_(bindparam("skus", expanding=True)), Product.active.is_(True))
+                  .order_by(Product.name, Product.sku))
+
+
 def items_on_sale(skus: Iterable[str]) -> list[CatalogItem]:
     """The active products among `skus`, by name; unknown or inactive SKUs are left out."""
     wanted = list(skus)
     if not wanted:
         return []
     with read_connection() as connection:  # a shop's cart reads this on every page: keep it light
-        rows = connection.execute(
-            select(Product.sku, Product.name, Product.price_minor, Product.currency, Product.assembly,
-                   Product.assembly_price_minor)
-            .where(Product.sku.in_(wanted), Product.active.is_(True)).order_by(Product.name, Product.sku)
-        ).all()
+        rows = connection.execute(_ITEMS_ON_SALE, {"skus": wanted}).all()
     return [CatalogItem(*row) for row in rows]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from .. import runtime
 from ..db import read_connection
@@ -23,6 +23,7 @@ class StockBadge:
     sku: str
     state: str  # IN_STOCK, LOW, OUT or UNAVAILABLE
     available: int
+    name: str = ""  # the product's, for a shop's messages; empty when unavailable
 
     @property
     def message(self) -> str:
@@ -40,13 +41,19 @@ class StockBadge:
         100,000 units must not reveal a shop's stock."""
         return self.available if self.state in (LOW, OUT) else None
 
-    def shortfall(self, name: str) -> str:
-        """What to tell a shopper who asks for more of `name` than can be sold."""
+    def shortfall(self) -> str:
+        """What to tell a shopper who asks for more of the product than can be sold."""
         if self.shown_available is None:
-            return f"Sorry, we do not have that many of {name} in stock."
+            return f"Sorry, we do not have that many of {self.name} in stock."
         if self.shown_available == 0:
-            return f"Sorry, {name} is out of stock."
-        return f"Sorry, only {self.shown_available} of {name} left."
+            return f"Sorry, {self.name} is out of stock."
+        return f"Sorry, only {self.shown_available} of {self.name} left."
+
+
+# Built once: polled by every product page and read by every add-to-cart, which
+# also needs the name (one statement, not two: docs/architecture.md, Performance).
+_BADGE = (select(Product.on_hand - Product.reserved, Product.low_stock_threshold, Product.name)
+          .where(Product.sku == bindparam("sku"), Product.active.is_(True)))
 
 
 def stock_badge(sku: str) -> StockBadge:
@@ -55,14 +62,11 @@ def stock_badge(sku: str) -> StockBadge:
     if "\x00" in sku:  # no SKU has one, and PostgreSQL refuses to compare it
         return StockBadge(sku, UNAVAILABLE, 0)
     with read_connection() as connection:  # polled by every product page: keep it light
-        row = connection.execute(
-            select(Product.on_hand - Product.reserved, Product.low_stock_threshold)
-            .where(Product.sku == sku, Product.active.is_(True))
-        ).first()
+        row = connection.execute(_BADGE, {"sku": sku}).first()
     if row is None:
         return StockBadge(sku, UNAVAILABLE, 0)
     available = max(row[0], 0)
-    return StockBadge(sku, stock_state(available, row[1]), available)
+    return StockBadge(sku, stock_state(available, row[1]), available, row[2])
 
 
 def stock_state(available: int, low_stock_threshold: int) -> str:

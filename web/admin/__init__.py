@@ -27,6 +27,13 @@ def configure_login(login_manager: LoginManager) -> None:
         return users.session_user(session_id)
 
 
+def current_user_for_templates() -> dict:
+    """`current_user` for every template as flask-login's lazy proxy: the user is
+    loaded when a template reads it. flask-login's own context processor loaded it
+    for every page rendered (a session check and a hash on a shop's fragments too)."""
+    return {"current_user": current_user}
+
+
 @blueprint.before_request
 def _require_login():
     if request.endpoint in PUBLIC_ENDPOINTS:
