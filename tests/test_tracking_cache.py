@@ -164,8 +164,10 @@ def test_a_lookup_racing_changes_never_shows_a_state_older_than_the_last_commit_
         app, client, order, database_url, app_config):
     """Real threads: a writer adds public carrier events one by one while a reader
     looks up; every page shows at least the events committed before its request."""
-    shipment = shipments.create_shipment(order.id, carrier_id="manual", service="DHL",
-                                         tracking_number="JD0146RACE", actor=STAFF)
+    # Plain values: the main thread's ORM objects must not be loaded from the writer's.
+    shipment_id = shipments.create_shipment(order.id, carrier_id="manual", service="DHL",
+                                            tracking_number="JD0146RACE", actor=STAFF).id
+    code = orders.get_order(order.id).tracking_code
     committed = [0]
     errors = []
     rounds = 25
@@ -174,7 +176,7 @@ def test_a_lookup_racing_changes_never_shows_a_state_older_than_the_last_commit_
         try:
             with app.app_context():
                 for step in range(1, rounds + 1):
-                    shipments.add_tracking_update(shipment.id, TrackingUpdate(
+                    shipments.add_tracking_update(shipment_id, TrackingUpdate(
                         "JD0146RACE", "in_transit", datetime.now(timezone.utc), raw_code=f"S{step}",
                         location=f"Hub {step:03d}"), source="carrier:manual")
                     committed[0] = step
@@ -187,13 +189,13 @@ def test_a_lookup_racing_changes_never_shows_a_state_older_than_the_last_commit_
     seen = []
     while writer.is_alive() or len(seen) < 3:
         before = committed[0]
-        page = _page(client, order.tracking_code)
+        page = _page(client, code)
         shown = max((int(n) for n in re.findall(r"Hub (\d{3})", page)), default=0)
         assert shown >= before, f"page shows step {shown} after step {before} was committed"
         seen.append(shown)
     writer.join()
     assert not errors
-    final = _page(client, order.tracking_code)  # after the last commit: the last state
+    final = _page(client, code)  # after the last commit: the last state
     assert f"Hub {rounds:03d}" in final
 
 
