@@ -23,7 +23,6 @@ from oms_core.services import payment_ops, tracking_view
 from .badges import tone
 from .errors import answer_domain_errors_inline
 from .hardening import without_session
-from .i18n import page_locale
 
 TRACK_TEMPLATE = "oms/public/track.html"
 TRACK_TEMPLATE_PARTS = ("oms/public/layout.html", "oms/_badge.html")
@@ -52,8 +51,7 @@ def make_blueprint(limiter, limit: str) -> Blueprint:
 
     @blueprint.route("")
     def track():
-        variant = "|".join((rendering["identity"], page_locale(), "lang" if request.args.get("lang") else "",
-                            request.script_root))
+        variant = page_variant(rendering["identity"])
         try:
             page = tracking_view.cached_page(request.args.get("code", ""), variant, render_track_page,
                                              client=get_remote_address(), limits=limits)
@@ -82,6 +80,15 @@ def make_blueprint(limiter, limit: str) -> Blueprint:
 def render_track_page(result: tracking_view.TrackingLookup) -> str:
     status_tone = tone("order", result.order.status) if result.order else ""
     return render_template(TRACK_TEMPLATE, result=result, status_tone=status_tone)
+
+
+def page_variant(identity: str) -> str:
+    """What the tracking page depends on besides its order: the build (`identity`), the
+    language asked for and the URL root. The language is keyed by what the visitor
+    sent, not the locale chosen from it, so that a page served from the cache costs
+    no locale negotiation; a digest keeps the key short whatever the header holds."""
+    asked = (request.args.get("lang", ""), request.headers.get("Accept-Language", ""), request.script_root)
+    return hashlib.blake2b("\0".join((identity, *asked)).encode(), digest_size=12).hexdigest()
 
 
 def page_identity(app) -> str:
