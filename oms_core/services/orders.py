@@ -3,16 +3,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import i18n, limits, order_states, runtime, shop, taxes, tracking_codes
-from ..db import db, execute_core, write_transaction
+from ..db import as_loaded, db, execute_core, write_transaction
 from ..errors import ValidationError
 from ..models import Customer, Order, OrderLine, Product
 from ..models._base import utcnow
-from . import assembly, payment_ops, payments, refunds, stock, timeline, unpaid
+from . import assembly, outbound_webhooks, payment_ops, payments, refunds, stock, timeline, unpaid
 from .common import clean_email, fetch, lock_order, optional_text, required_text
 from .status import change, record_new_order
 
@@ -139,10 +140,12 @@ def place_order(new: NewOrder, *, actor: str, confirm: bool | None = None) -> Or
     with write_transaction(keep_loaded=True) as tx:
         # The rows are written with Core INSERTs (lines, ledger and timeline each in
         # one), not through the unit of work: a checkout is the hottest write and the
-        # ORM's bookkeeping cost it several times the database's work. The order is
-        # read back through the ORM once, for the invoice, the email and the hooks.
-        products = {p.sku: p for p in db.session.scalars(
-            select(Product).where(Product.sku.in_(list(wanted)), Product.active.is_(True)))}
+        # ORM's bookkeeping cost it several times the database's work. The order and
+        # its lines become ORM objects (for the invoice, the email, the hooks and the
+        # page after it) from the values written, not read back (docs/architecture.md,
+        # "Performance").
+        rows = execute_core(_READ_PRODUCTS, {"skus": list(wanted)}).all()
+        products = {row.sku: row for row in rows}
         unknown = sorted(set(wanted) - set(products))
         if unknown:
             raise ValidationError(f"Unknown or unavailable product: {', '.join(unknown)}.")
@@ -160,7 +163,7 @@ def place_order(new: NewOrder, *, actor: str, confirm: bool | None = None) -> Or
         if subtotal + shipping.gross > limits.MAX_AMOUNT_MINOR:
             raise ValidationError("The order's total is more than one order can hold: split it.")
         now = utcnow()
-        order_id = execute_core(_INSERT_ORDER, dict(
+        written = execute_core(_INSERT_ORDER, dict(
             # Confirmed at once: written confirmed, with its tracking code; record_new_order
             # records both steps on the timeline.
             status=order_states.CONFIRMED if confirm else order_states.PLACED,
@@ -180,15 +183,21 @@ def place_order(new: NewOrder, *, actor: str, confirm: bool | None = None) -> Or
                                                now=now),
             created_at=now, updated_at=now, status_changed_at=now,
             **{f"bill_{key}": value for key, value in billing.items()},
-        )).scalar_one()
+        ))
+        order = as_loaded(Order, {**written.last_inserted_params(), "id": written.scalar_one()})
         if confirm:  # goods only: a service line holds no stock
-            stock.reserve_lines([(products[s].id, q) for s, q, _part in taxed], order_id=order_id,
+            stock.reserve_lines([(products[s].id, q) for s, q, _part in taxed], order_id=order.id,
                                 actor=actor)
-        execute_core(_INSERT_LINES,
-                     _line_rows(order_id, products, taxed, price=lambda product: prices[product.sku])
-                     + _line_rows(order_id, products, serviced, price=assembly.unit_price,
+        line_rows = (_line_rows(order.id, products, taxed, price=lambda product: prices[product.sku])
+                     + _line_rows(order.id, products, serviced, price=assembly.unit_price,
                                   name=assembly.line_name, service=assembly.SERVICE))
-        order = record_new_order(order_id, channel=new.channel, actor=actor, confirmed=confirm, tx=tx)
+        line_ids = execute_core(_INSERT_LINES, line_rows).scalars().all()
+        lines = [as_loaded(OrderLine, {**row, "id": line_id}) for row, line_id in zip(line_rows, line_ids)]
+        set_committed_value(order, "lines", lines)
+        for line in lines:
+            set_committed_value(line, "order", order)
+        record_new_order(order, channel=new.channel, actor=actor, confirmed=confirm,
+                         webhooks=rows[0].webhooks, tx=tx)
         tx.after_commit(lambda: runtime.registry().hook.on_order_placed(order=order))
     return order
 
@@ -263,8 +272,14 @@ def _upsert_customer(insert_for_dialect):
 # The checkout's statements, built once.
 _UPSERT_CUSTOMER = {"postgresql": _upsert_customer(postgres_insert),
                     "sqlite": _upsert_customer(sqlite_insert)}
+# What the checkout reads of its products, and whether any webhook endpoint is active:
+# without one, the webhooks need no lookup of their own (outbound_webhooks.placed).
+_READ_PRODUCTS = (select(Product.id, Product.sku, Product.name, Product.price_minor, Product.currency,
+                         Product.tax_class, Product.tax_rate_bp, Product.assembly, Product.assembly_price_minor,
+                         outbound_webhooks.ANY_ACTIVE_ENDPOINT.label("webhooks"))
+                  .where(Product.sku.in_(bindparam("skus", expanding=True)), Product.active.is_(True)))
 _INSERT_ORDER = insert(Order.__table__).returning(Order.__table__.c.id)
-_INSERT_LINES = insert(OrderLine.__table__)
+_INSERT_LINES = insert(OrderLine.__table__).returning(OrderLine.__table__.c.id, sort_by_parameter_order=True)
 
 
 def _confirm(order: Order, *, actor: str, tx) -> None:
