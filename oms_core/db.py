@@ -178,13 +178,15 @@ def as_loaded(model, written: dict):
     session as if read back, without the SELECT: `written` holds the values the
     INSERT wrote (CursorResult.last_inserted_params(), defaults applied) and the id.
     A column left out was written NULL; one with a server default loads on first use."""
-    values = {}
-    for key, column in inspect(model).columns.items():
+    mapper = inspect(model)
+    # Made as the ORM's loader makes an object of a row it read: without __init__ and
+    # its attribute events (a tenth of the cost), the values straight in its state.
+    instance = mapper.class_manager.new_instance()
+    for key, column in mapper.columns.items():
         if column.key in written:
-            values[key] = written[column.key]
+            instance.__dict__[key] = written[column.key]
         elif column.server_default is None:
-            values[key] = None
-    instance = model(**values)
+            instance.__dict__[key] = None
     make_transient_to_detached(instance)  # what it holds is what the database holds
     db.session.add(instance)
     return instance
