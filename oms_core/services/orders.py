@@ -162,8 +162,8 @@ def place_order(new: NewOrder, *, actor: str, confirm: bool | None = None) -> Or
         if subtotal + shipping.gross > limits.MAX_AMOUNT_MINOR:
             raise ValidationError("The order's total is more than one order can hold: split it.")
         now = utcnow()
-        order = _write_order({"buyer_email": email, "buyer_name": name, "buyer_phone": phone, "buyer_since": now},
-                             dict(
+        buyer = {"buyer_email": email, "buyer_name": name, "buyer_phone": phone, "buyer_since": now}
+        order = _write_order(buyer, dict(
             # Confirmed at once: written confirmed, with its tracking code; record_new_order
             # records both steps on the timeline.
             status=order_states.CONFIRMED if confirm else order_states.PLACED,
