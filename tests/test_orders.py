@@ -2,7 +2,7 @@
 priced from the catalogue, and either stored whole (with its stock reserved when
 confirmed at once) or refused with a clear error that leaves nothing behind."""
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from oms_core import order_states as S
 from oms_core import tracking_codes
@@ -83,6 +83,35 @@ def test_web_orders_are_confirmed_at_once_by_default(make_product):
     order = place_order(new([("MUG", 2)]), actor="storefront")
     assert order.status == S.CONFIRMED and tracking_codes.is_well_formed(order.tracking_code)
     assert db.session.scalar(select(Product.reserved).where(Product.sku == "MUG")) == 2
+
+
+def test_the_order_returned_holds_what_the_database_holds_without_reading_it_back(make_product):
+    make_product(sku="MUG", price_minor=1250)
+    make_product(sku="TEA", price_minor=399)
+    statements = []
+
+    def before(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", before)
+    try:
+        order = place_order(new([("MUG", 2), ("TEA", 1)], note="Ring twice"), actor="storefront")
+        returned = {"order": columns_of(order), "lines": [columns_of(line) for line in order.lines],
+                    "backrefs": [line.order is order for line in order.lines]}
+    finally:
+        event.remove(db.engine, "before_cursor_execute", before)
+    # One read: the products (with whether any webhook endpoint is active).
+    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(selects) == 1 and "FROM oms_product" in selects[0]
+    db.session.remove()
+    stored = db.session.get(Order, order.id)
+    assert returned == {"order": columns_of(stored), "lines": [columns_of(line) for line in stored.lines],
+                        "backrefs": [True, True]}
+    assert [line.sku for line in stored.lines] == ["MUG", "TEA"]
+
+
+def columns_of(instance) -> dict:
+    return {column.key: getattr(instance, column.key) for column in instance.__table__.columns}
 
 
 @pytest.mark.parametrize("app_config", [{"OMS_AUTO_CONFIRM": False}])

@@ -40,10 +40,10 @@ def app_config(server):
 
 @pytest.fixture
 def two_line_order(place, make_product):
-    cup = make_product(sku="CUP", on_hand=10)
-    pot = make_product(sku="POT", on_hand=10)
+    cup_id = make_product(sku="CUP", on_hand=10).id
+    pot_id = make_product(sku="POT", on_hand=10).id
     order = place([("CUP", 3), ("POT", 1)], payment_method="cash_on_delivery", confirm=True)
-    return SimpleNamespace(id=order.id), cup.id, pot.id  # ids: the tests end the session often
+    return SimpleNamespace(id=order.id), cup_id, pot_id  # ids: the tests end the session often
 
 
 def line_ids(order_id):

@@ -3,16 +3,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import i18n, limits, order_states, runtime, shop, taxes, tracking_codes
-from ..db import db, execute_core, write_transaction
+from ..db import as_loaded, db, execute_core, is_postgres, write_transaction
 from ..errors import ValidationError
 from ..models import Customer, Order, OrderLine, Product
-from ..models._base import utcnow
-from . import assembly, payment_ops, payments, refunds, stock, timeline, unpaid
+from ..models._base import UTCDateTime, utcnow
+from . import assembly, outbound_webhooks, payment_ops, payments, refunds, stock, timeline, unpaid
 from .common import clean_email, fetch, lock_order, optional_text, required_text
 from .status import change, record_new_order
 
@@ -139,17 +140,18 @@ def place_order(new: NewOrder, *, actor: str, confirm: bool | None = None) -> Or
     with write_transaction(keep_loaded=True) as tx:
         # The rows are written with Core INSERTs (lines, ledger and timeline each in
         # one), not through the unit of work: a checkout is the hottest write and the
-        # ORM's bookkeeping cost it several times the database's work. The order is
-        # read back through the ORM once, for the invoice, the email and the hooks.
-        products = {p.sku: p for p in db.session.scalars(
-            select(Product).where(Product.sku.in_(list(wanted)), Product.active.is_(True)))}
+        # ORM's bookkeeping cost it several times the database's work. The order and
+        # its lines become ORM objects (for the invoice, the email, the hooks and the
+        # page after it) from the values written, not read back (docs/architecture.md,
+        # "Performance").
+        rows = execute_core(_READ_PRODUCTS, {"skus": list(wanted)}).all()
+        products = {row.sku: row for row in rows}
         unknown = sorted(set(wanted) - set(products))
         if unknown:
             raise ValidationError(f"Unknown or unavailable product: {', '.join(unknown)}.")
         currencies = {p.currency for p in products.values()}
         if len(currencies) != 1:
             raise ValidationError("All items of an order must be in one currency.")
-        customer_id = _customer_for(email, name, phone)
         prices = {sku: new.unit_prices.get(sku, product.price_minor) for sku, product in products.items()}
         taxed = _taxed_lines(products, wanted, address["country"], price=lambda product: prices[product.sku])
         serviced = _taxed_lines(products, assembly.services_for(products, wanted, new.assembly),
@@ -160,12 +162,13 @@ def place_order(new: NewOrder, *, actor: str, confirm: bool | None = None) -> Or
         if subtotal + shipping.gross > limits.MAX_AMOUNT_MINOR:
             raise ValidationError("The order's total is more than one order can hold: split it.")
         now = utcnow()
-        order_id = execute_core(_INSERT_ORDER, dict(
+        buyer = {"buyer_email": email, "buyer_name": name, "buyer_phone": phone, "buyer_since": now}
+        order = _write_order(buyer, dict(
             # Confirmed at once: written confirmed, with its tracking code; record_new_order
             # records both steps on the timeline.
             status=order_states.CONFIRMED if confirm else order_states.PLACED,
             tracking_code=tracking_codes.generate() if confirm else None,
-            customer_id=customer_id, channel=new.channel, external_id=external_id,
+            channel=new.channel, external_id=external_id,
             currency=currencies.pop(), subtotal_minor=subtotal, shipping_minor=shipping.gross,
             total_minor=subtotal + shipping.gross, paid_minor=0,
             prices_include_tax=runtime.setting("PRICES_INCLUDE_TAX"),
@@ -180,15 +183,20 @@ def place_order(new: NewOrder, *, actor: str, confirm: bool | None = None) -> Or
                                                now=now),
             created_at=now, updated_at=now, status_changed_at=now,
             **{f"bill_{key}": value for key, value in billing.items()},
-        )).scalar_one()
+        ))
         if confirm:  # goods only: a service line holds no stock
-            stock.reserve_lines([(products[s].id, q) for s, q, _part in taxed], order_id=order_id,
+            stock.reserve_lines([(products[s].id, q) for s, q, _part in taxed], order_id=order.id,
                                 actor=actor)
-        execute_core(_INSERT_LINES,
-                     _line_rows(order_id, products, taxed, price=lambda product: prices[product.sku])
-                     + _line_rows(order_id, products, serviced, price=assembly.unit_price,
+        line_rows = (_line_rows(order.id, products, taxed, price=lambda product: prices[product.sku])
+                     + _line_rows(order.id, products, serviced, price=assembly.unit_price,
                                   name=assembly.line_name, service=assembly.SERVICE))
-        order = record_new_order(order_id, channel=new.channel, actor=actor, confirmed=confirm, tx=tx)
+        line_ids = execute_core(_INSERT_LINES, line_rows).scalars().all()
+        lines = [as_loaded(OrderLine, {**row, "id": line_id}) for row, line_id in zip(line_rows, line_ids)]
+        set_committed_value(order, "lines", lines)
+        for line in lines:
+            set_committed_value(line, "order", order)
+        record_new_order(order, channel=new.channel, actor=actor, confirmed=confirm,
+                         webhooks=rows[0].webhooks, tx=tx)
         tx.after_commit(lambda: runtime.registry().hook.on_order_placed(order=order))
     return order
 
@@ -243,19 +251,29 @@ def _line_rows(order_id: int, products: dict, lines, *, price, name=lambda produ
             for sku, quantity, part in lines]
 
 
-def _customer_for(email: str, name: str, phone: str) -> int:
-    """The id of the customer with this email. One customer per email, even when
-    two first orders from it arrive at once: a single INSERT ... ON CONFLICT ...
-    RETURNING hands back the row, new or existing. An existing customer is left as
-    it is (the conflict "updates" the email to itself): whoever types an email at
-    checkout has not proven it is theirs, so the name and phone typed stay on the
-    order only."""
-    return execute_core(_UPSERT_CUSTOMER[db.engine.dialect.name],
-                        {"email": email, "name": name, "phone": phone, "created_at": utcnow()}).scalar_one()
+def _write_order(buyer: dict, values: dict) -> Order:
+    """INSERT the order for the customer with the buyer's email and return it (as
+    loaded; db.as_loaded). One customer per email, even when two first orders from it
+    arrive at once: a single INSERT ... ON CONFLICT ... RETURNING hands back the row,
+    new or existing. An existing customer is left as it is (the conflict "updates" the
+    email to itself): whoever types an email at checkout has not proven it is theirs,
+    so the name and phone typed stay on the order only. PostgreSQL: the customer's
+    upsert runs in the order's INSERT (WITH), one round trip fewer."""
+    if is_postgres():
+        written = execute_core(_INSERT_ORDER_FOR_BUYER, {**values, **buyer})
+    else:
+        customer_id = execute_core(_UPSERT_CUSTOMER["sqlite"], buyer).scalar_one()
+        written = execute_core(_INSERT_ORDER, {**values, "customer_id": customer_id})
+    order_id, customer_id = written.one()
+    return as_loaded(Order, {**written.last_inserted_params(), "id": order_id, "customer_id": customer_id})
 
 
 def _upsert_customer(insert_for_dialect):
-    statement = insert_for_dialect(Customer.__table__)
+    # Parameters named apart from the order's columns: the order's INSERT would take
+    # a parameter named as one of its columns (customer_name...) for that column.
+    statement = insert_for_dialect(Customer.__table__).values(
+        email=bindparam("buyer_email"), name=bindparam("buyer_name"), phone=bindparam("buyer_phone"),
+        created_at=bindparam("buyer_since", type_=UTCDateTime()))
     return statement.on_conflict_do_update(index_elements=[Customer.email],
                                            set_={"email": statement.excluded.email}).returning(Customer.id)
 
@@ -263,8 +281,17 @@ def _upsert_customer(insert_for_dialect):
 # The checkout's statements, built once.
 _UPSERT_CUSTOMER = {"postgresql": _upsert_customer(postgres_insert),
                     "sqlite": _upsert_customer(sqlite_insert)}
-_INSERT_ORDER = insert(Order.__table__).returning(Order.__table__.c.id)
-_INSERT_LINES = insert(OrderLine.__table__)
+_INSERT_ORDER = insert(Order.__table__).returning(Order.id, Order.customer_id)
+_BUYER = _UPSERT_CUSTOMER["postgresql"].cte("buyer")
+_INSERT_ORDER_FOR_BUYER = (insert(Order.__table__).values(customer_id=select(_BUYER.c.id).scalar_subquery())
+                           .add_cte(_BUYER).returning(Order.id, Order.customer_id))
+# What the checkout reads of its products, and whether any webhook endpoint is active:
+# without one, the webhooks need no lookup of their own (outbound_webhooks.placed).
+_READ_PRODUCTS = (select(Product.id, Product.sku, Product.name, Product.price_minor, Product.currency,
+                         Product.tax_class, Product.tax_rate_bp, Product.assembly, Product.assembly_price_minor,
+                         outbound_webhooks.ANY_ACTIVE_ENDPOINT.label("webhooks"))
+                  .where(Product.sku.in_(bindparam("skus", expanding=True)), Product.active.is_(True)))
+_INSERT_LINES = insert(OrderLine.__table__).returning(OrderLine.__table__.c.id, sort_by_parameter_order=True)
 
 
 def _confirm(order: Order, *, actor: str, tx) -> None:

@@ -52,6 +52,9 @@ EVENTS = {
 STATUS_EVENTS = {"shipped": "order.shipped", "delivered": "order.delivered"}
 RETRYING_STATUSES = ("pending", "retrying")
 PAGE_SIZE = 50
+# Whether any endpoint is active, as a column a hot path's first SELECT carries
+# (services.orders.place_order): with none, its events need no lookup at all.
+ANY_ACTIVE_ENDPOINT = select(WebhookEndpoint.id).where(WebhookEndpoint.active.is_(True)).exists()
 
 
 # ------------------------------------------------------------------ endpoints

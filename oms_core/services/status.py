@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from sqlalchemy.orm import joinedload
-
 from .. import order_states, runtime
-from ..db import Transaction, db
+from ..db import Transaction
 from ..models import Order
 from ..models._base import utcnow
 from . import assembly, documents, notifications, outbound_webhooks, timeline
@@ -59,22 +57,20 @@ def _arrived(order: Order, old: str, target: str, *, actor: str, tx: Transaction
         order=order, old_status=old, new_status=target, actor=actor))
 
 
-def record_new_order(order_id: int, *, channel: str, actor: str, confirmed: bool, tx: Transaction) -> Order:
+def record_new_order(order: Order, *, channel: str, actor: str, confirmed: bool, webhooks: bool,
+                     tx: Transaction) -> None:
     """Record a new order that place_order wrote placed or, `confirmed` at once (stock
     reserved, tracking code drawn), confirmed: the timeline shows both steps, the
-    webhooks hear it placed, and the confirmation brings what `change` brings.
-    Returns the order, read through the ORM. The caller's write transaction."""
+    webhooks hear it placed (`webhooks`: whether any endpoint is active), and the
+    confirmation brings what `change` brings. The caller's write transaction."""
     events = [dict(kind=timeline.STATUS_CHANGED, actor=actor, message=timeline.placed_reason(channel),
                    public=True, to_status=order_states.PLACED)]
     if confirmed:
         order_states.check(SimpleNamespace(status=order_states.PLACED), order_states.CONFIRMED)
         events.append(dict(kind=timeline.STATUS_CHANGED, actor=actor, message=timeline.STOCK_RESERVED,
                            public=True, from_status=order_states.PLACED, to_status=order_states.CONFIRMED))
-    timeline.record_rows(order_id, events)
-    # With its lines in the same round trip: the assembly job, the webhooks, the
-    # invoice and the page after the checkout all read them.
-    order = db.session.get(Order, order_id, options=[joinedload(Order.lines)])
-    outbound_webhooks.placed(order, confirmed=confirmed)
+    timeline.record_rows(order.id, events)
+    if webhooks:
+        outbound_webhooks.placed(order, confirmed=confirmed)
     if confirmed:
         _arrived(order, order_states.PLACED, order_states.CONFIRMED, actor=actor, tx=tx, new=True)
-    return order

@@ -2,13 +2,14 @@
 (atomic on SQLite and PostgreSQL, no read-then-write race) plus a ledger row."""
 from __future__ import annotations
 
-from sqlalchemy import bindparam, case, func, insert, select, update
+from sqlalchemy import bindparam, case, func, insert, literal, select, update
 
 from .. import limits
-from ..db import db, execute_core, write_transaction
+from ..db import db, execute_core, is_postgres, write_transaction
 from ..errors import OutOfStock, ValidationError
 from ..limits import MAX_STOCK
 from ..models import Product, StockMove
+from ..models._base import UTCDateTime, utcnow
 from .common import fetch
 
 # Why stock changed: the reasons of ledger rows.
@@ -34,6 +35,16 @@ _RESERVE = (update(Product.__table__)
                    Product.on_hand - Product.reserved >= bindparam("quantity"))
             .values(reserved=Product.reserved + bindparam("quantity")))
 _INSERT_MOVES = insert(StockMove.__table__)
+# PostgreSQL: the same guarded UPDATE and its ledger row in one statement (one round
+# trip per product, not one more for the ledger); the row is written only when the
+# UPDATE held the units, so the INSERT returns a row if and only if it did. (No bind
+# parameter is named as a product column: the UPDATE would SET that column.)
+_RESERVED = _RESERVE.returning(Product.id).cte("reserved")
+_RESERVE_WITH_MOVE = insert(StockMove.__table__).from_select(
+    ["product_id", "on_hand_delta", "reserved_delta", "reason", "note", "actor", "order_id", "created_at"],
+    select(_RESERVED.c.id, literal(0), bindparam("quantity"), bindparam("reason"), literal(""),
+           bindparam("actor"), bindparam("order_id"), bindparam("moved_at", type_=UTCDateTime()))
+).returning(StockMove.id)
 
 
 def reserve_lines(lines: list[tuple[int, int]], *, order_id: int, actor: str,
@@ -41,17 +52,27 @@ def reserve_lines(lines: list[tuple[int, int]], *, order_id: int, actor: str,
     """Hold (product id, quantity) of each line for a confirmed order (or units an
     edit adds), or raise OutOfStock and hold nothing (the caller's transaction rolls
     back). One conditional UPDATE per product, in id order so two orders never
-    deadlock on PostgreSQL, and the ledger rows in one INSERT. Caller's transaction;
-    the order must have its id (flushed)."""
+    deadlock on PostgreSQL, with its ledger row there (_RESERVE_WITH_MOVE); on SQLite,
+    in-process, the ledger rows follow in one INSERT. Caller's transaction; the order
+    must have its id (flushed)."""
+    postgres, now = is_postgres(), utcnow()
     for product_id, quantity in sorted(lines):
-        if execute_core(_RESERVE, {"product_id": product_id, "quantity": quantity}).rowcount != 1:
+        if postgres:
+            held = len(execute_core(_RESERVE_WITH_MOVE, {
+                "product_id": product_id, "quantity": quantity, "reason": reason, "actor": actor,
+                "order_id": order_id, "moved_at": now}).all())
+        else:
+            held = execute_core(_RESERVE, {"product_id": product_id, "quantity": quantity}).rowcount
+        if held != 1:
             sku, available = db.session.execute(select(Product.sku, Product.on_hand - Product.reserved)
                                                 .where(Product.id == product_id)).one()
             raise OutOfStock(sku, quantity, available)
         _expire_reserved(product_id)
-    execute_core(_INSERT_MOVES, [
-        {"product_id": product_id, "on_hand_delta": 0, "reserved_delta": quantity, "reason": reason,
-         "actor": actor, "note": "", "order_id": order_id} for product_id, quantity in lines])
+    if not postgres:
+        execute_core(_INSERT_MOVES, [
+            {"product_id": product_id, "on_hand_delta": 0, "reserved_delta": quantity, "reason": reason,
+             "actor": actor, "note": "", "order_id": order_id, "created_at": now}
+            for product_id, quantity in sorted(lines)])
 
 
 def _expire_reserved(product_id: int) -> None:
