@@ -180,9 +180,3 @@ def items_on_sale(skus: Iterable[str]) -> list[CatalogItem]:
     with read_connection() as connection:  # a shop's cart reads this on every page: keep it light
         rows = connection.execute(_ITEMS_ON_SALE, {"skus": wanted}).all()
     return [CatalogItem(*row) for row in rows]
-
-
-def name_by_sku(sku: str) -> str | None:
-    """The name of the product on sale under `sku`, or None."""
-    found = items_on_sale([sku])
-    return found[0].name if found else None
