@@ -10,6 +10,8 @@ from datetime import datetime, timezone
 
 import pytest
 import redis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import event
 
 from oms_core import tracking_codes
@@ -235,3 +237,16 @@ def test_a_bad_cache_setting_is_refused_at_start(database_url, seconds):
     with pytest.raises(ValueError, match="OMS_TRACKING_CACHE_SECONDS must be a whole number"):
         make_app(database_url, upgrade=False, OMS_RATELIMIT_STORAGE_URI=REDIS_URL,
                  OMS_TRACKING_CACHE_SECONDS=seconds)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(typed=st.one_of(st.text(max_size=60), st.just("")),
+       lang=st.text(max_size=40), header=st.text(max_size=300))
+def test_any_code_language_or_header_gets_a_page_through_the_cache(client, order, typed, lang, header):
+    """The cached path (Redis on) answers whatever is typed: a page, or the input guard's
+    400 for a NUL; never a server error, and the order's own page stays right."""
+    safe_header = header.encode("latin-1", "ignore").decode("latin-1").replace("\r", "").replace("\n", "")
+    response = client.get("/track", query_string={"code": typed, "lang": lang},
+                          headers={"Accept-Language": safe_header})
+    assert response.status_code in (200, 400)
+    assert f"Order {order.number}" in _page(client, order.tracking_code)
