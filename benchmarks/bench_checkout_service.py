@@ -83,10 +83,16 @@ INSERT_EVENTS, INSERT_MESSAGE = insert(TimelineEvent.__table__), insert(OutboxMe
 
 
 def with_core() -> None:
-    """The same rows place_order writes, by hand with Core, one transaction."""
-    new = new_order()
+    write_with_core(new_order())
+
+
+def write_with_core(new: NewOrder, actor: str = "customer") -> int:
+    """The same rows place_order writes for `new` (a web order, confirmed at once),
+    by hand with Core, one transaction; the new order's id. bench_http.py times it
+    over HTTP too, in the shop's checkout in place of place_order."""
     wanted = dict(new.lines)
     includes_tax = runtime.setting("PRICES_INCLUDE_TAX")
+    address = {key: new.address.get(key, "") for key in ("line1", "line2", "postal_code", "city", "country")}
     with db.engine.begin() as connection:
         if connection.dialect.name == "sqlite":  # a writer's transaction, as write_transaction starts it
             connection.exec_driver_sql("COMMIT")
@@ -101,21 +107,21 @@ def with_core() -> None:
                   taxes.split(product.price_minor * wanted[product.sku], product.tax_rate_bp or 2100,
                               includes_tax=includes_tax))
                  for product in sorted(products, key=lambda p: p.id)]
+        shipping = taxes.split(new.shipping_minor, 2100, includes_tax=includes_tax)
         subtotal = sum(part.gross for _p, _q, part in lines)
         code = tracking_codes.generate()
-        address = {f"{kind}_{key}": ADDRESS.get(key, "") for kind in ("ship", "bill")
-                   for key in ("line1", "line2", "postal_code", "city", "country")}
         deadline = runtime.setting("PAYMENT_DEADLINES")["bank_transfer"]["deadline_hours"]
         order = dict(
             status=order_states.CONFIRMED, channel="web", external_id=None,
             currency="EUR", version=0, locale="", payment_due_at=now + timedelta(hours=deadline),
-            subtotal_minor=subtotal, shipping_minor=0, total_minor=subtotal, paid_minor=0, refunded_minor=0,
+            subtotal_minor=subtotal, shipping_minor=shipping.gross, total_minor=subtotal + shipping.gross,
+            paid_minor=0, refunded_minor=0,
             payment_method="bank_transfer", payment_status="unpaid", pays_on_delivery=False,
             customer_name=new.name, customer_phone="", tracking_code=code, ship_name=new.name,
             bill_name=new.name, prices_include_tax=includes_tax,
-            tax_minor=sum(part.tax for _p, _q, part in lines), shipping_tax_rate_bp=2100,
-            shipping_tax_minor=0, note="", created_at=now, updated_at=now, status_changed_at=now,
-            **address)
+            tax_minor=sum(part.tax for _p, _q, part in lines) + shipping.tax, shipping_tax_rate_bp=2100,
+            shipping_tax_minor=shipping.tax, note="", created_at=now, updated_at=now, status_changed_at=now,
+            **{f"{kind}_{key}": value for kind in ("ship", "bill") for key, value in address.items()})
         if postgres:
             # Folded as place_order folds them (the same statements): the customer's
             # upsert in the order's INSERT, each reservation with its ledger row.
@@ -123,12 +129,13 @@ def with_core() -> None:
             for product, quantity, _part in lines:
                 if not connection.execute(stock._RESERVE_WITH_MOVE, {
                         "product_id": product.id, "quantity": quantity, "reason": "reservation",
-                        "actor": "customer", "order_id": order_id, "moved_at": now}).all():
+                        "actor": actor, "order_id": order_id, "moved_at": now}).all():
                     raise RuntimeError("out of stock")
         else:
             customer_id = connection.execute(orders._UPSERT_CUSTOMER["sqlite"], buyer).scalar_one()
             for product, quantity, _part in lines:
-                if connection.execute(RESERVE, {"product_id": product.id, "quantity": quantity}).rowcount != 1:
+                reserved = connection.execute(RESERVE, {"product_id": product.id, "quantity": quantity})
+                if reserved.rowcount != 1:
                     raise RuntimeError("out of stock")
             order_id = connection.execute(INSERT_ORDER, {**order, "customer_id": customer_id}).scalar_one()
         connection.execute(INSERT_LINES, [
@@ -138,8 +145,8 @@ def with_core() -> None:
         if not postgres:
             connection.execute(INSERT_MOVES, [
                 dict(product_id=p.id, on_hand_delta=0, reserved_delta=q, reason="reservation", note="",
-                     actor="customer", order_id=order_id, created_at=now) for p, q, _part in lines])
-        event = dict(order_id=order_id, kind=timeline.STATUS_CHANGED, actor="customer", public=True,
+                     actor=actor, order_id=order_id, created_at=now) for p, q, _part in lines])
+        event = dict(order_id=order_id, kind=timeline.STATUS_CHANGED, actor=actor, public=True,
                      created_at=now, occurred_at=None)
         connection.execute(INSERT_EVENTS, [
             dict(event, message=timeline.placed_reason("web"), from_status=None,
@@ -151,6 +158,7 @@ def with_core() -> None:
             idempotency_key=notifications.status_email_key(SimpleNamespace(tracking_code=code), "confirmed"),
             status="pending", attempts=0, max_attempts=8, next_attempt_at=now, last_error="",
             order_id=order_id, created_at=now, locked_until=None, sent_at=None))
+    return order_id
 
 
 def _cpu_of(pid: int) -> float:
