@@ -4,7 +4,8 @@ same app on the same server, measured with wrk.
 Starts the demo shop under gunicorn (sync workers) on a fresh database and drives it
 with wrk (C, one event loop per thread; Lua scripts in benchmarks/wrk/ keep a session
 cookie and CSRF token per connection for checkout), so that the load generator is
-not the bottleneck. Hello-world is measured before and after each case; each case
+not the bottleneck. The runs come in rounds (--rounds, 3 by default), each case
+between two hello-world runs, and the verdicts take the median of the rounds. Each run
 prints requests (or orders) per second, p50/p99 latency, its ratio to the hello-world
 runs around it and the CPU seconds the server, the database and wrk used, and the
 same ratio per CPU second of server + database (steadier on a shared machine).
@@ -20,7 +21,7 @@ around any order service) and writing the same rows with a hand-written SQLAlche
 Core writer (what the stack allows for this write), so that a missed goal says
 whether the order service or the machine stands in the way.
 
-    python benchmarks/bench_http.py [--seconds 10] [--workers 2] [--connections 16]
+    python benchmarks/bench_http.py [--seconds 5] [--rounds 3] [--workers 2] [--connections 16]
                                     [--postgres-url URL] [--skip-sqlite] [--long]
 
 Needs wrk (Debian/Ubuntu: apt-get install wrk).
@@ -35,6 +36,7 @@ import resource
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -254,19 +256,6 @@ def run_counted(url: str, base: str, case: Case, seconds: float, processes: Proc
 YARDSTICKS = (("none", "no order write"), ("core", "Core writer"))
 
 
-def checkout_yardstick(url: str, data_dir: str, storage: str, args, write: str, case: Case) -> dict:
-    port = free_port()
-    server = serve(url, data_dir, port, args.workers, storage, write)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        run_wrk(base, case, 2, Processes(server.pid))  # warm-up, as for the shop's own server
-        processes = Processes(server.pid, _postgres_backends(url) if url.startswith("postgresql") else ())
-        return run_counted(url, base, case, args.seconds, processes, writes=write != "none")
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
-
-
 def serve(url: str, data_dir: str, port: int, workers: int, storage: str,
           write: str = "") -> subprocess.Popen:
     """The demo shop under gunicorn; `write` ("none" or "core"): its checkout's order
@@ -315,87 +304,125 @@ def _line(name: str, case: Case, result: dict, hello: dict | None) -> str:
             f"db {cpu['database']:4.1f} wrk {cpu['wrk']:4.1f}, machine {cpu['machine_busy']:4.0%} busy")
 
 
+def _median(results: list[dict], key) -> float:
+    return statistics.median(key(result) if callable(key) else result[key] for result in results)
+
+
+def _with_ratio(result: dict, before: dict, after: dict) -> dict:
+    """The result with its ratios to the mean of the hello-world runs around it."""
+    hello = (before["per_second"] + after["per_second"]) / 2
+    hello_cpu = (per_cpu_second(before) + per_cpu_second(after)) / 2
+    return dict(result, ratio=result["per_second"] / hello, cpu_ratio=per_cpu_second(result) / hello_cpu,
+                baseline={"per_second": hello, "per_cpu_second": hello_cpu})
+
+
 def run(label: str, url: str, args) -> dict:
     storage = _rate_limit_storage()
     with tempfile.TemporaryDirectory() as data_dir:
         codes = prepare_database(url, data_dir)
         codes_file = Path(data_dir) / "codes.txt"
         codes_file.write_text("\n".join(codes) + "\n")
-        port = free_port()
-        server = serve(url, data_dir, port, args.workers, storage)
-        base = f"http://127.0.0.1:{port}"
         connections = args.connections
         hello = Case("hello-world", "hello.lua", "/hello", args.threads, connections)
-        cases = [Case("tracking page", "tracking.lua", "/track", args.threads, connections,
-                      (str(codes_file),)),
-                 Case("checkout", "checkout.lua", "/", connections, connections, (BENCH_SKU,), unit="order")]
+        tracking = Case("tracking page", "tracking.lua", "/track", args.threads, connections,
+                        (str(codes_file),))
+        checkout = Case("checkout", "checkout.lua", "/", connections, connections, (BENCH_SKU,), unit="order")
+        # The shop, and the same shop with its checkout's order write swapped for each
+        # yardstick; all three serve at once, loaded one at a time (an idle one costs nothing).
+        servers, bases = {}, {}
         try:
+            for write in ("", *(write for write, _name in YARDSTICKS)):
+                port = free_port()
+                servers[write] = serve(url, data_dir, port, args.workers, storage, write)
+                bases[write] = f"http://127.0.0.1:{port}"
+            base = bases[""]
             check_tracking_page(base, codes[0])
-            processes = Processes(server.pid)
-            for case in (hello, *cases):  # warm-up: every worker has served every page once
-                run_wrk(base, case, 2, processes)
-            if url.startswith("postgresql"):
-                processes = Processes(server.pid, _postgres_backends(url))
-            rows, results = [], {}
-            before = run_wrk(base, hello, args.seconds, processes)
-            rows.append(_line("hello-world", hello, before, None))
-            for case in cases:
-                result = run_counted(url, base, case, args.seconds, processes)
-                after = run_wrk(base, hello, args.seconds, processes)
-                baseline = {key: (function(before) + function(after)) / 2 for key, function in
-                            (("per_second", lambda r: r["per_second"]), ("per_cpu_second", per_cpu_second))}
-                rows.append(_line(case.name, case, result, baseline))
-                rows.append(_line("hello-world", hello, after, None))
-                results[case.name] = dict(result, ratio=result["per_second"] / baseline["per_second"],
-                                          cpu_ratio=per_cpu_second(result) / baseline["per_cpu_second"])
-                before = after
+            warm_up = Processes(servers[""].pid)
+            for case in (hello, tracking, checkout):  # every worker has served every page once
+                run_wrk(base, case, 2, warm_up)
+            for write, _name in YARDSTICKS:
+                run_wrk(bases[write], checkout, 2, warm_up)
+            database = _postgres_backends(url) if url.startswith("postgresql") else ()
+            processes = {write: Processes(server.pid, database) for write, server in servers.items()}
+            rows, rounds = [], []
+            # Rounds of short runs, each case between hello-world runs, reported by their
+            # median: one slow or fast stretch of a shared machine moves one round, not the verdict.
+            for number in range(1, args.rounds + 1):
+                rows.append(f"  round {number}:")
+                done = {}
+                before = run_wrk(base, hello, args.seconds, processes[""])
+                rows.append(_line("hello-world", hello, before, None))
+                for case in (tracking, checkout):
+                    result = run_counted(url, base, case, args.seconds, processes[""])
+                    after = run_wrk(base, hello, args.seconds, processes[""])
+                    done[case.name] = _with_ratio(result, before, after)
+                    rows.append(_line(case.name, case, result, done[case.name]["baseline"]))
+                    rows.append(_line("hello-world", hello, after, None))
+                    before = after
+                for write, name in YARDSTICKS:
+                    done[name] = run_counted(url, bases[write], checkout, args.seconds, processes[write],
+                                             writes=write != "none")
+                    rows.append(_line(name, checkout, done[name], None))
+                rounds.append(done)
+            results = {name: {"rounds": [done[name] for done in rounds]} for name in rounds[0]}
             if args.long:  # saturation: twice the connections for a minute, every answer must be a page
                 long = Case("tracking, long", "tracking.lua", "/track", args.threads, 2 * connections,
                             (str(codes_file),))
-                results[long.name] = run_wrk(base, long, LONG_SECONDS, processes)
+                results[long.name] = run_wrk(base, long, LONG_SECONDS, processes[""])
                 rows.append(_line(long.name, long, results[long.name], None))
         finally:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=30)
-        for write, name in YARDSTICKS:
-            results[name] = checkout_yardstick(url, data_dir, storage, args, write, cases[1])
-            rows.append(_line(name, cases[1], results[name], None))
+            for server in servers.values():
+                server.send_signal(signal.SIGTERM)
+            for server in servers.values():
+                server.wait(timeout=30)
+    for name in (tracking.name, checkout.name, *(name for _write, name in YARDSTICKS)):
+        measured = results[name]["rounds"]
+        results[name].update({key: _median(measured, key) for key in measured[0] if key in MEDIANS})
+        results[name]["per_cpu_second"] = _median(measured, per_cpu_second)
     print(f"\n{label}: gunicorn {args.workers} sync workers on {os.cpu_count()} cores; load from {args.wrk} "
           f"(-t threads, -c connections; checkout: one connection per thread, each its own shopper "
-          f"session); {args.seconds:g} s per run; rate limits in {storage}")
+          f"session); {args.rounds} rounds of {args.seconds:g} s runs; rate limits in {storage}")
     print("\n".join(rows))
-    checkout, tracking = results["checkout"], results["tracking page"]
-    print(f"  checkout: {checkout['per_second']:.1f} checkouts/s, {checkout['ratio']:.2f} of hello-world's "
-          f"requests/s ({checkout['cpu_ratio']:.2f} per CPU second); p99 {checkout['op_p99_ms']:.1f} ms at "
-          f"{connections} connections, {args.workers} workers (goal < {CHECKOUT_P99_MS} ms): "
-          f"{'PASS' if checkout['op_p99_ms'] < CHECKOUT_P99_MS else 'MISS'}")
-    floor, core = (results[name] for _write, name in YARDSTICKS)
-    print(f"  yardsticks, the same two requests in this run: with no order written "
-          f"{floor['per_second']:.1f}/s, "
+    print(f"  medians of the {args.rounds} rounds:")
+    shop, floor, core = (results[name] for name in (checkout.name, *(name for _w, name in YARDSTICKS)))
+    p99s = ", ".join(f"{result['op_p99_ms']:.0f}" for result in shop["rounds"])
+    print(f"  checkout: {shop['per_second']:.1f} checkouts/s, {shop['ratio']:.2f} of hello-world's "
+          f"requests/s ({shop['cpu_ratio']:.2f} per CPU second); p99 {shop['op_p99_ms']:.1f} ms (rounds "
+          f"{p99s}) at {connections} connections, {args.workers} workers (goal < {CHECKOUT_P99_MS} ms): "
+          f"{'PASS' if shop['op_p99_ms'] < CHECKOUT_P99_MS else 'MISS'}")
+    print(f"  yardsticks, the same two requests: with no order written {floor['per_second']:.1f}/s, "
           f"p99 {floor['op_p99_ms']:.1f} ms; with the rows written by SQLAlchemy Core by hand "
           f"{core['per_second']:.1f}/s, p99 {core['op_p99_ms']:.1f} ms. The checkout does "
-          f"{checkout['per_second'] / core['per_second']:.2f} of the Core writer's checkouts/s "
-          f"({per_cpu_second(checkout) / per_cpu_second(core):.2f} per CPU second)")
+          f"{shop['per_second'] / core['per_second']:.2f} of the Core writer's checkouts/s "
+          f"({shop['per_cpu_second'] / core['per_cpu_second']:.2f} per CPU second)")
     if core["op_p99_ms"] >= CHECKOUT_P99_MS:
         print("  (the p99 goal is beyond this machine for this write: the Core writer misses it too)")
-    print(f"  tracking page: {tracking['ratio']:.2f} of hello-world's requests/s, "
-          f"{tracking['cpu_ratio']:.2f} per "
-          f"CPU second (goal >= {TRACKING_GOAL}): {'PASS' if tracking['ratio'] >= TRACKING_GOAL else 'MISS'}")
+    track = results[tracking.name]
+    ratios = ", ".join(f"{result['ratio']:.2f}" for result in track["rounds"])
+    print(f"  tracking page: {track['ratio']:.2f} of hello-world's requests/s (rounds {ratios}), "
+          f"{track['cpu_ratio']:.2f} per "
+          f"CPU second (goal >= {TRACKING_GOAL}): {'PASS' if track['ratio'] >= TRACKING_GOAL else 'MISS'}")
     if "tracking, long" in results:
         long = results["tracking, long"]
         errors = long["socket_errors"] + long["status_errors"] + long["failures"]
         print(f"  tracking page at saturation for {long['seconds']:.0f} s: {long['requests']} requests, "
               f"{errors} errors (goal 0): {'PASS' if errors == 0 else 'MISS'}")
     print("  (ratios to the mean of the hello-world runs just before and after; p50/p99 of checkout are "
-          "per order: add to cart + place; the last two rows are the checkout's yardsticks, each on its own "
-          "server)")
+          "per order: add to cart + place; the yardsticks run on their own servers)")
     return results
+
+
+# What a case's summary takes the median of, over the rounds.
+MEDIANS = ("per_second", "ratio", "cpu_ratio", "p50_ms", "p99_ms", "op_p50_ms", "op_p99_ms")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--seconds", type=float, default=5, help="length of each run")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of runs (hello-world, tracking, hello-world, checkout, hello-world, "
+                             "yardsticks); the summary gives their medians")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (hello-world, tracking)")
     parser.add_argument("--connections", type=int, default=16,
@@ -406,8 +433,9 @@ def main() -> None:
                         help=f"also the tracking page for {LONG_SECONDS} s at saturation, counting errors")
     args = parser.parse_args()
     if not (1 <= args.workers <= 64 and 1 <= args.threads <= args.connections <= 256
-            and 1 <= args.seconds <= 600):
-        parser.error("need 1 <= workers <= 64, 1 <= threads <= connections <= 256, 1 <= seconds <= 600")
+            and 1 <= args.seconds <= 600 and 1 <= args.rounds <= 20):
+        parser.error("need 1 <= workers <= 64, 1 <= threads <= connections <= 256, 1 <= seconds <= 600, "
+                     "1 <= rounds <= 20")
     args.wrk = wrk_version()
     if not args.skip_sqlite:
         with temporary_sqlite() as url:
