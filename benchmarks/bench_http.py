@@ -395,7 +395,7 @@ def run(label: str, url: str, args) -> dict:
           f"{core['per_second']:.1f}/s, p99 {core['op_p99_ms']:.1f} ms. The checkout does "
           f"{shop['per_second'] / core['per_second']:.2f} of the Core writer's checkouts/s "
           f"({shop['per_cpu_second'] / core['per_cpu_second']:.2f} per CPU second)")
-    if core["op_p99_ms"] >= CHECKOUT_P99_MS:
+    if shop["op_p99_ms"] >= CHECKOUT_P99_MS and core["op_p99_ms"] >= CHECKOUT_P99_MS:
         print("  (the p99 goal is beyond this machine for this write: the Core writer misses it too)")
     track = results[tracking.name]
     ratios = ", ".join(f"{result['ratio']:.2f}" for result in track["rounds"])
